@@ -1,0 +1,85 @@
+# acrdiag: plain GNU make.  `make` builds ./acrdiag, `make check` runs every
+# test, `make SANITIZE=address,undefined check` runs them under sanitizers.
+VERSION := 0.1.0
+PREFIX ?= /usr/local
+DESTDIR ?=
+CC ?= cc
+PKGS := libpcap libnet libcares openssl jansson
+
+WARN := -std=c11 -Wall -Wextra -Wformat=2 -Wshadow -Wstrict-prototypes \
+        -Wmissing-prototypes -Wpointer-arith -Wcast-qual -Wwrite-strings -Wundef
+HARDEN := -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIE
+CFLAGS ?= -O2 -g
+ALL_CFLAGS := $(WARN) $(CFLAGS) -D_GNU_SOURCE -DACRDIAG_VERSION='"$(VERSION)"' \
+              -I. $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lpcap -lnet -lcares -lssl -lcrypto -ljansson)
+ALL_LDFLAGS := -pie -Wl,-z,relro,-z,now $(LDFLAGS)
+
+ifdef CI
+ALL_CFLAGS += -Werror
+endif
+ifdef SANITIZE
+# Sanitizer builds live apart so they never mix with the release objects.
+ALL_CFLAGS += -fsanitize=$(SANITIZE) -fno-sanitize-recover=all -fno-omit-frame-pointer -O1
+ALL_LDFLAGS += -fsanitize=$(SANITIZE)
+HARDEN := -fPIE
+BUILD := build/san
+else
+BUILD := build/rel
+ALL_CFLAGS += $(HARDEN)
+endif
+
+LIB_SRC := $(wildcard capture/*.c probe/*.c analysis/*.c)
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
+LIB := $(BUILD)/libacrdiag.a
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_REPLAY := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%-replay)
+TOOL := $(BUILD)/acrdiag
+
+.PHONY: all check unit install clean pcaps fuzz bench
+all: acrdiag
+
+acrdiag: $(TOOL)
+	cp $(TOOL) $@
+
+$(TOOL): $(BUILD)/acrdiag.o $(LIB)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(LIB): $(LIB_OBJ)
+	rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(BUILD)/tests/%: tests/unit/%.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -MMD -MP -o $@ $< $(LIB) $(LDLIBS)
+
+# Fuzz harnesses built with the one-file driver, so every run replays the
+# saved corpus under whatever compiler and sanitizers this build uses.
+$(BUILD)/fuzz/%-replay: tests/fuzz/%.c tests/fuzz/replay_main.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -MMD -MP -o $@ $< tests/fuzz/replay_main.c $(LIB) $(LDLIBS)
+
+# Everything the test runner needs, then the runner itself.
+check: $(TOOL) $(UNIT_BIN) $(FUZZ_REPLAY)
+	BUILD=$(BUILD) tests/run.sh
+
+unit: $(UNIT_BIN)
+	@for t in $(UNIT_BIN); do $$t || exit 1; done
+
+pcaps: $(TOOL)
+	tests/lab/record-all.sh
+
+install: acrdiag
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 0755 acrdiag $(DESTDIR)$(PREFIX)/bin/acrdiag
+
+clean:
+	rm -rf build acrdiag
+
+-include $(shell find build -name '*.d' 2>/dev/null)

@@ -1,0 +1,244 @@
+/* capture.h: the public interface of capture/: bytes to facts.
+ *
+ * Readers hand out records; the decoder turns one record into a host-order
+ * packet summary (struct cap_pkt); the protocol parsers (DNS, TLS, HTTP) turn
+ * payload bytes into small fact structs.  Nothing in here keeps a pointer
+ * into a record after the call that received it returns, except
+ * cap_pkt.payload, which is valid until the next record is read.  */
+#ifndef ACRDIAG_CAPTURE_H
+#define ACRDIAG_CAPTURE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "limits.h"
+
+/* ---- capture records (pcapfile.c) ---------------------------------------- */
+
+/* Link types we decode (LINKTYPE_* values from tcpdump.org/linktypes.html). */
+enum {
+    CAP_LT_NULL = 0,      /* BSD loopback, host-order 4-byte family */
+    CAP_LT_ETHERNET = 1,
+    CAP_LT_RAW = 101,     /* raw IPv4 or IPv6 */
+    CAP_LT_LOOP = 108,    /* OpenBSD loopback, network-order family */
+    CAP_LT_LINUX_SLL = 113,
+    CAP_LT_IPV4 = 228,
+    CAP_LT_IPV6 = 229,
+    CAP_LT_LINUX_SLL2 = 276,
+};
+
+struct cap_record {
+    uint64_t frame;         /* 1-based, counted across all files read */
+    int64_t ts_ns;          /* nanoseconds since the epoch */
+    uint32_t linktype;
+    uint32_t caplen;        /* bytes present in data */
+    uint32_t wirelen;       /* bytes the packet had on the wire */
+    const uint8_t *data;    /* valid until the next cap_file_next() */
+};
+
+struct cap_file;
+
+/* Opens a pcap or pcapng file (format told by the magic number, not the
+ * name).  Returns NULL and fills errbuf with one line on failure.  */
+struct cap_file *cap_file_open(const char *path, char *errbuf, size_t errlen);
+
+/* Next packet record.  Returns 1 with *rec filled, 0 at a clean end of file,
+ * -1 on a damaged file (errbuf says what; records before it stay valid).  */
+int cap_file_next(struct cap_file *f, struct cap_record *rec, char *errbuf, size_t errlen);
+
+/* Frame number the next record will get: lets several files be numbered as
+ * one stream (ring buffers read in order).  */
+void cap_file_set_next_frame(struct cap_file *f, uint64_t frame);
+
+void cap_file_close(struct cap_file *f);
+
+/* ---- packet summaries (decode.c) ----------------------------------------- */
+
+struct cap_addr {
+    uint8_t family;         /* 4 or 6; 0 when absent */
+    uint8_t a[16];          /* IPv4 in the first 4 bytes */
+};
+
+enum cap_status {
+    CAP_OK = 0,
+    CAP_TRUNCATED,          /* the capture ran out before the headers did */
+    CAP_INVALID,            /* fields contradict each other */
+    CAP_UNSUPPORTED,        /* a link type or protocol we do not decode */
+};
+
+/* TCP flags as on the wire (RFC 9293 3.1). */
+enum {
+    CAP_TH_FIN = 0x01, CAP_TH_SYN = 0x02, CAP_TH_RST = 0x04,
+    CAP_TH_PSH = 0x08, CAP_TH_ACK = 0x10, CAP_TH_URG = 0x20,
+};
+
+/* Anomaly bits recorded while decoding (named events, as Suricata does). */
+enum {
+    CAP_ANOM_TCP_OPT_INVALID_LEN = 1u << 0,
+    CAP_ANOM_TCP_RST_WITH_DATA = 1u << 1,
+    CAP_ANOM_IP_BAD_LENGTH = 1u << 2,
+    CAP_ANOM_IP_FRAGMENT = 1u << 3,    /* not the first fragment, or MF set */
+    CAP_ANOM_TOO_MANY_LAYERS = 1u << 4,
+    CAP_ANOM_ICMP_QUOTE_SHORT = 1u << 5,
+};
+
+/* What an ICMP/ICMPv6 error quoted of the packet that caused it. */
+struct cap_icmp_err {
+    bool present;
+    uint8_t type, code;     /* as on the wire (ICMPv4 or ICMPv6 numbering) */
+    uint16_t next_mtu;      /* frag-needed / packet-too-big, else 0 */
+    uint8_t q_proto;        /* quoted IP protocol */
+    struct cap_addr q_src, q_dst;
+    uint16_t q_sport, q_dport;  /* when the quote reaches them */
+    bool q_ports_valid;
+    uint32_t q_seq;             /* quoted TCP sequence number */
+    bool q_seq_valid;
+    uint8_t q_ttl;              /* TTL of the quoted packet as it arrived there */
+};
+
+struct cap_pkt {
+    uint64_t frame;
+    int64_t ts_ns;
+    uint32_t caplen, wirelen;
+    enum cap_status status;
+    uint32_t anomalies;
+    bool snapped;           /* caplen < wirelen: the capture cut this packet */
+
+    uint8_t ipver;          /* 0: no IP found */
+    struct cap_addr src, dst;
+    uint8_t ttl;            /* TTL or hop limit */
+    uint16_t ip_id;         /* IPv4 only */
+    bool df;
+    uint8_t proto;          /* final upper-layer protocol: 6, 17, 1, 58 */
+
+    /* TCP / UDP */
+    uint16_t sport, dport;
+    uint32_t seq, ack;
+    uint8_t tcp_flags;
+    uint16_t window;
+    uint16_t mss;           /* 0 when the option is absent */
+    int8_t wscale;          /* -1 when absent */
+    bool sack_ok, has_ts;
+
+    /* Upper-layer payload: payload_len bytes are present at payload; the
+     * IP header says the segment carried payload_wire_len bytes.  */
+    const uint8_t *payload;
+    uint32_t payload_len;
+    uint32_t payload_wire_len;
+
+    /* ICMP / ICMPv6 */
+    uint8_t icmp_type, icmp_code;
+    uint16_t icmp_echo_id, icmp_echo_seq;   /* echo request/reply */
+    struct cap_icmp_err icmp_err;
+};
+
+/* Decodes one record into *pkt (zeroed first).  Returns pkt->status.  The
+ * summary is filled as far as the bytes allow even when truncated.  */
+enum cap_status cap_decode(const struct cap_record *rec, struct cap_pkt *pkt);
+
+/* Formats an address for people ("198.18.0.1", "2001:db8::1").  */
+void cap_addr_str(const struct cap_addr *a, char *buf, size_t len);
+bool cap_addr_eq(const struct cap_addr *x, const struct cap_addr *y);
+/* Parses a numeric IPv4/IPv6 address; false when it is not one.  */
+bool cap_addr_parse(const char *s, struct cap_addr *out);
+
+/* ---- DNS (dns.c) --------------------------------------------------------- */
+
+enum { CAP_DNS_A = 1, CAP_DNS_CNAME = 5, CAP_DNS_AAAA = 28 };
+
+struct cap_dns_rr {
+    char name[LIM_DNS_NAME];
+    uint16_t type;
+    uint32_t ttl;
+    char target[LIM_DNS_NAME];      /* CNAME */
+    struct cap_addr addr;           /* A / AAAA */
+};
+
+struct cap_dns_msg {
+    uint16_t id;
+    bool is_response;
+    uint8_t rcode;                  /* 0 NOERROR, 2 SERVFAIL, 3 NXDOMAIN, 5 REFUSED */
+    bool truncated_flag;            /* TC bit */
+    char qname[LIM_DNS_NAME];
+    uint16_t qtype;
+    unsigned n_answers;             /* kept, at most LIM_DNS_ANSWERS */
+    unsigned n_answers_wire;        /* ANCOUNT as sent */
+    struct cap_dns_rr answers[LIM_DNS_ANSWERS];
+};
+
+/* Parses one DNS message (UDP payload, or a TCP message without its length
+ * prefix).  Names are lower-cased, unsafe bytes escaped as \DDD.  */
+enum cap_status cap_dns_parse(const uint8_t *msg, size_t len, struct cap_dns_msg *out);
+
+/* ---- TLS (tls.c) --------------------------------------------------------- */
+
+struct cap_tls_alert {
+    uint8_t level, description;
+    uint32_t stream_offset;         /* where the record starts in its direction */
+};
+
+struct cap_cert_info {
+    bool present;
+    bool parsed;                    /* OpenSSL could read the DER */
+    char subject_cn[LIM_CERT_NAME];
+    char issuer_cn[LIM_CERT_NAME];
+    char issuer_o[LIM_CERT_NAME];
+    char sans[LIM_CERT_SANS][LIM_CERT_NAME];
+    unsigned n_sans;
+    bool self_signed;               /* subject name equals issuer name */
+    unsigned chain_len;             /* certificates in the message */
+};
+
+/* Facts from one direction's reassembled stream prefix. */
+struct cap_tls_dir {
+    bool is_tls;                    /* first bytes look like a TLS record */
+    bool not_tls;                   /* first bytes are something else (e.g. HTTP) */
+
+    bool client_hello;
+    uint32_t client_hello_offset;
+    char sni[LIM_DNS_NAME];
+    bool sni_present;
+    uint16_t ch_version;            /* legacy_version */
+    uint16_t ch_max_supported;      /* highest of supported_versions, 0 if absent */
+
+    bool server_hello;
+    uint32_t server_hello_offset;
+    uint16_t sh_version;            /* negotiated: supported_versions or legacy */
+
+    bool certificate;
+    uint32_t certificate_offset;
+    struct cap_cert_info cert;      /* leaf certificate */
+
+    bool change_cipher_spec;
+    unsigned n_alerts;
+    struct cap_tls_alert alerts[LIM_TLS_ALERTS];
+    unsigned n_appdata;             /* records of content type 23 seen */
+    uint32_t bytes_parsed;          /* stream bytes consumed by whole records */
+};
+
+/* Parses TLS records from the start of one direction's stream.  `len` may
+ * end mid-record (the rest was not captured or not kept): what is complete
+ * is reported.  Certificates are parsed with OpenSSL's d2i_X509.  */
+void cap_tls_parse(const uint8_t *stream, size_t len, struct cap_tls_dir *out);
+
+/* ---- HTTP responses (http.c) --------------------------------------------- */
+
+struct cap_http_resp {
+    bool complete_head;             /* the header block ended within the input */
+    int status;                     /* 0 when no status line */
+    char reason[64];
+    bool has_docker_api_version;    /* Docker-Distribution-Api-Version */
+    bool has_ms_correlation;        /* X-Ms-Correlation-Request-Id */
+    bool bearer_challenge;          /* WWW-Authenticate: Bearer realm=... */
+    char realm[256];
+    char content_type[96];
+    char error_code[64];            /* first errors[].code of a JSON body */
+    char error_message[256];
+    char denied_client_ip[64];      /* from "client with IP '...'" */
+};
+
+/* Parses an HTTP/1.x response head and the start of its body. */
+enum cap_status cap_http_parse_response(const uint8_t *buf, size_t len, struct cap_http_resp *out);
+
+#endif
