@@ -1,0 +1,536 @@
+/* pcapfile.c: streaming pcap and pcapng reader that treats every header as hostile input.
+ *
+ * Formats: pcap (draft-ietf-opsawg-pcap) in both byte orders with the
+ * microsecond (a1b2c3d4), nanosecond (a1b23c4d) and Kuznetzov (a1b2cd34)
+ * magics; pcapng (draft-ietf-opsawg-pcapng) with any number of sections in
+ * either byte order, interfaces of different link types, if_tsresol and
+ * if_tsoffset, and the EPB, SPB and obsolete PB packet blocks.
+ *
+ * Records are read with fread into one buffer that grows up to LIM_MAX_BLOCK
+ * and is reused; the file is never loaded whole.  Decisions on damaged
+ * record headers:
+ *   - caplen above LIM_MAX_RECORD is a damaged file (libpcap's own cap);
+ *   - caplen above the header's snaplen but within LIM_MAX_RECORD is kept:
+ *     writers get snaplen wrong (0, or smaller than what they wrote);
+ *   - caplen above wirelen is kept and wirelen is raised to caplen, so a
+ *     record always satisfies caplen <= wirelen;
+ *   - the first damaged record ends the file: cap_file_next returns -1 now
+ *     and on every later call, with the same message.  */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "capture.h"
+#include "rd.h"
+
+#define PCAP_MAGIC_US 0xa1b2c3d4u
+#define PCAP_MAGIC_NS 0xa1b23c4du
+#define PCAP_MAGIC_KUZ 0xa1b2cd34u   /* Kuznetzov's patched libpcap: 24-byte records */
+#define PCAP_FILE_HDR 24u
+#define PCAP_REC_HDR 16u
+#define PCAP_KUZ_REC_HDR 24u
+
+#define NG_SHB 0x0A0D0D0Au
+#define NG_IDB 1u
+#define NG_PB 2u                      /* obsolete Packet Block */
+#define NG_SPB 3u
+#define NG_EPB 6u
+#define NG_BOM 0x1A2B3C4Du
+#define NG_BLOCK_MIN 12u              /* type, length, trailing length */
+#define NG_OPT_ENDOFOPT 0u
+#define NG_OPT_IF_TSRESOL 9u
+#define NG_OPT_IF_TSOFFSET 14u
+
+#define NS_PER_SEC 1000000000ll
+
+enum cap_format { FMT_PCAP, FMT_PCAPNG };
+
+struct ng_iface {
+    uint32_t linktype;
+    uint32_t snaplen;
+    uint8_t tsresol;            /* raw if_tsresol byte; 6 (microseconds) by default */
+    int64_t tsoffset;           /* seconds added to every timestamp */
+};
+
+struct cap_file {
+    FILE *fp;
+    enum cap_format fmt;
+    bool be;                    /* file (pcap) or current section (pcapng) is big-endian */
+    bool failed;                /* a damaged record was seen: every later call fails */
+    char err[160];              /* the message of that failure */
+
+    /* pcap */
+    bool nsec;
+    uint32_t rec_hdr_len;
+    uint32_t linktype;
+    uint32_t snaplen;
+
+    /* pcapng: interfaces of the current section */
+    struct ng_iface ifaces[LIM_MAX_INTERFACES];
+    uint32_t n_ifaces;
+
+    uint8_t *buf;               /* holds the current record or block */
+    size_t buf_size;
+    uint64_t offset;            /* file offset of the next unread byte */
+    uint64_t records;           /* packet records returned from this file */
+    uint64_t next_frame;
+};
+
+static void set_err(char *errbuf, size_t errlen, const char *msg)
+{
+    if (errbuf && errlen)
+        snprintf(errbuf, errlen, "%s", msg);
+}
+
+/* Records a damaged-file error: kept in f->err and copied to errbuf.  */
+static int fail(struct cap_file *f, char *errbuf, size_t errlen, const char *msg)
+{
+    f->failed = true;
+    snprintf(f->err, sizeof f->err, "%s", msg);
+    set_err(errbuf, errlen, f->err);
+    return -1;
+}
+
+static uint16_t get16(struct rd *r, bool be)
+{
+    return be ? rd_be16(r) : rd_le16(r);
+}
+
+static uint32_t get32(struct rd *r, bool be)
+{
+    return be ? rd_be32(r) : rd_le32(r);
+}
+
+/* Makes room for n bytes; n was checked against LIM_MAX_BLOCK by the caller. */
+static bool buf_reserve(struct cap_file *f, size_t n)
+{
+    if (n <= f->buf_size)
+        return true;
+    size_t want = f->buf_size ? f->buf_size : 65536;
+    while (want < n)
+        want *= 2;
+    if (want > LIM_MAX_BLOCK)
+        want = LIM_MAX_BLOCK;
+    uint8_t *nb = realloc(f->buf, want);
+    if (!nb)
+        return false;
+    f->buf = nb;
+    f->buf_size = want;
+    return true;
+}
+
+/* Reads exactly n bytes.  Returns n, or how many were read before the end
+ * of the file; *ioerr is set on a read error.  */
+static size_t read_full(struct cap_file *f, void *dst, size_t n, bool *ioerr)
+{
+    size_t got = n ? fread(dst, 1, n, f->fp) : 0;
+    f->offset += got;
+    *ioerr = got < n && ferror(f->fp);
+    return got;
+}
+
+/* ---- timestamps ----------------------------------------------------------- */
+
+static int64_t sat_add(int64_t a, int64_t b)
+{
+    if (b > 0 && a > INT64_MAX - b)
+        return INT64_MAX;
+    if (b < 0 && a < INT64_MIN - b)
+        return INT64_MIN;
+    return a + b;
+}
+
+/* Converts a pcapng timestamp in units of the interface's if_tsresol to
+ * nanoseconds, saturating: the high bit chooses 2^-n, else 10^-n
+ * (pcapng section 4.2, if_tsresol).  */
+static int64_t ng_ts_to_ns(uint64_t ts, uint8_t tsresol)
+{
+    unsigned n = tsresol & 0x7f;
+    if (tsresol & 0x80) {
+        if (n > 32) {   /* keep 32 fraction bits: frac * 1e9 stays below 2^62 */
+            ts = n - 32 >= 64 ? 0 : ts >> (n - 32);
+            n = 32;
+        }
+        uint64_t sec = ts >> n;
+        uint64_t frac = ts & ((UINT64_C(1) << n) - 1);
+        if (sec > (uint64_t)(INT64_MAX / NS_PER_SEC) - 1)
+            return INT64_MAX;
+        return (int64_t)(sec * NS_PER_SEC + ((frac * NS_PER_SEC) >> n));
+    }
+    if (n <= 9) {
+        uint64_t mul = 1;
+        for (unsigned i = n; i < 9; i++)
+            mul *= 10;
+        if (ts > (uint64_t)INT64_MAX / mul)
+            return INT64_MAX;
+        return (int64_t)(ts * mul);
+    }
+    if (n - 9 > 19)     /* 10^20 exceeds any 64-bit count */
+        return 0;
+    uint64_t div = 1;
+    for (unsigned i = 9; i < n; i++)
+        div *= 10;
+    return (int64_t)(ts / div);
+}
+
+/* ---- pcap ----------------------------------------------------------------- */
+
+static int pcap_open(struct cap_file *f, const uint8_t *hdr, char *errbuf, size_t errlen)
+{
+    struct rd r = rd_make(hdr, PCAP_FILE_HDR);
+    rd_skip(&r, 4);             /* magic, already read */
+    uint16_t major = get16(&r, f->be);
+    rd_skip(&r, 2 + 4 + 4);     /* minor version, thiszone, sigfigs */
+    f->snaplen = get32(&r, f->be);
+    /* The upper bits of LinkType carry FCS information (pcap draft 4). */
+    f->linktype = get32(&r, f->be) & 0xffffu;
+    if (major != 2) {
+        char msg[80];
+        snprintf(msg, sizeof msg, "pcap version %u is not supported", major);
+        set_err(errbuf, errlen, msg);
+        return -1;
+    }
+    return 0;
+}
+
+static int pcap_next(struct cap_file *f, struct cap_record *rec, char *errbuf, size_t errlen)
+{
+    uint8_t hdr[PCAP_KUZ_REC_HDR];
+    char msg[160];
+    bool ioerr;
+    uint64_t recno = f->records + 1;
+    size_t got = read_full(f, hdr, f->rec_hdr_len, &ioerr);
+    if (got == 0 && !ioerr)
+        return 0;
+    if (got < f->rec_hdr_len) {
+        if (ioerr)
+            snprintf(msg, sizeof msg, "record %" PRIu64 ": read error: %s", recno, strerror(errno));
+        else
+            snprintf(msg, sizeof msg, "record %" PRIu64 ": cut off (file ends inside a record header)", recno);
+        return fail(f, errbuf, errlen, msg);
+    }
+    struct rd r = rd_make(hdr, f->rec_hdr_len);
+    uint32_t sec = get32(&r, f->be);
+    uint32_t frac = get32(&r, f->be);
+    uint32_t caplen = get32(&r, f->be);
+    uint32_t wirelen = get32(&r, f->be);
+    if (caplen > LIM_MAX_RECORD) {
+        snprintf(msg, sizeof msg, "record %" PRIu64 ": length %" PRIu32 " exceeds %u",
+                 recno, caplen, LIM_MAX_RECORD);
+        return fail(f, errbuf, errlen, msg);
+    }
+    if (!buf_reserve(f, caplen ? caplen : 1))
+        return fail(f, errbuf, errlen, "out of memory");
+    if (read_full(f, f->buf, caplen, &ioerr) < caplen) {
+        if (ioerr)
+            snprintf(msg, sizeof msg, "record %" PRIu64 ": read error: %s", recno, strerror(errno));
+        else
+            snprintf(msg, sizeof msg, "record %" PRIu64 ": cut off (file ends inside a packet)", recno);
+        return fail(f, errbuf, errlen, msg);
+    }
+    /* 2^32-1 seconds in ns is below 2^63: no overflow. */
+    rec->ts_ns = (int64_t)sec * NS_PER_SEC + (int64_t)frac * (f->nsec ? 1 : 1000);
+    rec->linktype = f->linktype;
+    rec->caplen = caplen;
+    rec->wirelen = wirelen < caplen ? caplen : wirelen;
+    rec->data = f->buf;
+    return 1;
+}
+
+/* ---- pcapng --------------------------------------------------------------- */
+
+/* Parses a Section Header Block body (after the byte-order magic). */
+static int ng_shb(struct cap_file *f, struct rd *body, char *msg, size_t msglen)
+{
+    uint16_t major = get16(body, f->be);
+    if (body->bad) {
+        snprintf(msg, msglen, "section header at offset %" PRIu64 " is too short", f->offset);
+        return -1;
+    }
+    if (major != 1) {
+        snprintf(msg, msglen, "pcapng version %u is not supported", major);
+        return -1;
+    }
+    f->n_ifaces = 0;    /* interfaces are numbered per section (pcapng 4.2) */
+    return 0;
+}
+
+/* Parses an Interface Description Block body. */
+static int ng_idb(struct cap_file *f, struct rd *body, uint64_t at, char *msg, size_t msglen)
+{
+    if (f->n_ifaces >= LIM_MAX_INTERFACES) {
+        snprintf(msg, msglen, "block at offset %" PRIu64 ": more than %u interfaces", at,
+                 LIM_MAX_INTERFACES);
+        return -1;
+    }
+    struct ng_iface ifc = { 0, 0, 6, 0 };
+    ifc.linktype = get16(body, f->be);
+    rd_skip(body, 2);
+    ifc.snaplen = get32(body, f->be);
+    if (body->bad) {
+        snprintf(msg, msglen, "block at offset %" PRIu64 ": interface description too short", at);
+        return -1;
+    }
+    /* Options: code, length, value padded to 32 bits (pcapng 3.5).  A
+     * damaged option list keeps the defaults rather than failing the file. */
+    while (rd_left(body) >= 4) {
+        uint16_t code = get16(body, f->be);
+        uint16_t len = get16(body, f->be);
+        struct rd val = rd_sub(body, len);
+        rd_skip(body, (4 - (len & 3)) & 3);
+        if (body->bad || code == NG_OPT_ENDOFOPT)
+            break;
+        if (code == NG_OPT_IF_TSRESOL && len == 1)
+            ifc.tsresol = rd_u8(&val);
+        else if (code == NG_OPT_IF_TSOFFSET && len == 8) {
+            uint64_t first = get32(&val, f->be);
+            uint64_t second = get32(&val, f->be);
+            ifc.tsoffset = (int64_t)(f->be ? first << 32 | second : second << 32 | first);
+        }
+    }
+    f->ifaces[f->n_ifaces++] = ifc;
+    return 0;
+}
+
+/* Fills rec from a packet block body; returns 1, or -1 with msg. */
+static int ng_packet(struct cap_file *f, uint32_t type, struct rd *body, uint64_t recno,
+                     struct cap_record *rec, char *msg, size_t msglen)
+{
+    uint32_t ifid = 0, caplen, wirelen;
+    uint64_t ts = 0;
+    bool has_ts = true;
+    if (type == NG_SPB) {
+        /* Simple Packet Block (pcapng 4.4): interface 0, no timestamp,
+         * captured length implied by the block length and the snaplen. */
+        wirelen = get32(body, f->be);
+        caplen = (uint32_t)rd_left(body);
+        if (caplen > wirelen)
+            caplen = wirelen;
+        if (f->n_ifaces && f->ifaces[0].snaplen && caplen > f->ifaces[0].snaplen)
+            caplen = f->ifaces[0].snaplen;
+        has_ts = false;
+    } else {
+        if (type == NG_PB) {
+            ifid = get16(body, f->be);
+            rd_skip(body, 2);   /* drops count */
+        } else {
+            ifid = get32(body, f->be);
+        }
+        uint32_t hi = get32(body, f->be);
+        uint32_t lo = get32(body, f->be);
+        ts = (uint64_t)hi << 32 | lo;
+        caplen = get32(body, f->be);
+        wirelen = get32(body, f->be);
+    }
+    if (body->bad) {
+        snprintf(msg, msglen, "record %" PRIu64 ": packet block too short", recno);
+        return -1;
+    }
+    if (ifid >= f->n_ifaces) {
+        snprintf(msg, msglen, "record %" PRIu64 ": interface %" PRIu32 " was not described", recno, ifid);
+        return -1;
+    }
+    if (caplen > LIM_MAX_RECORD) {
+        snprintf(msg, msglen, "record %" PRIu64 ": length %" PRIu32 " exceeds %u", recno, caplen,
+                 LIM_MAX_RECORD);
+        return -1;
+    }
+    const uint8_t *data = rd_bytes(body, caplen);
+    if (!data) {
+        snprintf(msg, msglen, "record %" PRIu64 ": length %" PRIu32 " overruns its block", recno, caplen);
+        return -1;
+    }
+    const struct ng_iface *ifc = &f->ifaces[ifid];
+    rec->ts_ns = has_ts ? sat_add(ng_ts_to_ns(ts, ifc->tsresol),
+                                  ifc->tsoffset > INT64_MAX / NS_PER_SEC ? INT64_MAX
+                                  : ifc->tsoffset < INT64_MIN / NS_PER_SEC ? INT64_MIN
+                                  : ifc->tsoffset * NS_PER_SEC)
+                        : 0;
+    rec->linktype = ifc->linktype;
+    rec->caplen = caplen;
+    rec->wirelen = wirelen < caplen ? caplen : wirelen;
+    rec->data = data;
+    return 1;
+}
+
+static int ng_next(struct cap_file *f, struct cap_record *rec, char *errbuf, size_t errlen)
+{
+    char msg[160];
+    for (;;) {
+        uint8_t hdr[12];
+        bool ioerr;
+        uint64_t at = f->offset;
+        size_t got = read_full(f, hdr, 8, &ioerr);
+        if (got == 0 && !ioerr)
+            return 0;
+        if (got < 8) {
+            snprintf(msg, sizeof msg, "block at offset %" PRIu64 ": %s", at,
+                     ioerr ? "read error" : "cut off (file ends inside a block header)");
+            return fail(f, errbuf, errlen, msg);
+        }
+        struct rd r = rd_make(hdr, 12);
+        uint32_t type = get32(&r, f->be);
+        uint32_t len;
+        size_t have = 8;
+        if (type == NG_SHB) {
+            /* The byte-order magic tells how to read this section,
+             * including this block's own length (pcapng 4.1). */
+            if (read_full(f, hdr + 8, 4, &ioerr) < 4) {
+                snprintf(msg, sizeof msg, "block at offset %" PRIu64 ": cut off (file ends inside a section header)", at);
+                return fail(f, errbuf, errlen, msg);
+            }
+            struct rd b = rd_make(hdr + 8, 4);
+            uint32_t bom = rd_be32(&b);
+            if (bom == NG_BOM)
+                f->be = true;
+            else if (bom == 0x4D3C2B1Au)
+                f->be = false;
+            else {
+                snprintf(msg, sizeof msg, "block at offset %" PRIu64 ": bad byte-order magic in section header", at);
+                return fail(f, errbuf, errlen, msg);
+            }
+            r = rd_make(hdr + 4, 4);
+            have = 12;
+        }
+        len = get32(&r, f->be);
+        bool is_pkt = type == NG_EPB || type == NG_SPB || type == NG_PB;
+        uint64_t recno = f->records + 1;
+        if (len < NG_BLOCK_MIN || len < have + 4 || len % 4 || len > LIM_MAX_BLOCK) {
+            if (is_pkt)
+                snprintf(msg, sizeof msg, "record %" PRIu64 ": block length %" PRIu32 " is invalid", recno, len);
+            else
+                snprintf(msg, sizeof msg, "block at offset %" PRIu64 ": length %" PRIu32 " is invalid", at, len);
+            return fail(f, errbuf, errlen, msg);
+        }
+        size_t rest = len - have;      /* body and trailing length */
+        if (!buf_reserve(f, rest))
+            return fail(f, errbuf, errlen, "out of memory");
+        if (read_full(f, f->buf, rest, &ioerr) < rest) {
+            if (is_pkt)
+                snprintf(msg, sizeof msg, "record %" PRIu64 ": cut off (file ends inside a packet)", recno);
+            else
+                snprintf(msg, sizeof msg, "block at offset %" PRIu64 ": cut off (file ends inside a block)", at);
+            return fail(f, errbuf, errlen, msg);
+        }
+        struct rd tail = rd_make(f->buf + rest - 4, 4);
+        if (get32(&tail, f->be) != len) {
+            snprintf(msg, sizeof msg, "block at offset %" PRIu64 ": trailing length does not match", at);
+            return fail(f, errbuf, errlen, msg);
+        }
+        struct rd body = rd_make(f->buf, rest - 4);
+        int rc = 0;
+        switch (type) {
+        case NG_SHB:
+            rc = ng_shb(f, &body, msg, sizeof msg);
+            break;
+        case NG_IDB:
+            rc = ng_idb(f, &body, at, msg, sizeof msg);
+            break;
+        case NG_EPB:
+        case NG_SPB:
+        case NG_PB:
+            rc = ng_packet(f, type, &body, recno, rec, msg, sizeof msg);
+            break;
+        default:    /* statistics, name resolution, secrets, custom: not needed */
+            break;
+        }
+        if (rc < 0)
+            return fail(f, errbuf, errlen, msg);
+        if (rc == 1)
+            return 1;
+    }
+}
+
+/* ---- public --------------------------------------------------------------- */
+
+struct cap_file *cap_file_open(const char *path, char *errbuf, size_t errlen)
+{
+    char msg[160];
+    FILE *fp = fopen(path, "rb");
+    if (!fp) {
+        snprintf(msg, sizeof msg, "%s: %s", path, strerror(errno));
+        set_err(errbuf, errlen, msg);
+        return NULL;
+    }
+    struct cap_file *f = calloc(1, sizeof *f);
+    if (!f) {
+        fclose(fp);
+        set_err(errbuf, errlen, "out of memory");
+        return NULL;
+    }
+    f->fp = fp;
+    f->next_frame = 1;
+
+    uint8_t hdr[PCAP_FILE_HDR];
+    bool ioerr;
+    size_t got = read_full(f, hdr, 4, &ioerr);
+    if (got < 4) {
+        set_err(errbuf, errlen, ioerr ? "read error" : got == 0 ? "file is empty" : "not a pcap or pcapng file");
+        goto bad;
+    }
+    struct rd r = rd_make(hdr, 4);
+    uint32_t magic = rd_le32(&r);
+    uint32_t swapped = (magic >> 24) | (magic >> 8 & 0xff00u) | (magic << 8 & 0xff0000u) | magic << 24;
+    if (magic == NG_SHB) {
+        /* Rewind so ng_next reads the section header like any other. */
+        if (fseek(fp, 0, SEEK_SET) != 0) {
+            set_err(errbuf, errlen, "cannot rewind file");
+            goto bad;
+        }
+        f->offset = 0;
+        f->fmt = FMT_PCAPNG;
+        return f;
+    }
+    uint32_t m = magic;
+    if (swapped == PCAP_MAGIC_US || swapped == PCAP_MAGIC_NS || swapped == PCAP_MAGIC_KUZ) {
+        f->be = true;
+        m = swapped;
+    } else if (magic != PCAP_MAGIC_US && magic != PCAP_MAGIC_NS && magic != PCAP_MAGIC_KUZ) {
+        set_err(errbuf, errlen, "not a pcap or pcapng file");
+        goto bad;
+    }
+    if (read_full(f, hdr + 4, PCAP_FILE_HDR - 4, &ioerr) < PCAP_FILE_HDR - 4) {
+        set_err(errbuf, errlen, "cut off (file ends inside the pcap file header)");
+        goto bad;
+    }
+    f->fmt = FMT_PCAP;
+    f->nsec = m == PCAP_MAGIC_NS;
+    f->rec_hdr_len = m == PCAP_MAGIC_KUZ ? PCAP_KUZ_REC_HDR : PCAP_REC_HDR;
+    if (pcap_open(f, hdr, errbuf, errlen) < 0)
+        goto bad;
+    return f;
+bad:
+    cap_file_close(f);
+    return NULL;
+}
+
+int cap_file_next(struct cap_file *f, struct cap_record *rec, char *errbuf, size_t errlen)
+{
+    if (f->failed) {
+        set_err(errbuf, errlen, f->err);
+        return -1;
+    }
+    int rc = f->fmt == FMT_PCAP ? pcap_next(f, rec, errbuf, errlen) : ng_next(f, rec, errbuf, errlen);
+    if (rc == 1) {
+        f->records++;
+        rec->frame = f->next_frame++;
+    }
+    return rc;
+}
+
+void cap_file_set_next_frame(struct cap_file *f, uint64_t frame)
+{
+    f->next_frame = frame;
+}
+
+void cap_file_close(struct cap_file *f)
+{
+    if (!f)
+        return;
+    if (f->fp)
+        fclose(f->fp);
+    free(f->buf);
+    free(f);
+}
