@@ -1,0 +1,271 @@
+/* text.c: the default report for people under stress: the verdict first, then per endpoint the reason, evidence, findings and what to do; every string is made safe for a terminal. */
+#include <errno.h>
+#include <inttypes.h>
+#include <string.h>
+#include <time.h>
+
+#include "analysis/analysis.h"
+
+/* Length of the valid UTF-8 sequence at p (n bytes available) with its code
+ * point in *cp, or 0 when the bytes are not valid UTF-8 (RFC 3629 section 4:
+ * no overlong forms, no surrogates, nothing above U+10FFFF).  */
+static size_t utf8_seq(const unsigned char *p, size_t n, uint32_t *cp)
+{
+    unsigned char c = p[0];
+    size_t len;
+    uint32_t v, min;
+
+    if (c < 0x80) {
+        *cp = c;
+        return 1;
+    }
+    if (c >= 0xc2 && c <= 0xdf) {
+        len = 2, v = c & 0x1fu, min = 0x80;
+    } else if (c >= 0xe0 && c <= 0xef) {
+        len = 3, v = c & 0x0fu, min = 0x800;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        len = 4, v = c & 0x07u, min = 0x10000;
+    } else {
+        return 0;
+    }
+    if (n < len)
+        return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((p[i] & 0xc0) != 0x80)
+            return 0;
+        v = (v << 6) | (p[i] & 0x3fu);
+    }
+    if (v < min || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))
+        return 0;
+    *cp = v;
+    return len;
+}
+
+/* Whether a code point may reach a terminal as it is: not a C0 or C1 control
+ * (ESC, CSI and OSC start terminal escape sequences), not DEL, not a line
+ * separator, not a bidirectional control that reorders what a person reads.  */
+static bool shown(uint32_t cp)
+{
+    if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f))
+        return false;
+    if (cp == 0x061c || cp == 0x200e || cp == 0x200f || (cp >= 0x2028 && cp <= 0x202e) ||
+        (cp >= 0x2066 && cp <= 0x2069))
+        return false;
+    return true;
+}
+
+/* Writes at most max bytes of s (stopping at a NUL): printable UTF-8 as it
+ * is, every other byte as \xHH.  */
+static void put_safe(FILE *out, const char *s, size_t max)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t n = strnlen(s, max);
+
+    for (size_t i = 0; i < n;) {
+        uint32_t cp;
+        size_t len = utf8_seq(p + i, n - i, &cp);
+
+        if (len && shown(cp)) {
+            fwrite(p + i, 1, len, out);
+            i += len;
+            continue;
+        }
+        for (size_t k = 0; k < (len ? len : 1); k++)
+            fprintf(out, "\\x%02x", p[i + k]);
+        i += len ? len : 1;
+    }
+}
+
+/* The remedy with "<name>" replaced by the endpoint's name. */
+static void put_remedy(FILE *out, const char *remedy, const char *name, size_t max)
+{
+    static const char token[] = "<name>";
+    const char *at;
+
+    while ((at = strstr(remedy, token)) != NULL) {
+        fwrite(remedy, 1, (size_t)(at - remedy), out);
+        if (name[0])
+            put_safe(out, name, max);
+        else
+            fputs("<registry>.azurecr.io", out);
+        remedy = at + sizeof token - 1;
+    }
+    fputs(remedy, out);
+}
+
+static void put_verdict(FILE *out, enum an_verdict v, const struct an_write_options *o)
+{
+    bool color = o && o->color;
+
+    if (color)
+        fputs(v == AN_OK ? "\x1b[1;32m" : v == AN_INCOMPLETE ? "\x1b[1;33m" : "\x1b[1;31m", out);
+    fputs(an_verdict_name(v), out);
+    if (color)
+        fputs("\x1b[0m", out);
+}
+
+/* "20.62.128.38:443" or "[2001:db8::1]:443". */
+static void put_address(FILE *out, const struct cap_addr *a, uint16_t port)
+{
+    char buf[64];
+
+    cap_addr_str(a, buf, sizeof buf);
+    if (a->family == 6)
+        fputc('[', out);
+    put_safe(out, buf, sizeof buf);
+    if (a->family == 6)
+        fputc(']', out);
+    fprintf(out, ":%u", (unsigned)port);
+}
+
+static void put_findings(FILE *out, const char *label, uint32_t findings)
+{
+    const char *sep = "";
+
+    if (!findings)
+        return;
+    fputs(label, out);
+    for (unsigned f = 0; f < AN_FINDING_COUNT; f++) {
+        if (findings & (1u << f)) {
+            fputs(sep, out);
+            fputs(an_finding_name((enum an_finding)f), out);
+            sep = ", ";
+        }
+    }
+    fputc('\n', out);
+}
+
+static void put_endpoint(FILE *out, const struct an_endpoint *ep, const struct an_write_options *o)
+{
+    unsigned n_ev = ep->n_evidence < AN_MAX_EVIDENCE ? ep->n_evidence : AN_MAX_EVIDENCE;
+    unsigned n_det = ep->n_detail < AN_MAX_DETAIL ? ep->n_detail : AN_MAX_DETAIL;
+    const char *sep = "";
+
+    fputs("endpoint ", out);
+    if (ep->name[0]) {
+        put_safe(out, ep->name, sizeof ep->name);
+        fputs(" (", out);
+    }
+    if (ep->has_ip)
+        put_address(out, &ep->ip, ep->port);
+    else
+        fputs("no address", out);
+    if (ep->name[0])
+        fputc(')', out);
+    fputs(": ", out);
+    put_verdict(out, ep->verdict, o);
+    fprintf(out, ", confidence %s", an_confidence_name(ep->confidence));
+    if (ep->candidates) {
+        fputs(", candidates ", out);
+        for (unsigned v = 0; v < AN_VERDICT_COUNT; v++) {
+            if (ep->candidates & (1u << v)) {
+                fputs(sep, out);
+                fputs(an_verdict_name((enum an_verdict)v), out);
+                sep = " ";
+            }
+        }
+    }
+    fputc('\n', out);
+
+    if (ep->reason[0]) {
+        fputs("  ", out);
+        put_safe(out, ep->reason, sizeof ep->reason);
+        fputc('\n', out);
+    }
+    for (unsigned i = 0; i < n_ev; i++) {
+        const struct an_evidence *e = &ep->evidence[i];
+
+        if (e->frame)
+            fprintf(out, "  frame %" PRIu64 "  ", e->frame);
+        else
+            fputs("  probe  ", out);
+        put_safe(out, e->what, sizeof e->what);
+        fputc('\n', out);
+    }
+    put_findings(out, "  findings: ", ep->findings);
+    for (unsigned i = 0; i < n_det; i++) {
+        fputs(i ? ", " : "  detail: ", out);
+        put_safe(out, ep->detail[i].key, sizeof ep->detail[i].key);
+        fputc('=', out);
+        put_safe(out, ep->detail[i].value, sizeof ep->detail[i].value);
+    }
+    if (n_det)
+        fputc('\n', out);
+    fputs("  What to do: ", out);
+    put_remedy(out, an_remedy(ep->verdict), ep->name, sizeof ep->name);
+    fputc('\n', out);
+}
+
+/* "2026-11-27 20:49:30 UTC" for a time in nanoseconds since the epoch. */
+static void put_utc(FILE *out, int64_t ns)
+{
+    int64_t secs = ns / 1000000000;
+    time_t t;
+    struct tm tm;
+    char buf[32];
+
+    if (ns % 1000000000 < 0)
+        secs--;
+    t = (time_t)secs;
+    if (gmtime_r(&t, &tm) && strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S UTC", &tm))
+        fputs(buf, out);
+    else
+        fputs("(time out of range)", out);
+}
+
+static void put_capture(FILE *out, const struct an_capture_info *c)
+{
+    unsigned n_files = c->n_files < 16 ? c->n_files : 16;
+
+    fputs("capture: ", out);
+    for (unsigned i = 0; i < n_files; i++) {
+        if (i)
+            fputs(", ", out);
+        put_safe(out, c->files[i] ? c->files[i] : "(unnamed)", 4096);
+    }
+    if (!n_files)
+        fputs("(no file)", out);
+    fprintf(out, "; %" PRIu64 " packets", c->packets);
+    if (c->packets) {
+        fputs(" from ", out);
+        put_utc(out, c->first_ts_ns);
+        fprintf(out, " over %.3f s", (double)(c->last_ts_ns - c->first_ts_ns) / 1e9);
+    }
+    if (c->packets_snapped)
+        fprintf(out, "; %" PRIu64 " cut by the snap length", c->packets_snapped);
+    if (c->packets_undecoded)
+        fprintf(out, "; %" PRIu64 " not decoded", c->packets_undecoded);
+    fputc('\n', out);
+    if (c->damaged) {
+        fputs("capture damaged: ", out);
+        put_safe(out, c->damage, sizeof c->damage);
+        fputc('\n', out);
+    }
+}
+
+int an_write_text(FILE *out, const struct an_report *r, const struct an_write_options *o)
+{
+    errno = 0;
+    fputs("VERDICT ", out);
+    put_verdict(out, r->verdict, o);
+    if (r->summary[0]) {
+        fputs(": ", out);
+        put_safe(out, r->summary, sizeof r->summary);
+    }
+    fputc('\n', out);
+
+    for (unsigned i = 0; i < r->n_endpoints; i++) {
+        fputc('\n', out);
+        put_endpoint(out, &r->endpoints[i], o);
+    }
+    fputc('\n', out);
+    put_capture(out, &r->capture);
+    put_findings(out, "capture findings: ", r->findings);
+
+    if (fflush(out) != 0 || ferror(out)) {
+        if (!errno)
+            errno = EIO;
+        return -1;
+    }
+    return 0;
+}
