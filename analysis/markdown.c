@@ -1,0 +1,369 @@
+/* markdown.c: a ticket-ready Markdown report: capture metadata, endpoint table, per-endpoint evidence with tshark filters, remedies and flows; every string is escaped so it cannot inject markup. */
+#include <errno.h>
+#include <inttypes.h>
+#include <string.h>
+#include <time.h>
+
+#include "analysis/analysis.h"
+
+/* Length of the valid UTF-8 sequence at p (n bytes available) with its code
+ * point in *cp, or 0 when the bytes are not valid UTF-8 (RFC 3629 section 4:
+ * no overlong forms, no surrogates, nothing above U+10FFFF).  */
+static size_t utf8_seq(const unsigned char *p, size_t n, uint32_t *cp)
+{
+    unsigned char c = p[0];
+    size_t len;
+    uint32_t v, min;
+
+    if (c < 0x80) {
+        *cp = c;
+        return 1;
+    }
+    if (c >= 0xc2 && c <= 0xdf) {
+        len = 2, v = c & 0x1fu, min = 0x80;
+    } else if (c >= 0xe0 && c <= 0xef) {
+        len = 3, v = c & 0x0fu, min = 0x800;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        len = 4, v = c & 0x07u, min = 0x10000;
+    } else {
+        return 0;
+    }
+    if (n < len)
+        return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((p[i] & 0xc0) != 0x80)
+            return 0;
+        v = (v << 6) | (p[i] & 0x3fu);
+    }
+    if (v < min || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))
+        return 0;
+    *cp = v;
+    return len;
+}
+
+/* Whether a code point may appear as it is: not a C0 or C1 control (a
+ * newline would end a table row), not DEL, not a line separator, not a
+ * bidirectional control that reorders what a person reads.  */
+static bool shown(uint32_t cp)
+{
+    if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f))
+        return false;
+    if (cp == 0x061c || cp == 0x200e || cp == 0x200f || (cp >= 0x2028 && cp <= 0x202e) ||
+        (cp >= 0x2066 && cp <= 0x2069))
+        return false;
+    return true;
+}
+
+/* Writes at most max bytes of s (stopping at a NUL) as Markdown text:
+ * characters that start markup or split a table cell get a backslash
+ * (CommonMark 2.4 and GFM tables), every byte that is not printable UTF-8
+ * becomes \xHH.  Never used inside code spans, where backslashes are
+ * literal.  */
+static void put_md(FILE *out, const char *s, size_t max)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t n = strnlen(s, max);
+
+    for (size_t i = 0; i < n;) {
+        uint32_t cp;
+        size_t len = utf8_seq(p + i, n - i, &cp);
+
+        if (len && shown(cp)) {
+            if (cp < 0x80 && strchr("\\`*_[]<>#|~&!", (int)cp))
+                fputc('\\', out);
+            fwrite(p + i, 1, len, out);
+            i += len;
+            continue;
+        }
+        for (size_t k = 0; k < (len ? len : 1); k++)
+            fprintf(out, "\\x%02x", p[i + k]);
+        i += len ? len : 1;
+    }
+}
+
+/* The remedy with "<name>" replaced by the endpoint's name. */
+static void put_remedy(FILE *out, const char *remedy, const char *name, size_t max)
+{
+    static const char token[] = "<name>";
+    const char *at;
+
+    while ((at = strstr(remedy, token)) != NULL) {
+        put_md(out, remedy, (size_t)(at - remedy));
+        put_md(out, name[0] ? name : "<registry>.azurecr.io", max);
+        remedy = at + sizeof token - 1;
+    }
+    put_md(out, remedy, strlen(remedy));
+}
+
+static void put_addr(FILE *out, const struct cap_addr *a)
+{
+    char buf[64];
+
+    cap_addr_str(a, buf, sizeof buf);
+    put_md(out, buf, sizeof buf);
+}
+
+/* "20.62.128.38:443" or "[2001:db8::1]:443". */
+static void put_addr_port(FILE *out, const struct cap_addr *a, uint16_t port)
+{
+    if (a->family == 6)
+        fputc('[', out);
+    put_addr(out, a);
+    if (a->family == 6)
+        fputc(']', out);
+    fprintf(out, ":%u", (unsigned)port);
+}
+
+static void put_endpoint_label(FILE *out, const struct an_endpoint *ep)
+{
+    if (ep->name[0]) {
+        put_md(out, ep->name, sizeof ep->name);
+        fputs(" (", out);
+    }
+    if (ep->has_ip)
+        put_addr_port(out, &ep->ip, ep->port);
+    else
+        fputs("no address", out);
+    if (ep->name[0])
+        fputc(')', out);
+}
+
+static void put_findings(FILE *out, uint32_t findings)
+{
+    const char *sep = "";
+
+    for (unsigned f = 0; f < AN_FINDING_COUNT; f++) {
+        if (findings & (1u << f)) {
+            fprintf(out, "%s`%s`", sep, an_finding_name((enum an_finding)f));
+            sep = ", ";
+        }
+    }
+}
+
+/* ISO 8601 UTC with microseconds: "2026-11-27T20:49:30.123456Z". */
+static void put_iso(FILE *out, int64_t ns)
+{
+    int64_t secs = ns / 1000000000, frac = ns % 1000000000;
+    time_t t;
+    struct tm tm;
+    char buf[32];
+
+    if (frac < 0) {
+        secs--;
+        frac += 1000000000;
+    }
+    t = (time_t)secs;
+    if (gmtime_r(&t, &tm) && strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm))
+        fprintf(out, "%s.%06" PRId64 "Z", buf, frac / 1000);
+    else
+        fputs("(time out of range)", out);
+}
+
+static const char *linktype_name(uint32_t lt)
+{
+    switch (lt) {
+    case CAP_LT_NULL: return "BSD loopback";
+    case CAP_LT_ETHERNET: return "Ethernet";
+    case CAP_LT_RAW: return "raw IP";
+    case CAP_LT_LOOP: return "OpenBSD loopback";
+    case CAP_LT_LINUX_SLL: return "Linux cooked";
+    case CAP_LT_IPV4: return "raw IPv4";
+    case CAP_LT_IPV6: return "raw IPv6";
+    case CAP_LT_LINUX_SLL2: return "Linux cooked v2";
+    }
+    return "unsupported";
+}
+
+static void put_capture(FILE *out, const struct an_report *r, const char *version)
+{
+    const struct an_capture_info *c = &r->capture;
+    unsigned n_files = c->n_files < 16 ? c->n_files : 16;
+    unsigned n_lt = c->n_linktypes < 8 ? c->n_linktypes : 8;
+
+    fputs("## Capture\n\n| | |\n|---|---|\n| files | ", out);
+    for (unsigned i = 0; i < n_files; i++) {
+        if (i)
+            fputs(", ", out);
+        put_md(out, c->files[i] ? c->files[i] : "(unnamed)", 4096);
+    }
+    fprintf(out, " |\n| packets | %" PRIu64 " (%" PRIu64 " not decoded, %" PRIu64
+                 " cut by the snap length) |\n",
+            c->packets, c->packets_undecoded, c->packets_snapped);
+    if (c->packets) {
+        fputs("| first packet | ", out);
+        put_iso(out, c->first_ts_ns);
+        fputs(" |\n| last packet | ", out);
+        put_iso(out, c->last_ts_ns);
+        fprintf(out, " |\n| span | %.6f s |\n", (double)(c->last_ts_ns - c->first_ts_ns) / 1e9);
+    }
+    fputs("| link types | ", out);
+    for (unsigned i = 0; i < n_lt; i++)
+        fprintf(out, "%s%" PRIu32 " (%s)", i ? ", " : "", c->linktypes[i],
+                linktype_name(c->linktypes[i]));
+    fputs(" |\n", out);
+    if (c->damaged) {
+        fputs("| damaged | ", out);
+        put_md(out, c->damage, sizeof c->damage);
+        fputs(" |\n", out);
+    }
+    if (r->findings) {
+        fputs("| findings | ", out);
+        put_findings(out, r->findings);
+        fputs(" |\n", out);
+    }
+    fputs("| tool | acrdiag ", out);
+    put_md(out, version ? version : "", 64);
+    fputs(", mode ", out);
+    put_md(out, r->mode ? r->mode : "", 32);
+    fputs(" |\n\n", out);
+}
+
+/* Whether a name can go into a display filter's quoted string as it is. */
+static bool filter_safe(const char *s)
+{
+    if (!*s)
+        return false;
+    for (; *s; s++) {
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
+              *s == '.' || *s == '-'))
+            return false;
+    }
+    return true;
+}
+
+/* A tshark display filter showing every packet of the endpoint. */
+static void put_endpoint_filter(FILE *out, const struct an_endpoint *ep)
+{
+    char name[LIM_DNS_NAME];
+
+    if (ep->has_ip) {
+        fprintf(out, "`%s == ", ep->ip.family == 6 ? "ipv6.addr" : "ip.addr");
+        put_addr(out, &ep->ip);
+        fprintf(out, " && tcp.port == %u`", (unsigned)ep->port);
+        return;
+    }
+    memcpy(name, ep->name, sizeof name);
+    name[sizeof name - 1] = '\0';
+    if (filter_safe(name))
+        fprintf(out, "`dns.qry.name == \"%s\"`", name);
+    else
+        fputs("`dns`", out);
+}
+
+static void put_endpoint(FILE *out, const struct an_endpoint *ep)
+{
+    unsigned n_ev = ep->n_evidence < AN_MAX_EVIDENCE ? ep->n_evidence : AN_MAX_EVIDENCE;
+    unsigned n_det = ep->n_detail < AN_MAX_DETAIL ? ep->n_detail : AN_MAX_DETAIL;
+    unsigned n_fl = ep->n_flows_listed < AN_MAX_FLOWS_LISTED ? ep->n_flows_listed
+                                                              : AN_MAX_FLOWS_LISTED;
+    const char *sep = "";
+
+    fputs("### ", out);
+    put_endpoint_label(out, ep);
+    fprintf(out, ": `%s`\n\n", an_verdict_name(ep->verdict));
+    fprintf(out, "**Confidence:** %s", an_confidence_name(ep->confidence));
+    if (ep->candidates) {
+        fputs("; **candidates:** ", out);
+        for (unsigned v = 0; v < AN_VERDICT_COUNT; v++) {
+            if (ep->candidates & (1u << v)) {
+                fprintf(out, "%s`%s`", sep, an_verdict_name((enum an_verdict)v));
+                sep = ", ";
+            }
+        }
+    }
+    fputs("\n\n**Reason:** ", out);
+    put_md(out, ep->reason, sizeof ep->reason);
+    fputs("\n\n**Evidence** (all of this endpoint: ", out);
+    put_endpoint_filter(out, ep);
+    fputs(")\n\n", out);
+    if (n_ev) {
+        fputs("| frame | what | display filter |\n|---|---|---|\n", out);
+        for (unsigned i = 0; i < n_ev; i++) {
+            const struct an_evidence *e = &ep->evidence[i];
+
+            if (e->frame)
+                fprintf(out, "| %" PRIu64 " | ", e->frame);
+            else
+                fputs("| probe | ", out);
+            put_md(out, e->what, sizeof e->what);
+            if (e->frame)
+                fprintf(out, " | `frame.number == %" PRIu64 "` |\n", e->frame);
+            else
+                fputs(" | |\n", out);
+        }
+        fputc('\n', out);
+    }
+    if (ep->findings) {
+        fputs("**Findings:** ", out);
+        put_findings(out, ep->findings);
+        fputs("\n\n", out);
+    }
+    if (n_det) {
+        fputs("**Detail:**", out);
+        for (unsigned i = 0; i < n_det; i++) {
+            fputs(i ? ", " : " ", out);
+            put_md(out, ep->detail[i].key, sizeof ep->detail[i].key);
+            fputs(" = ", out);
+            put_md(out, ep->detail[i].value, sizeof ep->detail[i].value);
+        }
+        fputs("\n\n", out);
+    }
+    fputs("**What to do:** ", out);
+    put_remedy(out, an_remedy(ep->verdict), ep->name, sizeof ep->name);
+    fprintf(out, "\n\n**Flows:** %u", ep->n_flows);
+    if (n_fl < ep->n_flows)
+        fprintf(out, " (first %u listed)", n_fl);
+    fputs("\n\n", out);
+    if (!n_fl)
+        return;
+    fputs("| first frame | client | conn_state | history | outcome |\n|---|---|---|---|---|\n", out);
+    for (unsigned i = 0; i < n_fl; i++) {
+        const struct an_flow_line *f = &ep->flows[i];
+
+        fprintf(out, "| %" PRIu64 " | ", f->first_frame);
+        put_addr_port(out, &f->client, f->client_port);
+        fputs(" | ", out);
+        put_md(out, f->conn_state, sizeof f->conn_state);
+        fputs(" | ", out);
+        put_md(out, f->history, sizeof f->history);
+        fprintf(out, " | `%s` |\n", an_verdict_name(f->outcome));
+    }
+    fputc('\n', out);
+}
+
+int an_write_markdown(FILE *out, const struct an_report *r, const char *version)
+{
+    errno = 0;
+    fprintf(out, "# acrdiag report: `%s`\n\n**Verdict:** `%s`: ", an_verdict_name(r->verdict),
+            an_verdict_name(r->verdict));
+    put_md(out, r->summary, sizeof r->summary);
+    fputs("\n\n", out);
+    put_capture(out, r, version);
+
+    if (r->n_endpoints) {
+        fputs("## Endpoints\n\n| name | address | verdict | confidence | flows |\n"
+              "|---|---|---|---|---|\n",
+              out);
+        for (unsigned i = 0; i < r->n_endpoints; i++) {
+            const struct an_endpoint *ep = &r->endpoints[i];
+
+            fputs("| ", out);
+            put_md(out, ep->name, sizeof ep->name);
+            fputs(" | ", out);
+            if (ep->has_ip)
+                put_addr_port(out, &ep->ip, ep->port);
+            fprintf(out, " | `%s` | %s | %u |\n", an_verdict_name(ep->verdict),
+                    an_confidence_name(ep->confidence), ep->n_flows);
+        }
+        fputs("\n## Endpoint details\n\n", out);
+        for (unsigned i = 0; i < r->n_endpoints; i++)
+            put_endpoint(out, &r->endpoints[i]);
+    }
+
+    if (fflush(out) != 0 || ferror(out)) {
+        if (!errno)
+            errno = EIO;
+        return -1;
+    }
+    return 0;
+}
