@@ -143,6 +143,14 @@ bool cap_addr_eq(const struct cap_addr *x, const struct cap_addr *y);
 /* Parses a numeric IPv4/IPv6 address; false when it is not one.  */
 bool cap_addr_parse(const char *s, struct cap_addr *out);
 
+/* ---- safe strings (strsafe.c) ------------------------------------------- */
+
+/* Copies srclen wire bytes into dst as printable ASCII: control bytes, DEL,
+ * bytes >= 0x80 and the backslash become \xHH.  dst is always terminated
+ * (when dstlen > 0); output that does not fit is dropped at a character
+ * boundary, never mid-escape.  */
+void cap_safe_copy(char *dst, size_t dstlen, const uint8_t *src, size_t srclen);
+
 /* ---- DNS (dns.c) --------------------------------------------------------- */
 
 enum { CAP_DNS_A = 1, CAP_DNS_CNAME = 5, CAP_DNS_AAAA = 28 };
@@ -168,13 +176,22 @@ struct cap_dns_msg {
 };
 
 /* Parses one DNS message (UDP payload, or a TCP message without its length
- * prefix).  Names are lower-cased, unsafe bytes escaped as \DDD.  */
+ * prefix).  Names are lower-cased, bytes outside [a-z0-9-_*] (and a dot
+ * inside a label) escaped as \DDD (RFC 1035 5.1); the root is ".".  A name
+ * whose escaped form does not fit is cut at an escape boundary.
+ * CAP_TRUNCATED: the message ended early, what came before is filled in;
+ * CAP_INVALID: a name or record contradicts itself (bad pointer, label type,
+ * length).  */
 enum cap_status cap_dns_parse(const uint8_t *msg, size_t len, struct cap_dns_msg *out);
 
 /* ---- TLS (tls.c) --------------------------------------------------------- */
 
+/* An alert sent after this direction's ChangeCipherSpec (or after a TLS 1.3
+ * ServerHello) is encrypted: it is counted with encrypted set and level and
+ * description 0, because its content cannot be read.  */
 struct cap_tls_alert {
     uint8_t level, description;
+    bool encrypted;
     uint32_t stream_offset;         /* where the record starts in its direction */
 };
 
@@ -202,7 +219,9 @@ struct cap_tls_dir {
     uint16_t ch_version;            /* legacy_version */
     uint16_t ch_max_supported;      /* highest of supported_versions, 0 if absent */
 
-    bool server_hello;
+    bool hello_retry;               /* a HelloRetryRequest (RFC 8446 4.1.3) */
+    uint32_t hello_retry_offset;
+    bool server_hello;              /* the real ServerHello, never an HRR */
     uint32_t server_hello_offset;
     uint16_t sh_version;            /* negotiated: supported_versions or legacy */
 
@@ -211,10 +230,13 @@ struct cap_tls_dir {
     struct cap_cert_info cert;      /* leaf certificate */
 
     bool change_cipher_spec;
-    unsigned n_alerts;
+    unsigned n_alerts;              /* kept, at most LIM_TLS_ALERTS */
     struct cap_tls_alert alerts[LIM_TLS_ALERTS];
     unsigned n_appdata;             /* records of content type 23 seen */
     uint32_t bytes_parsed;          /* stream bytes consumed by whole records */
+    bool malformed;                 /* a record or handshake length or type
+                                     * contradicted its container; parsing
+                                     * stopped there */
 };
 
 /* Parses TLS records from the start of one direction's stream.  `len` may
