@@ -1,0 +1,299 @@
+/* json.c: the --json document of verdicts.md, built with jansson; every string goes through a path that makes it valid, printable UTF-8 first. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "analysis/analysis.h"
+
+/* Length of the valid UTF-8 sequence at p (n bytes available) with its code
+ * point in *cp, or 0 when the bytes are not valid UTF-8 (RFC 3629 section 4:
+ * no overlong forms, no surrogates, nothing above U+10FFFF; the same rules
+ * as jansson's own check, so json_stringn never refuses the result).  */
+static size_t utf8_seq(const unsigned char *p, size_t n, uint32_t *cp)
+{
+    unsigned char c = p[0];
+    size_t len;
+    uint32_t v, min;
+
+    if (c < 0x80) {
+        *cp = c;
+        return 1;
+    }
+    if (c >= 0xc2 && c <= 0xdf) {
+        len = 2, v = c & 0x1fu, min = 0x80;
+    } else if (c >= 0xe0 && c <= 0xef) {
+        len = 3, v = c & 0x0fu, min = 0x800;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        len = 4, v = c & 0x07u, min = 0x10000;
+    } else {
+        return 0;
+    }
+    if (n < len)
+        return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((p[i] & 0xc0) != 0x80)
+            return 0;
+        v = (v << 6) | (p[i] & 0x3fu);
+    }
+    if (v < min || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))
+        return 0;
+    *cp = v;
+    return len;
+}
+
+/* Whether a code point may appear as it is.  Control characters are valid
+ * JSON once escaped, but `jq -r` would hand them to a terminal raw, so they
+ * are written as \xHH text, the same as in the text report.  */
+static bool shown(uint32_t cp)
+{
+    if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f))
+        return false;
+    if (cp == 0x061c || cp == 0x200e || cp == 0x200f || (cp >= 0x2028 && cp <= 0x202e) ||
+        (cp >= 0x2066 && cp <= 0x2069))
+        return false;
+    return true;
+}
+
+/* Appends at most max bytes of s (stopping at a NUL) to buf at *o as
+ * printable UTF-8, other bytes as \xHH.  buf must have room for 4 bytes per
+ * input byte.  */
+static void append_safe(char *buf, size_t *o, const char *s, size_t max)
+{
+    static const char hex[] = "0123456789abcdef";
+    const unsigned char *p = (const unsigned char *)s;
+    size_t n = strnlen(s, max);
+
+    for (size_t i = 0; i < n;) {
+        uint32_t cp;
+        size_t len = utf8_seq(p + i, n - i, &cp);
+
+        if (len && shown(cp)) {
+            memcpy(buf + *o, p + i, len);
+            *o += len;
+            i += len;
+            continue;
+        }
+        for (size_t k = 0; k < (len ? len : 1); k++, i++) {
+            buf[(*o)++] = '\\';
+            buf[(*o)++] = 'x';
+            buf[(*o)++] = hex[p[i] >> 4];
+            buf[(*o)++] = hex[p[i] & 0x0f];
+        }
+    }
+}
+
+/* A JSON string from text the wire may have shaped; NULL only when memory
+ * is exhausted.  */
+static json_t *safe_string(const char *s, size_t max)
+{
+    size_t n = strnlen(s, max), o = 0;
+    char *buf = malloc(n * 4 + 1);
+    json_t *j;
+
+    if (!buf)
+        return NULL;
+    append_safe(buf, &o, s, n);
+    j = json_stringn(buf, o);
+    free(buf);
+    return j;
+}
+
+/* The remedy with "<name>" replaced by the endpoint's name. */
+static json_t *remedy_string(enum an_verdict v, const char *name, size_t max)
+{
+    static const char token[] = "<name>";
+    const char *remedy = an_remedy(v), *at;
+    size_t tokens = 0, o = 0;
+    char *buf;
+    json_t *j;
+
+    for (at = remedy; (at = strstr(at, token)) != NULL; at += sizeof token - 1)
+        tokens++;
+    if (!name[0])
+        name = "<registry>.azurecr.io";
+    buf = malloc(strlen(remedy) + tokens * strnlen(name, max) * 4 + 1);
+    if (!buf)
+        return NULL;
+    while ((at = strstr(remedy, token)) != NULL) {
+        append_safe(buf, &o, remedy, (size_t)(at - remedy));
+        append_safe(buf, &o, name, max);
+        remedy = at + sizeof token - 1;
+    }
+    append_safe(buf, &o, remedy, strlen(remedy));
+    j = json_stringn(buf, o);
+    free(buf);
+    return j;
+}
+
+/* Sets obj[key] = v, taking v; a failure (v NULL from an exhausted
+ * allocation) clears *ok instead of crashing or dropping silently.  */
+static void set(json_t *obj, const char *key, json_t *v, bool *ok)
+{
+    if (json_object_set_new(obj, key, v) != 0)
+        *ok = false;
+}
+
+static void append(json_t *arr, json_t *v, bool *ok)
+{
+    if (json_array_append_new(arr, v) != 0)
+        *ok = false;
+}
+
+static json_t *address(const struct cap_addr *a)
+{
+    char buf[64];
+
+    cap_addr_str(a, buf, sizeof buf);
+    return safe_string(buf, sizeof buf);
+}
+
+static json_t *findings(uint32_t bits, bool *ok)
+{
+    json_t *arr = json_array();
+
+    for (unsigned f = 0; f < AN_FINDING_COUNT; f++)
+        if (bits & (1u << f))
+            append(arr, json_string(an_finding_name((enum an_finding)f)), ok);
+    return arr;
+}
+
+/* ISO 8601 UTC with nanoseconds: "2026-11-27T20:49:30.123456789Z". */
+static json_t *iso_time(int64_t ns)
+{
+    int64_t secs = ns / 1000000000, frac = ns % 1000000000;
+    time_t t;
+    struct tm tm;
+    char date[32], buf[48];
+
+    if (frac < 0) {
+        secs--;
+        frac += 1000000000;
+    }
+    t = (time_t)secs;
+    if (!gmtime_r(&t, &tm) || !strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%S", &tm))
+        return json_null();
+    snprintf(buf, sizeof buf, "%s.%09" PRId64 "Z", date, frac);
+    return json_string(buf);
+}
+
+static json_t *flow(const struct an_flow_line *f, bool *ok)
+{
+    json_t *o = json_object();
+
+    set(o, "first_frame", json_integer((json_int_t)f->first_frame), ok);
+    set(o, "client", address(&f->client), ok);
+    set(o, "client_port", json_integer(f->client_port), ok);
+    set(o, "conn_state", safe_string(f->conn_state, sizeof f->conn_state), ok);
+    set(o, "history", safe_string(f->history, sizeof f->history), ok);
+    set(o, "outcome", json_string(an_verdict_name(f->outcome)), ok);
+    return o;
+}
+
+static json_t *endpoint(const struct an_endpoint *ep, bool *ok)
+{
+    unsigned n_ev = ep->n_evidence < AN_MAX_EVIDENCE ? ep->n_evidence : AN_MAX_EVIDENCE;
+    unsigned n_det = ep->n_detail < AN_MAX_DETAIL ? ep->n_detail : AN_MAX_DETAIL;
+    unsigned n_fl = ep->n_flows_listed < AN_MAX_FLOWS_LISTED ? ep->n_flows_listed
+                                                              : AN_MAX_FLOWS_LISTED;
+    json_t *o = json_object(), *cands = json_array(), *ev = json_array(), *flows = json_array();
+
+    set(o, "name", safe_string(ep->name, sizeof ep->name), ok);
+    set(o, "ip", ep->has_ip ? address(&ep->ip) : json_null(), ok);
+    set(o, "port", json_integer(ep->port), ok);
+    set(o, "data_endpoint", json_boolean(ep->is_data_endpoint), ok);
+    set(o, "verdict", json_string(an_verdict_name(ep->verdict)), ok);
+    for (unsigned v = 0; v < AN_VERDICT_COUNT; v++)
+        if (ep->candidates & (1u << v))
+            append(cands, json_string(an_verdict_name((enum an_verdict)v)), ok);
+    set(o, "candidates", cands, ok);
+    set(o, "confidence", json_string(an_confidence_name(ep->confidence)), ok);
+    set(o, "reason", safe_string(ep->reason, sizeof ep->reason), ok);
+    for (unsigned i = 0; i < n_ev; i++) {
+        const struct an_evidence *e = &ep->evidence[i];
+        json_t *item = json_object();
+
+        if (e->frame)
+            set(item, "frame", json_integer((json_int_t)e->frame), ok);
+        set(item, "what", safe_string(e->what, sizeof e->what), ok);
+        append(ev, item, ok);
+    }
+    set(o, "evidence", ev, ok);
+    set(o, "findings", findings(ep->findings, ok), ok);
+    set(o, "remedy", remedy_string(ep->verdict, ep->name, sizeof ep->name), ok);
+    if (n_det) {
+        json_t *detail = json_object();
+
+        for (unsigned i = 0; i < n_det; i++) {
+            const struct an_detail *d = &ep->detail[i];
+            char key[sizeof d->key * 4 + 1];
+            size_t k = 0;
+
+            append_safe(key, &k, d->key, sizeof d->key);
+            key[k] = '\0';
+            set(detail, key, safe_string(d->value, sizeof d->value), ok);
+        }
+        set(o, "detail", detail, ok);
+    }
+    for (unsigned i = 0; i < n_fl; i++)
+        append(flows, flow(&ep->flows[i], ok), ok);
+    set(o, "flows", flows, ok);
+    set(o, "flow_count", json_integer(ep->n_flows), ok);
+    return o;
+}
+
+static json_t *capture(const struct an_capture_info *c, bool *ok)
+{
+    unsigned n_files = c->n_files < 16 ? c->n_files : 16;
+    unsigned n_lt = c->n_linktypes < 8 ? c->n_linktypes : 8;
+    json_t *o = json_object(), *files = json_array(), *lts = json_array();
+
+    for (unsigned i = 0; i < n_files; i++)
+        append(files, c->files[i] ? safe_string(c->files[i], 4096) : json_null(), ok);
+    set(o, "files", files, ok);
+    set(o, "packets", json_integer((json_int_t)c->packets), ok);
+    set(o, "packets_undecoded", json_integer((json_int_t)c->packets_undecoded), ok);
+    set(o, "packets_snapped", json_integer((json_int_t)c->packets_snapped), ok);
+    set(o, "first_ts", c->packets ? iso_time(c->first_ts_ns) : json_null(), ok);
+    set(o, "last_ts", c->packets ? iso_time(c->last_ts_ns) : json_null(), ok);
+    for (unsigned i = 0; i < n_lt; i++)
+        append(lts, json_integer(c->linktypes[i]), ok);
+    set(o, "linktypes", lts, ok);
+    if (c->damaged) {
+        set(o, "damaged", json_true(), ok);
+        set(o, "damage", safe_string(c->damage, sizeof c->damage), ok);
+    }
+    return o;
+}
+
+int an_write_json(FILE *out, const struct an_report *r, const char *version)
+{
+    bool ok = true;
+    json_t *root = json_object(), *eps = json_array();
+    int rc = -1;
+
+    set(root, "version", safe_string(version ? version : "", 64), &ok);
+    set(root, "mode", r->mode ? safe_string(r->mode, 32) : json_null(), &ok);
+    set(root, "verdict", json_string(an_verdict_name(r->verdict)), &ok);
+    set(root, "summary", safe_string(r->summary, sizeof r->summary), &ok);
+    for (unsigned i = 0; i < r->n_endpoints; i++)
+        append(eps, endpoint(&r->endpoints[i], &ok), &ok);
+    set(root, "endpoints", eps, &ok);
+    set(root, "findings", findings(r->findings, &ok), &ok);
+    set(root, "capture", capture(&r->capture, &ok), &ok);
+
+    errno = 0;
+    if (!ok) {
+        errno = ENOMEM;
+    } else if (json_dumpf(root, out, JSON_INDENT(2)) == 0 && fputc('\n', out) != EOF &&
+               fflush(out) == 0 && !ferror(out)) {
+        rc = 0;
+    } else if (!errno) {
+        errno = EIO;
+    }
+    json_decref(root);
+    return rc;
+}
