@@ -26,9 +26,13 @@
 /* TLS: bytes of each direction's stream kept for handshake parsing.  A
  * ClientHello with a post-quantum key share is ~1.8 KB, a certificate chain
  * rarely over 12 KB.  */
-#define LIM_TLS_STREAM_BYTES 24576u
+#define LIM_TLS_STREAM_BYTES 16384u
+/* Handshake buffers alive at once across all flows (each about
+ * LIM_TLS_STREAM_BYTES); flows beyond it get no TLS facts and the report
+ * says so.  */
+#define LIM_LIVE_STREAMS 2048u
 /* Out-of-order segments remembered per direction while reassembling.  */
-#define LIM_SEGMENTS 32u
+#define LIM_SEGMENTS 48u
 /* Alerts recorded per direction.  */
 #define LIM_TLS_ALERTS 4u
 /* Certificate name fields kept (subject, issuer, each SAN).  */

@@ -1,0 +1,183 @@
+/* analysis.h: the public interface of analysis/: packet summaries in,
+ * verdicts with evidence out, and the writers that print them.
+ *
+ * The engine never looks at raw bytes: it is fed struct cap_pkt summaries
+ * (capture/capture.h), keeps per-flow facts, folds finished flows into
+ * per-endpoint results, and decides verdicts from those.  */
+#ifndef ACRDIAG_ANALYSIS_H
+#define ACRDIAG_ANALYSIS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "capture/capture.h"
+
+/* The verdict vocabulary of ../shared/docs/verdicts.md, in its order. */
+enum an_verdict {
+    AN_OK = 0,
+    AN_DNS_FAILURE,
+    AN_SILENT_DROP,
+    AN_NSG_DROP,
+    AN_ROUTE_BLACKHOLE,
+    AN_CONNECTION_RESET,
+    AN_FIREWALL_RESET,
+    AN_SERVER_RESET,
+    AN_ICMP_UNREACHABLE,
+    AN_PROXY_INTERCEPTION,
+    AN_TLS_FAILURE,
+    AN_MTU_BLACKHOLE,
+    AN_REGISTRY_DENIED,
+    AN_REGISTRY_ERROR,
+    AN_LOCAL_NO_ROUTE,
+    AN_INCOMPLETE,
+    AN_VERDICT_COUNT
+};
+
+enum an_confidence { AN_CONF_LOW, AN_CONF_MEDIUM, AN_CONF_HIGH };
+
+/* Observations that are not verdicts (verdicts.md "findings"). */
+enum an_finding {
+    AN_F_PRIVATELINK_RESOLVES_PUBLIC,
+    AN_F_SYN_ACK_HOP_DISTANCE_SHORT,
+    AN_F_MSS_CLAMPED,
+    AN_F_DATA_AFTER_RESET,
+    AN_F_RST_FASTER_THAN_RTT,
+    AN_F_TLS12_CERTIFICATE_VISIBLE,
+    AN_F_SNI_MISSING,
+    AN_F_UPPERCASE_REGISTRY_NAME,
+    AN_F_FLOW_TABLE_FULL,
+    AN_F_CAPTURE_TRUNCATED,
+    AN_F_MIDSTREAM_START,
+    AN_F_CERTIFICATE_NAME_MISMATCH,
+    AN_F_CLIENT_RETRIED_AND_SUCCEEDED,
+    AN_F_KERNEL_DROPS,
+    AN_FINDING_COUNT
+};
+
+const char *an_verdict_name(enum an_verdict v);
+const char *an_confidence_name(enum an_confidence c);
+const char *an_finding_name(enum an_finding f);
+/* Exit status for a top-level verdict (verdicts.md "Exit status"). */
+int an_exit_status(enum an_verdict v);
+
+#define AN_MAX_EVIDENCE 12
+#define AN_MAX_FLOWS_LISTED 16
+#define AN_MAX_DETAIL 6
+
+struct an_evidence {
+    uint64_t frame;                 /* 1-based frame; 0 for a non-packet step */
+    char what[224];
+};
+
+/* One key/value of the JSON "detail" object (client_ip, icmp code, ...). */
+struct an_detail {
+    char key[32];
+    char value[160];
+};
+
+/* A flow as listed in the report, with Zeek-compatible state. */
+struct an_flow_line {
+    uint64_t first_frame;
+    struct cap_addr client;
+    uint16_t client_port;
+    char conn_state[8];
+    char history[LIM_HISTORY + 1];
+    enum an_verdict outcome;
+};
+
+struct an_endpoint {
+    char name[LIM_DNS_NAME];        /* "" when only the address is known */
+    bool has_ip;
+    struct cap_addr ip;
+    uint16_t port;
+    bool is_data_endpoint;
+
+    enum an_verdict verdict;
+    uint32_t candidates;            /* bit (1u << verdict) per candidate class */
+    enum an_confidence confidence;
+    char reason[400];
+    struct an_evidence evidence[AN_MAX_EVIDENCE];
+    unsigned n_evidence;
+    uint32_t findings;              /* bit (1u << an_finding) */
+    struct an_detail detail[AN_MAX_DETAIL];
+    unsigned n_detail;
+
+    unsigned n_flows;               /* all flows folded into this endpoint */
+    struct an_flow_line flows[AN_MAX_FLOWS_LISTED];
+    unsigned n_flows_listed;
+};
+
+struct an_capture_info {
+    unsigned n_files;
+    const char *files[16];          /* borrowed from argv */
+    uint64_t packets;
+    uint64_t packets_undecoded;     /* not IP, unsupported link type, invalid */
+    uint64_t packets_snapped;       /* cut by the snap length */
+    int64_t first_ts_ns, last_ts_ns;
+    uint32_t linktypes[8];
+    unsigned n_linktypes;
+    bool damaged;                   /* a file ended in a damaged record */
+    char damage[160];
+};
+
+struct an_report {
+    const char *mode;               /* "analyze", "probe", "watch" */
+    enum an_verdict verdict;        /* top level */
+    char summary[512];
+    struct an_endpoint *endpoints;  /* owned by the report */
+    unsigned n_endpoints;
+    uint32_t findings;              /* capture-wide findings */
+    struct an_capture_info capture;
+};
+
+void an_report_free(struct an_report *r);
+
+/* ---- the engine (engine.c) ------------------------------------------------ */
+
+#define AN_MAX_PRIVATE_NETS 16
+
+struct an_prefix {
+    struct cap_addr addr;
+    unsigned len;
+};
+
+struct an_options {
+    const char *host;               /* --host NAME|IP, or NULL */
+    int port;                       /* --port N, default 443 */
+    /* Address space the analysis treats as private (private endpoints);
+     * RFC 1918, 100.64/10 and fc00::/7 unless --private-net is given.  */
+    struct an_prefix private_nets[AN_MAX_PRIVATE_NETS];
+    unsigned n_private_nets;
+};
+
+struct an_engine;
+
+/* Returns NULL only when memory is exhausted. */
+struct an_engine *an_engine_new(const struct an_options *opt);
+/* Feeds one decoded packet (any status). */
+void an_engine_packet(struct an_engine *e, const struct cap_pkt *pkt, uint32_t linktype);
+/* Notes a damaged input file (the verdicts still come from what was read). */
+void an_engine_damaged(struct an_engine *e, const char *why);
+/* Decides and fills *out (caller frees with an_report_free). */
+void an_engine_finish(struct an_engine *e, const char *mode, struct an_report *out);
+void an_engine_free(struct an_engine *e);
+
+bool an_prefix_parse(const char *s, struct an_prefix *out);
+bool an_prefix_contains(const struct an_prefix *p, const struct cap_addr *a);
+
+/* ---- writers (text.c, markdown.c, json.c) ---------------------------------- */
+
+struct an_write_options {
+    bool color;                     /* ANSI colour (only on a terminal) */
+};
+
+/* Each returns 0, or -1 when the stream failed (errno set). */
+int an_write_text(FILE *out, const struct an_report *r, const struct an_write_options *o);
+int an_write_markdown(FILE *out, const struct an_report *r, const char *version);
+int an_write_json(FILE *out, const struct an_report *r, const char *version);
+
+/* Remedy text for a verdict, in the words of the troubleshooting guide. */
+const char *an_remedy(enum an_verdict v);
+
+#endif

@@ -1,0 +1,319 @@
+/* classify.c: one finished flow to a flow outcome with its evidence. */
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "engine.h"
+
+/* A silent drop needs two SYNs, or one SYN and this long a wait with the
+ * capture still running (verdicts.md: "or one SYN and the wait deadline"). */
+#define AN_SYN_DEADLINE_NS (3LL * 1000000000LL)
+
+enum an_verdict an_outcome_verdict(enum an_flow_outcome o)
+{
+    switch (o) {
+    case AN_FO_OK: return AN_OK;
+    case AN_FO_ICMP: return AN_ICMP_UNREACHABLE;
+    case AN_FO_RST_AT_SYN: return AN_CONNECTION_RESET;
+    case AN_FO_CLOSED_AFTER_CH: return AN_FIREWALL_RESET;
+    case AN_FO_FOREIGN_CERT: return AN_PROXY_INTERCEPTION;
+    case AN_FO_TLS_ALERT: return AN_TLS_FAILURE;
+    case AN_FO_MTU: return AN_MTU_BLACKHOLE;
+    case AN_FO_SILENT: return AN_SILENT_DROP;
+    case AN_FO_STALL: return AN_TLS_FAILURE;
+    case AN_FO_TLS13_ABORT: return AN_TLS_FAILURE;
+    case AN_FO_RST_LATER: return AN_CONNECTION_RESET;
+    case AN_FO_INCOMPLETE: return AN_INCOMPLETE;
+    case AN_FO_MIDSTREAM: return AN_INCOMPLETE;
+    case AN_FO_COUNT: break;
+    }
+    return AN_INCOMPLETE;
+}
+
+/* The registry's certificates are issued by Microsoft CAs (facts §4:
+ * "Microsoft Azure RSA TLS Issuing CA 03", "Microsoft TLS G2 RSA CA OCSP
+ * 02", O=Microsoft Corporation).  */
+static bool microsoft_issuer(const struct cap_cert_info *c)
+{
+    return strcmp(c->issuer_o, "Microsoft Corporation") == 0 ||
+           strncmp(c->issuer_cn, "Microsoft ", 10) == 0;
+}
+
+/* RFC 6125 6.4.3: a wildcard matches exactly one left-most label. */
+static bool name_matches(const char *pattern, const char *name)
+{
+    if (pattern[0] == '*' && pattern[1] == '.') {
+        const char *dot = strchr(name, '.');
+        return dot && dot != name && strcasecmp(dot + 1, pattern + 2) == 0;
+    }
+    return strcasecmp(pattern, name) == 0;
+}
+
+static bool cert_covers(const struct cap_cert_info *c, const char *name)
+{
+    for (unsigned i = 0; i < c->n_sans && i < LIM_CERT_SANS; i++)
+        if (name_matches(c->sans[i], name))
+            return true;
+    return c->n_sans == 0 && name_matches(c->subject_cn, name);
+}
+
+static bool has_upper(const char *s)
+{
+    for (; *s; s++)
+        if (isupper((unsigned char)*s))
+            return true;
+    return false;
+}
+
+/* First packet of the server side (RST, else FIN) at or after frame `after`. */
+static bool server_close_after(const struct cap_flow *f, uint64_t after, struct cap_ref *out,
+                               bool *is_rst)
+{
+    const struct cap_flow_dir *s = &f->dir[CAP_S2C];
+    for (unsigned i = 0; i < s->n_rst && i < LIM_FRAMES_PER_KIND; i++) {
+        if (s->rst[i].frame > after) {
+            *out = s->rst[i];
+            *is_rst = true;
+            return true;
+        }
+    }
+    if (s->fin && s->fin_ref.frame > after) {
+        *out = s->fin_ref;
+        *is_rst = false;
+        return true;
+    }
+    return false;
+}
+
+static bool client_payload_after(const struct cap_flow_dir *c, uint64_t frame, uint64_t *at)
+{
+    for (unsigned i = 0; i < c->n_payload; i++) {
+        if (c->payload[i].frame > frame) {
+            *at = c->payload[i].frame;
+            return true;
+        }
+    }
+    if (c->last_payload.frame > frame) {
+        *at = c->last_payload.frame;
+        return true;
+    }
+    return false;
+}
+
+static bool is_unreachable(const struct cap_icmp_ref *r)
+{
+    /* Fragmentation needed (3/4) and packet-too-big are path-MTU signals,
+     * not unreachability; time exceeded and redirects do not end a flow.  */
+    return r->v6 ? r->type == 1 : (r->type == 3 && r->code != 4);
+}
+
+static void fill_basics(const struct cap_flow *f, struct an_flow_digest *d)
+{
+    memset(d, 0, sizeof(*d));
+    d->first_frame = f->first_frame;
+    d->client = f->client;
+    d->server = f->server;
+    d->cport = f->cport;
+    d->sport = f->sport;
+    d->n_syn = f->n_syn;
+    if (f->n_syn) {
+        d->syn_first = f->syn[0];
+        d->syn_last = f->syn[(f->n_syn < LIM_FRAMES_PER_KIND ? f->n_syn : LIM_FRAMES_PER_KIND) - 1];
+        d->client_mss = f->syn[0].mss;
+    }
+    if (f->n_synack) {
+        d->has_synack = true;
+        d->synack = f->synack[0];
+        d->server_mss = f->synack[0].mss;
+        if (f->n_syn && f->synack[0].ts_ns >= d->syn_last.ts_ns)
+            d->rtt_ns = f->synack[0].ts_ns - d->syn_last.ts_ns;
+    }
+    const struct cap_flow_dir *s = &f->dir[CAP_S2C];
+    if (s->n_rst) {
+        d->has_rst = true;
+        d->rst = s->rst[0];
+        d->rst_from_server = true;
+    } else if (f->dir[CAP_C2S].n_rst) {
+        d->has_rst = true;
+        d->rst = f->dir[CAP_C2S].rst[0];
+    }
+    d->data_after_rst = f->data_after_rst;
+    d->data_after_rst_ref = f->data_after_rst_ref;
+    if (f->data_after_rst)
+        d->findings |= 1u << AN_F_DATA_AFTER_RESET;
+    if (d->client_mss && d->server_mss && d->server_mss < d->client_mss && d->server_mss <= 1400)
+        d->findings |= 1u << AN_F_MSS_CLAMPED;
+}
+
+static void fill_tls(const struct cap_flow *f, struct an_flow_digest *d)
+{
+    const struct cap_tls_facts *c = f->dir[CAP_C2S].tls, *s = f->dir[CAP_S2C].tls;
+    if (c && c->tls.client_hello) {
+        d->has_ch = true;
+        d->client_hello = c->client_hello;
+        if (c->tls.sni_present) {
+            snprintf(d->sni, sizeof(d->sni), "%s", c->tls.sni);
+            d->sni_uppercase = has_upper(d->sni);
+        } else {
+            d->sni_missing = true;
+            d->findings |= 1u << AN_F_SNI_MISSING;
+        }
+        if (d->sni_uppercase)
+            d->findings |= 1u << AN_F_UPPERCASE_REGISTRY_NAME;
+    }
+    if (s && s->tls.server_hello) {
+        d->has_sh = true;
+        d->server_hello = s->server_hello;
+        d->sh_version = s->tls.sh_version;
+    }
+    if (s && s->tls.certificate && s->tls.cert.present) {
+        d->has_cert = true;
+        d->certificate = s->certificate;
+        snprintf(d->cert_subject, sizeof(d->cert_subject), "%s", s->tls.cert.subject_cn);
+        snprintf(d->cert_issuer_cn, sizeof(d->cert_issuer_cn), "%s", s->tls.cert.issuer_cn);
+        snprintf(d->cert_issuer_o, sizeof(d->cert_issuer_o), "%s", s->tls.cert.issuer_o);
+        d->findings |= 1u << AN_F_TLS12_CERTIFICATE_VISIBLE;
+        if (d->sni[0] && s->tls.cert.parsed && !cert_covers(&s->tls.cert, d->sni)) {
+            d->cert_name_mismatch = true;
+            d->findings |= 1u << AN_F_CERTIFICATE_NAME_MISMATCH;
+        }
+    }
+    /* The first fatal alert in clear, from either side, by frame order. */
+    for (int side = 0; side < 2; side++) {
+        const struct cap_tls_facts *t = side ? s : c;
+        if (!t)
+            continue;
+        for (unsigned i = 0; i < t->tls.n_alerts && i < LIM_TLS_ALERTS; i++) {
+            const struct cap_tls_alert *a = &t->tls.alerts[i];
+            if (a->level != 2)
+                continue;
+            if (d->alert_ref.frame == 0 || t->alerts[i].frame < d->alert_ref.frame) {
+                d->alert_ref = t->alerts[i];
+                d->alert_level = a->level;
+                d->alert_desc = a->description;
+                d->alert_from_server = side == CAP_S2C;
+            }
+            break;
+        }
+    }
+}
+
+static enum an_flow_outcome decide_outcome(const struct an_engine *e, const struct cap_flow *f,
+                                           struct an_flow_digest *d)
+{
+    const struct cap_flow_dir *c = &f->dir[CAP_C2S], *s = &f->dir[CAP_S2C];
+
+    for (unsigned i = 0; i < f->n_icmp && i < LIM_FRAMES_PER_KIND; i++) {
+        if (is_unreachable(&f->icmp[i])) {
+            d->icmp = f->icmp[i];
+            return AN_FO_ICMP;
+        }
+    }
+    if (f->n_syn == 0 && f->n_synack == 0) {
+        d->findings |= 1u << AN_F_MIDSTREAM_START;
+        return AN_FO_MIDSTREAM;
+    }
+    if (!f->n_synack) {
+        if (s->n_rst) {
+            d->trigger = s->rst[0];
+            return AN_FO_RST_AT_SYN;
+        }
+        if (s->pkts)        /* the server side spoke without a SYN-ACK: odd capture */
+            return AN_FO_INCOMPLETE;
+        if (f->n_syn >= 2)
+            return AN_FO_SILENT;
+        if (f->n_syn == 1 && e->last_ts_ns - f->syn[0].ts_ns >= AN_SYN_DEADLINE_NS)
+            return AN_FO_SILENT;
+        return AN_FO_INCOMPLETE;
+    }
+    if (d->has_cert && !microsoft_issuer(&f->dir[CAP_S2C].tls->tls.cert)) {
+        d->trigger = d->certificate;
+        return AN_FO_FOREIGN_CERT;
+    }
+    if (d->alert_ref.frame) {
+        d->trigger = d->alert_ref;
+        return AN_FO_TLS_ALERT;
+    }
+    struct cap_ref close;
+    bool close_is_rst = false;
+    if (d->has_ch && !d->has_sh &&
+        server_close_after(f, d->client_hello.frame, &close, &close_is_rst)) {
+        d->trigger = close;
+        if (close_is_rst) {
+            d->has_rst = true;
+            d->rst = close;
+            d->rst_from_server = true;
+        } else {
+            d->has_fin = true;
+            d->fin = close;
+        }
+        if (d->rtt_ns > 0 && close.ts_ns - d->client_hello.ts_ns < d->rtt_ns / 2)
+            d->findings |= 1u << AN_F_RST_FASTER_THAN_RTT;
+        return AN_FO_CLOSED_AFTER_CH;
+    }
+    /* Path MTU: the client's full-size segments retransmitted and never
+     * acknowledged, or the server's stream arriving with a gap never filled. */
+    if (c->full_retransmits >= 2 && (!s->ack_set || s->ack_high < c->full_retransmit_end)) {
+        d->full_retransmits = c->full_retransmits;
+        d->trigger = c->first_full_retransmit;
+        return AN_FO_MTU;
+    }
+    if (s->hole && !s->hole_filled && s->hole_len >= 512) {
+        d->hole_len = s->hole_len;
+        d->trigger = s->hole_after;
+        return AN_FO_MTU;
+    }
+    uint64_t client_after_sh = 0;
+    bool completed = d->has_sh && client_payload_after(c, d->server_hello.frame, &client_after_sh) &&
+                     s->last_payload.frame > client_after_sh;
+    bool plain_both = (c->tls && c->tls->tls.not_tls) && s->payload_bytes > 0;
+    if (completed || plain_both) {
+        if (s->n_rst && f->n_synack && cap_hop_distance(s->rst[0].ttl) != cap_hop_distance(f->synack[0].ttl)) {
+            d->trigger = s->rst[0];
+            return AN_FO_RST_LATER;
+        }
+        return AN_FO_OK;
+    }
+    if (d->has_sh && d->sh_version >= 0x0304 && (c->fin || c->n_rst)) {
+        d->trigger = c->fin ? c->fin_ref : c->rst[0];
+        return AN_FO_TLS13_ABORT;
+    }
+    if (s->n_rst && f->hs_ack) {
+        d->trigger = s->rst[0];
+        return AN_FO_RST_LATER;
+    }
+    if (d->has_ch && !d->has_sh && s->payload_bytes == 0 && c->retransmits > 0) {
+        d->trigger = d->client_hello;
+        return AN_FO_STALL;
+    }
+    return AN_FO_INCOMPLETE;
+}
+
+void an_classify_flow(const struct an_engine *e, const struct cap_flow *f, struct an_flow_digest *d)
+{
+    fill_basics(f, d);
+    fill_tls(f, d);
+    d->outcome = decide_outcome(e, f, d);
+    /* Truncation is not evidence (verdicts.md principle 4). */
+    if (f->snapped && d->outcome != AN_FO_OK) {
+        d->outcome = AN_FO_INCOMPLETE;
+        d->findings |= 1u << AN_F_CAPTURE_TRUNCATED;
+    }
+}
+
+/* TCP to ports other than the analysed one: SYNs that get no answer tell
+ * whether the destination is reachable at all (nsg_drop vs route_blackhole). */
+void an_note_other_tcp(struct an_engine *e, const struct cap_pkt *p)
+{
+    if ((p->tcp_flags & (CAP_TH_SYN | CAP_TH_ACK)) != CAP_TH_SYN)
+        return;
+    struct an_host *h = an_host_get(e, &p->dst);
+    if (!h)
+        return;
+    if (!h->other_port_syn_frame) {
+        h->other_port_syn_frame = p->frame;
+        h->other_port = p->dport;
+    }
+    h->other_port_syns++;
+}

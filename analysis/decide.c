@@ -1,0 +1,702 @@
+/* decide.c: per-endpoint verdicts from flow outcomes and cross-flow facts. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "engine.h"
+
+/* Which outcome of an endpoint's flows speaks for it: the most specific
+ * failure first; ok before incomplete.  */
+static const enum an_flow_outcome priority[] = {
+    AN_FO_ICMP, AN_FO_RST_AT_SYN, AN_FO_CLOSED_AFTER_CH, AN_FO_FOREIGN_CERT, AN_FO_TLS_ALERT,
+    AN_FO_MTU, AN_FO_SILENT, AN_FO_STALL, AN_FO_TLS13_ABORT, AN_FO_RST_LATER, AN_FO_OK,
+    AN_FO_INCOMPLETE, AN_FO_MIDSTREAM,
+};
+
+/* ---- wording -------------------------------------------------------------- */
+
+static const char *alert_name(uint8_t d)
+{
+    switch (d) {
+    case 0: return "close_notify";
+    case 10: return "unexpected_message";
+    case 20: return "bad_record_mac";
+    case 40: return "handshake_failure";
+    case 42: return "bad_certificate";
+    case 43: return "unsupported_certificate";
+    case 44: return "certificate_revoked";
+    case 45: return "certificate_expired";
+    case 46: return "certificate_unknown";
+    case 47: return "illegal_parameter";
+    case 48: return "unknown_ca";
+    case 49: return "access_denied";
+    case 50: return "decode_error";
+    case 51: return "decrypt_error";
+    case 70: return "protocol_version";
+    case 71: return "insufficient_security";
+    case 80: return "internal_error";
+    case 86: return "inappropriate_fallback";
+    case 90: return "user_canceled";
+    case 109: return "missing_extension";
+    case 110: return "unsupported_extension";
+    case 112: return "unrecognized_name";
+    case 116: return "certificate_required";
+    case 120: return "no_application_protocol";
+    }
+    return "unknown";
+}
+
+static const char *icmp_meaning(const struct cap_icmp_ref *r)
+{
+    if (r->v6) {
+        switch (r->code) {
+        case 0: return "no route to destination";
+        case 1: return "communication administratively prohibited";
+        case 3: return "address unreachable";
+        case 4: return "port unreachable";
+        case 5: return "source address failed ingress/egress policy";
+        case 6: return "reject route to destination";
+        }
+        return "unreachable";
+    }
+    switch (r->code) {
+    case 0: return "network unreachable";
+    case 1: return "host unreachable";
+    case 2: return "protocol unreachable";
+    case 3: return "port unreachable";
+    case 6: return "destination network unknown";
+    case 7: return "destination host unknown";
+    case 9: return "network administratively prohibited";
+    case 10: return "host administratively prohibited";
+    case 13: return "communication administratively prohibited";
+    }
+    return "unreachable";
+}
+
+static bool icmp_is_admin(const struct cap_icmp_ref *r)
+{
+    return r->v6 ? (r->code == 1 || r->code == 5 || r->code == 6)
+                 : (r->code == 9 || r->code == 10 || r->code == 13);
+}
+
+static const char *tls_version_name(uint16_t v)
+{
+    switch (v) {
+    case 0x0300: return "SSL 3.0";
+    case 0x0301: return "TLS 1.0";
+    case 0x0302: return "TLS 1.1";
+    case 0x0303: return "TLS 1.2";
+    case 0x0304: return "TLS 1.3";
+    }
+    return "an unknown TLS version";
+}
+
+static double ms_between(int64_t from, int64_t to)
+{
+    return (double)(to - from) / 1e6;
+}
+
+/* ---- building an endpoint ------------------------------------------------- */
+
+static void add_ev(struct an_endpoint *ep, uint64_t frame, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void add_ev(struct an_endpoint *ep, uint64_t frame, const char *fmt, ...)
+{
+    if (ep->n_evidence >= AN_MAX_EVIDENCE)
+        return;
+    struct an_evidence *ev = &ep->evidence[ep->n_evidence++];
+    ev->frame = frame;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(ev->what, sizeof(ev->what), fmt, ap);
+    va_end(ap);
+}
+
+static void add_detail(struct an_endpoint *ep, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void add_detail(struct an_endpoint *ep, const char *key, const char *fmt, ...)
+{
+    if (ep->n_detail >= AN_MAX_DETAIL)
+        return;
+    struct an_detail *d = &ep->detail[ep->n_detail++];
+    snprintf(d->key, sizeof(d->key), "%s", key);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(d->value, sizeof(d->value), fmt, ap);
+    va_end(ap);
+}
+
+static void set_reason(struct an_endpoint *ep, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void set_reason(struct an_endpoint *ep, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(ep->reason, sizeof(ep->reason), fmt, ap);
+    va_end(ap);
+}
+
+static void ev_syns(struct an_endpoint *ep, const struct an_flow_digest *d)
+{
+    char ip[64];
+    cap_addr_str(&d->server, ip, sizeof(ip));
+    add_ev(ep, d->syn_first.frame, "SYN to %s:%u ttl=%u", ip, d->sport, d->syn_first.ttl);
+    if (d->n_syn > 1)
+        add_ev(ep, d->syn_last.frame, "SYN retransmitted, %u SYNs in all over %.1f s", d->n_syn,
+               ms_between(d->syn_first.ts_ns, d->syn_last.ts_ns) / 1000.0);
+}
+
+static void ev_synack(struct an_endpoint *ep, const struct an_flow_digest *d)
+{
+    if (!d->has_synack)
+        return;
+    add_ev(ep, d->synack.frame, "SYN-ACK ttl=%u (hop distance %u), mss=%u, %.1f ms after the SYN",
+           d->synack.ttl, cap_hop_distance(d->synack.ttl), d->synack.mss,
+           ms_between(d->syn_last.ts_ns, d->synack.ts_ns));
+}
+
+static void ev_client_hello(struct an_endpoint *ep, const struct an_flow_digest *d)
+{
+    if (!d->has_ch)
+        return;
+    if (d->sni[0])
+        add_ev(ep, d->client_hello.frame, "ClientHello SNI %s", d->sni);
+    else
+        add_ev(ep, d->client_hello.frame, "ClientHello without SNI");
+}
+
+/* The hop distance of the real server as its SYN-ACKs on any port show it. */
+static bool server_hops(const struct an_host *h, unsigned *hops, const struct an_answer **from)
+{
+    if (!h || h->n_synack_ports == 0)
+        return false;
+    *from = &h->synack_ports[0];
+    *hops = cap_hop_distance(h->synack_ports[0].ttl);
+    return true;
+}
+
+/* Another port or ping of this host answered: the path to it works. */
+static const struct an_answer *other_answer(const struct an_host *h, uint16_t port)
+{
+    if (!h)
+        return NULL;
+    for (unsigned i = 0; i < h->n_synack_ports; i++)
+        if (h->synack_ports[i].port != port)
+            return &h->synack_ports[i];
+    if (h->rst.frame && h->rst.port != port)
+        return &h->rst;
+    return NULL;
+}
+
+static bool same_prefix(const struct cap_addr *a, const struct cap_addr *b)
+{
+    /* "Outside its prefix": /24 for IPv4, /64 for IPv6, the usual subnet sizes. */
+    if (a->family != b->family)
+        return false;
+    return memcmp(a->a, b->a, a->family == 4 ? 3 : 8) == 0;
+}
+
+/* A destination outside the server's prefix answered (SYN-ACK, RST or ping). */
+static const struct an_host *control_answered(const struct an_engine *e, const struct cap_addr *server)
+{
+    for (size_t b = 0; b < AN_HOST_BUCKETS; b++)
+        for (const struct an_host *h = e->hosts[b]; h; h = h->next)
+            if (!same_prefix(&h->addr, server) && (h->synack.frame || h->echo_reply_frame || h->rst.frame))
+                return h;
+    return NULL;
+}
+
+static struct an_host *host_lookup(const struct an_engine *e, const struct cap_addr *a)
+{
+    for (size_t b = 0; b < AN_HOST_BUCKETS; b++)
+        for (struct an_host *h = e->hosts[b]; h; h = h->next)
+            if (cap_addr_eq(&h->addr, a))
+                return h;
+    return NULL;
+}
+
+static void decide_silent(const struct an_engine *e, const struct an_flow_digest *d, struct an_endpoint *ep)
+{
+    const struct an_host *h = host_lookup(e, &d->server);
+    char ip[64];
+    cap_addr_str(&d->server, ip, sizeof(ip));
+    ev_syns(ep, d);
+    const struct an_answer *other = other_answer(h, d->sport);
+    if (other || (h && h->echo_reply_frame)) {
+        ep->verdict = AN_NSG_DROP;
+        ep->confidence = AN_CONF_HIGH;
+        if (other) {
+            add_ev(ep, other->frame, "%s from %s port %u ttl=%u: the host is reachable",
+                   other == &h->rst ? "RST" : "SYN-ACK", ip, other->port, other->ttl);
+            set_reason(ep, "%u SYNs to port %u got no answer while %s answered on port %u: the drop is scoped to the port, as an NSG or ACL rule does",
+                       d->n_syn, d->sport, ip, other->port);
+        } else {
+            add_ev(ep, h->echo_reply_frame, "ICMP echo reply from %s ttl=%u: the host is reachable", ip,
+                   h->echo_reply_ttl);
+            set_reason(ep, "%u SYNs to port %u got no answer while %s answered ping: the drop is scoped to the port, as an NSG or ACL rule does",
+                       d->n_syn, d->sport, ip);
+        }
+        return;
+    }
+    bool other_silent = h && ((h->echo_requests && !h->echo_reply_frame) ||
+                              (h->other_port_syns && !h->synack.frame && !h->rst.frame));
+    const struct an_host *ctl = control_answered(e, &d->server);
+    if (other_silent && ctl) {
+        char cip[64];
+        cap_addr_str(&ctl->addr, cip, sizeof(cip));
+        ep->verdict = AN_ROUTE_BLACKHOLE;
+        ep->confidence = AN_CONF_MEDIUM;
+        if (h->echo_requests && !h->echo_reply_frame)
+            add_ev(ep, h->echo_request_frame, "ICMP echo to %s unanswered (%u requests)", ip, h->echo_requests);
+        if (h->other_port_syns)
+            add_ev(ep, h->other_port_syn_frame, "SYN to %s port %u unanswered (%u SYNs)", ip, h->other_port,
+                   h->other_port_syns);
+        uint64_t cf = ctl->synack.frame ? ctl->synack.frame : ctl->echo_reply_frame ? ctl->echo_reply_frame : ctl->rst.frame;
+        add_ev(ep, cf, "control destination %s answered: the network path itself works", cip);
+        set_reason(ep, "nothing sent to %s is answered (TCP %u, %s) while %s outside its prefix answers: the drop is scoped to the destination, as a route with next hop None does. From the wire alone an NSG rule denying every protocol to it looks the same: check the next hop and effective routes in Network Watcher",
+                   ip, d->sport, h->echo_requests ? "ping" : "another port", cip);
+        return;
+    }
+    ep->verdict = AN_SILENT_DROP;
+    ep->confidence = AN_CONF_MEDIUM;
+    ep->candidates = 1u << AN_NSG_DROP | 1u << AN_ROUTE_BLACKHOLE;
+    set_reason(ep, "%u SYN%s to %s:%u got no SYN-ACK, RST or ICMP answer; the capture holds no other traffic to that address that would tell an NSG rule from a route with next hop None",
+               d->n_syn, d->n_syn == 1 ? "" : "s", ip, d->sport);
+}
+
+static void decide_reset_at_syn(const struct an_engine *e, const struct an_flow_digest *d, struct an_endpoint *ep)
+{
+    const struct an_host *h = host_lookup(e, &d->server);
+    unsigned rst_hops = cap_hop_distance(d->trigger.ttl), srv_hops;
+    const struct an_answer *ref;
+    ev_syns(ep, d);
+    add_ev(ep, d->trigger.frame, "RST ttl=%u (hop distance %u), %.1f ms after the SYN", d->trigger.ttl, rst_hops,
+           ms_between(d->syn_last.ts_ns, d->trigger.ts_ns));
+    if (server_hops(h, &srv_hops, &ref)) {
+        add_ev(ep, ref->frame, "SYN-ACK from the same address on port %u ttl=%u (hop distance %u)", ref->port,
+               ref->ttl, srv_hops);
+        ep->confidence = AN_CONF_HIGH;
+        if (srv_hops == rst_hops) {
+            ep->verdict = AN_SERVER_RESET;
+            set_reason(ep, "the SYN was answered by a RST from %u hops away, the same distance as the server's own SYN-ACKs: the endpoint refused the port",
+                       rst_hops);
+        } else {
+            ep->verdict = AN_FIREWALL_RESET;
+            set_reason(ep, "the SYN was answered by a RST from %u hops away while the server's own packets come from %u hops away: a device on the path rejected the connection",
+                       rst_hops, srv_hops);
+        }
+        return;
+    }
+    ep->verdict = AN_CONNECTION_RESET;
+    ep->confidence = AN_CONF_MEDIUM;
+    ep->candidates = 1u << AN_FIREWALL_RESET | 1u << AN_SERVER_RESET;
+    set_reason(ep, "the SYN was answered by a RST (ttl=%u, %u hops away); the capture holds no packet of the server itself to tell a firewall's reject from a closed port",
+               d->trigger.ttl, rst_hops);
+}
+
+static void decide_closed_after_hello(const struct an_engine *e, const struct an_flow_digest *d,
+                                      struct an_endpoint *ep)
+{
+    const struct an_host *h = host_lookup(e, &d->server);
+    bool rst = d->has_rst && d->rst.frame == d->trigger.frame;
+    unsigned hops = cap_hop_distance(d->trigger.ttl);
+    unsigned sa_hops = d->has_synack ? cap_hop_distance(d->synack.ttl) : hops;
+    double delay = ms_between(d->client_hello.ts_ns, d->trigger.ts_ns);
+    ev_synack(ep, d);
+    ev_client_hello(ep, d);
+    add_ev(ep, d->trigger.frame, "%s ttl=%u (hop distance %u), %.1f ms after frame %llu, no ServerHello",
+           rst ? "RST" : "FIN", d->trigger.ttl, hops, delay, (unsigned long long)d->client_hello.frame);
+    ep->verdict = AN_FIREWALL_RESET;
+    unsigned srv_hops;
+    const struct an_answer *ref;
+    bool other_far = server_hops(h, &srv_hops, &ref) && srv_hops != hops;
+    if (hops != sa_hops || other_far || (d->findings & (1u << AN_F_RST_FASTER_THAN_RTT)))
+        ep->confidence = AN_CONF_HIGH;
+    else
+        ep->confidence = AN_CONF_MEDIUM;
+    if (hops != sa_hops)
+        set_reason(ep, "the connection was %s %.1f ms after the ClientHello from %u hops away, while the SYN-ACK came from %u hops away: a middlebox decided on the TLS ClientHello",
+                   rst ? "reset" : "closed", delay, hops, sa_hops);
+    else
+        set_reason(ep, "the connection was %s %.1f ms after the ClientHello%s%s, with no ServerHello and no TLS alert: a firewall deciding on the SNI does this (Azure Firewall application rules close, others reset)",
+                   rst ? "reset" : "closed", delay, d->sni[0] ? " naming " : "", d->sni);
+}
+
+static void decide_foreign_cert(const struct an_flow_digest *d, struct an_endpoint *ep)
+{
+    ev_synack(ep, d);
+    ev_client_hello(ep, d);
+    add_ev(ep, d->certificate.frame, "Certificate CN=%s issued by CN=%s, O=%s", d->cert_subject, d->cert_issuer_cn,
+           d->cert_issuer_o[0] ? d->cert_issuer_o : "(none)");
+    if (d->alert_ref.frame)
+        add_ev(ep, d->alert_ref.frame, "TLS alert fatal %s (%u) from the %s", alert_name(d->alert_desc),
+               d->alert_desc, d->alert_from_server ? "server" : "client");
+    ep->verdict = AN_PROXY_INTERCEPTION;
+    ep->confidence = AN_CONF_HIGH;
+    add_detail(ep, "issuer", "CN=%s, O=%s", d->cert_issuer_cn, d->cert_issuer_o);
+    set_reason(ep, "the certificate presented for %s was issued by \"%s\"%s%s%s, not by the registry's Microsoft CAs: something between the client and the registry terminates TLS",
+               d->sni[0] ? d->sni : "the registry", d->cert_issuer_cn, d->cert_issuer_o[0] ? " (" : "",
+               d->cert_issuer_o, d->cert_issuer_o[0] ? ")" : "");
+}
+
+static void decide_alert(const struct an_flow_digest *d, struct an_endpoint *ep)
+{
+    ev_synack(ep, d);
+    ev_client_hello(ep, d);
+    const char *who = d->alert_from_server ? "server" : "client";
+    add_ev(ep, d->alert_ref.frame, "TLS alert fatal %s (%u) from the %s", alert_name(d->alert_desc), d->alert_desc, who);
+    ep->verdict = AN_TLS_FAILURE;
+    ep->confidence = AN_CONF_HIGH;
+    add_detail(ep, "alert", "%s", alert_name(d->alert_desc));
+    add_detail(ep, "alert_from", "%s", who);
+    set_reason(ep, "the %s ended the handshake with the fatal alert %s (%u)", who, alert_name(d->alert_desc),
+               d->alert_desc);
+}
+
+static void decide_mtu(const struct an_flow_digest *d, struct an_endpoint *ep)
+{
+    ev_synack(ep, d);
+    ep->verdict = AN_MTU_BLACKHOLE;
+    ep->confidence = AN_CONF_MEDIUM;
+    if (d->full_retransmits) {
+        add_ev(ep, d->trigger.frame, "full-size segment of %u bytes retransmitted, %u full-size retransmissions never acknowledged",
+               d->trigger.len, d->full_retransmits);
+        set_reason(ep, "the handshake and small segments were acknowledged but %u retransmissions of full-size segments (%u bytes) never were: packets near the MSS vanish on the path",
+                   d->full_retransmits, d->trigger.len);
+    } else {
+        add_ev(ep, d->trigger.frame, "server data arrived after a gap of %u bytes that was never filled", d->hole_len);
+        set_reason(ep, "the server's data arrived with a gap of %u bytes that never came, while its smaller segments did: full-size packets from the server vanish on the path",
+                   d->hole_len);
+    }
+    if (d->server_mss)
+        add_detail(ep, "server_mss", "%u", d->server_mss);
+}
+
+static void decide_icmp(const struct an_flow_digest *d, struct an_endpoint *ep)
+{
+    char rep[64];
+    cap_addr_str(&d->icmp.reporter, rep, sizeof(rep));
+    if (d->n_syn)
+        ev_syns(ep, d);
+    add_ev(ep, d->icmp.frame, "ICMP%s destination unreachable code %u (%s) from %s", d->icmp.v6 ? "v6" : "",
+           d->icmp.code, icmp_meaning(&d->icmp), rep);
+    ep->verdict = AN_ICMP_UNREACHABLE;
+    ep->confidence = AN_CONF_HIGH;
+    add_detail(ep, "icmp_code", "%u", d->icmp.code);
+    add_detail(ep, "icmp_meaning", "%s", icmp_meaning(&d->icmp));
+    add_detail(ep, "reported_by", "%s", rep);
+    set_reason(ep, "%s answered with ICMP destination unreachable (%s): %s", rep, icmp_meaning(&d->icmp),
+               icmp_is_admin(&d->icmp) ? "a firewall rejected the traffic" : "a router has no route to the destination");
+}
+
+static void decide_stall(const struct an_flow_digest *d, struct an_endpoint *ep)
+{
+    ev_synack(ep, d);
+    ev_client_hello(ep, d);
+    ep->verdict = AN_TLS_FAILURE;
+    ep->confidence = AN_CONF_LOW;
+    set_reason(ep, "TCP connected but no ServerHello ever came back after the ClientHello, which was retransmitted; a middlebox swallowing the handshake or a path MTU black hole toward the client look like this");
+}
+
+static void decide_tls13_abort(const struct an_flow_digest *d, struct an_endpoint *ep)
+{
+    ev_synack(ep, d);
+    ev_client_hello(ep, d);
+    add_ev(ep, d->server_hello.frame, "ServerHello %s", tls_version_name(d->sh_version));
+    add_ev(ep, d->trigger.frame, "client %s %.1f ms after the ServerHello, before any application data",
+           (d->trigger.flags & CAP_TH_RST) ? "reset" : "closed", ms_between(d->server_hello.ts_ns, d->trigger.ts_ns));
+    ep->verdict = AN_TLS_FAILURE;
+    ep->confidence = AN_CONF_LOW;
+    set_reason(ep, "the client gave up right after the server's TLS 1.3 handshake, whose certificate is encrypted on the wire; a rejected certificate (TLS inspection or an outdated trust store) is the usual cause. Run `acrdiag probe` or capture a TLS 1.2 handshake to see the issuer");
+}
+
+static void decide_rst_later(const struct an_flow_digest *d, struct an_endpoint *ep)
+{
+    unsigned hops = cap_hop_distance(d->trigger.ttl);
+    ev_synack(ep, d);
+    add_ev(ep, d->trigger.frame, "RST ttl=%u (hop distance %u) after the handshake", d->trigger.ttl, hops);
+    if (d->has_synack && cap_hop_distance(d->synack.ttl) != hops) {
+        ep->verdict = AN_FIREWALL_RESET;
+        ep->confidence = AN_CONF_HIGH;
+        set_reason(ep, "an established connection was reset from %u hops away while the server is %u hops away: a device on the path injected the RST",
+                   hops, cap_hop_distance(d->synack.ttl));
+    } else {
+        ep->verdict = AN_SERVER_RESET;
+        ep->confidence = AN_CONF_MEDIUM;
+        set_reason(ep, "the server reset an established connection; the RST comes from the same distance as its SYN-ACK");
+    }
+}
+
+static void decide_ok(const struct an_flow_digest *d, struct an_endpoint *ep)
+{
+    ev_synack(ep, d);
+    ev_client_hello(ep, d);
+    if (d->has_sh)
+        add_ev(ep, d->server_hello.frame, "ServerHello %s", tls_version_name(d->sh_version));
+    if (d->has_cert)
+        add_ev(ep, d->certificate.frame, "Certificate CN=%s issued by CN=%s", d->cert_subject, d->cert_issuer_cn);
+    ep->verdict = AN_OK;
+    ep->confidence = AN_CONF_HIGH;
+    set_reason(ep, "TCP connected and the TLS handshake completed%s; application data flowed both ways",
+               d->has_sh ? "" : " (or plain data)");
+}
+
+static void decide_incomplete(const struct an_flow_digest *d, struct an_endpoint *ep)
+{
+    ep->verdict = AN_INCOMPLETE;
+    ep->confidence = AN_CONF_LOW;
+    if (d->findings & (1u << AN_F_CAPTURE_TRUNCATED)) {
+        add_ev(ep, d->first_frame, "packets of this connection were cut by the snap length");
+        set_reason(ep, "packets were cut by the capture's snap length, and truncation is not evidence: capture again with -s 0");
+    } else if (d->outcome == AN_FO_MIDSTREAM) {
+        add_ev(ep, d->first_frame, "first packet of the connection is not a SYN or SYN-ACK");
+        set_reason(ep, "the capture starts in the middle of the connection, so its handshake is missing");
+    } else {
+        if (d->n_syn)
+            ev_syns(ep, d);
+        set_reason(ep, "the capture ends before the connection's outcome is visible");
+    }
+}
+
+/* ---- endpoints ------------------------------------------------------------ */
+
+static bool is_private(const struct an_engine *e, const struct cap_addr *a)
+{
+    for (unsigned i = 0; i < e->opt.n_private_nets; i++)
+        if (an_prefix_contains(&e->opt.private_nets[i], a))
+            return true;
+    return false;
+}
+
+static void name_endpoint(const struct an_engine *e, const struct an_ep_acc *acc, struct an_endpoint *ep)
+{
+    const struct an_dns_name *dn = an_dns_name_for(e, &acc->ip);
+    if (dn) {
+        snprintf(ep->name, sizeof(ep->name), "%s", dn->name);
+        if (dn->chain_privatelink && !is_private(e, &acc->ip)) {
+            ep->findings |= 1u << AN_F_PRIVATELINK_RESOLVES_PUBLIC;
+            char ip[64];
+            cap_addr_str(&acc->ip, ip, sizeof(ip));
+            add_ev(ep, dn->addr_frame, "DNS: %s resolves through a privatelink CNAME to the public address %s",
+                   dn->name, ip);
+        }
+    } else if (acc->sni[0]) {
+        snprintf(ep->name, sizeof(ep->name), "%s", acc->sni);
+    }
+    ep->is_data_endpoint = strstr(ep->name, ".data.") != NULL;
+}
+
+static void build_endpoint(const struct an_engine *e, const struct an_ep_acc *acc, struct an_endpoint *ep)
+{
+    memset(ep, 0, sizeof(*ep));
+    ep->has_ip = true;
+    ep->ip = acc->ip;
+    ep->port = acc->port;
+    ep->n_flows = acc->n_flows;
+    memcpy(ep->flows, acc->lines, sizeof(ep->flows));
+    ep->n_flows_listed = acc->n_lines;
+    name_endpoint(e, acc, ep);
+
+    const struct an_flow_digest *d = NULL;
+    for (size_t i = 0; i < sizeof(priority) / sizeof(priority[0]) && !d; i++)
+        d = acc->first[priority[i]];
+    if (!d) {
+        ep->verdict = AN_INCOMPLETE;
+        set_reason(ep, "no flow of this endpoint could be analysed");
+        return;
+    }
+    ep->findings |= d->findings;
+    switch (d->outcome) {
+    case AN_FO_OK: decide_ok(d, ep); break;
+    case AN_FO_ICMP: decide_icmp(d, ep); break;
+    case AN_FO_RST_AT_SYN: decide_reset_at_syn(e, d, ep); break;
+    case AN_FO_CLOSED_AFTER_CH: decide_closed_after_hello(e, d, ep); break;
+    case AN_FO_FOREIGN_CERT: decide_foreign_cert(d, ep); break;
+    case AN_FO_TLS_ALERT: decide_alert(d, ep); break;
+    case AN_FO_MTU: decide_mtu(d, ep); break;
+    case AN_FO_SILENT: decide_silent(e, d, ep); break;
+    case AN_FO_STALL: decide_stall(d, ep); break;
+    case AN_FO_TLS13_ABORT: decide_tls13_abort(d, ep); break;
+    case AN_FO_RST_LATER: decide_rst_later(d, ep); break;
+    case AN_FO_INCOMPLETE:
+    case AN_FO_MIDSTREAM:
+    case AN_FO_COUNT: decide_incomplete(d, ep); break;
+    }
+    if (d->data_after_rst)
+        add_ev(ep, d->data_after_rst_ref.frame, "data arrived after the RST");
+    if (ep->verdict != AN_OK && acc->first[AN_FO_OK] && acc->last_ok_frame > d->first_frame)
+        ep->findings |= 1u << AN_F_CLIENT_RETRIED_AND_SUCCEEDED;
+    /* The handshake answered by something nearer than the server's other
+     * answers: the SYN-ACK came from a middlebox.  */
+    const struct an_host *h = host_lookup(e, &acc->ip);
+    if (d->has_synack && h) {
+        for (unsigned i = 0; i < h->n_synack_ports; i++)
+            if (cap_hop_distance(h->synack_ports[i].ttl) > cap_hop_distance(d->synack.ttl))
+                ep->findings |= 1u << AN_F_SYN_ACK_HOP_DISTANCE_SHORT;
+    }
+    if (ep->verdict != AN_OK && ep->n_flows > 1)
+        add_detail(ep, "flows_failed", "%u of %u", ep->n_flows - acc->outcome_count[AN_FO_OK], ep->n_flows);
+}
+
+static bool registry_name(const char *name)
+{
+    size_t n = strlen(name), s = strlen("azurecr.io");
+    return n >= s && strcmp(name + n - s, "azurecr.io") == 0 && (n == s || name[n - s - 1] == '.');
+}
+
+static bool dns_relevant(const struct an_engine *e, const struct an_dns_name *n)
+{
+    if (e->opt.host)
+        return strcasecmp(e->opt.host, n->name) == 0;
+    return registry_name(n->name);
+}
+
+static const char *rcode_name(uint8_t r)
+{
+    switch (r) {
+    case 1: return "FORMERR";
+    case 2: return "SERVFAIL";
+    case 3: return "NXDOMAIN";
+    case 4: return "NOTIMP";
+    case 5: return "REFUSED";
+    }
+    return "error";
+}
+
+static void build_dns_endpoint(const struct an_dns_name *n, struct an_endpoint *ep)
+{
+    memset(ep, 0, sizeof(*ep));
+    snprintf(ep->name, sizeof(ep->name), "%s", n->name);
+    ep->port = 443;
+    ep->verdict = AN_DNS_FAILURE;
+    ep->is_data_endpoint = strstr(ep->name, ".data.") != NULL;
+    char srv[64];
+    cap_addr_str(&n->server, srv, sizeof(srv));
+    add_ev(ep, n->first_query_frame, "DNS query for %s to %s", n->name, srv);
+    if (n->worst_rcode) {
+        ep->confidence = AN_CONF_HIGH;
+        add_ev(ep, n->rcode_frame, "DNS answer %s for %s", rcode_name(n->worst_rcode), n->name);
+        add_detail(ep, "dns", "%s", rcode_name(n->worst_rcode));
+        set_reason(ep, "the resolver %s answered %s for %s", srv, rcode_name(n->worst_rcode), n->name);
+    } else if (n->responses) {
+        ep->confidence = AN_CONF_HIGH;
+        add_ev(ep, n->response_frame, "DNS answer without any A or AAAA record for %s", n->name);
+        add_detail(ep, "dns", "no_address");
+        set_reason(ep, "the resolver %s answered without any address for %s", srv, n->name);
+    } else {
+        ep->confidence = AN_CONF_MEDIUM;
+        add_ev(ep, n->last_query_frame, "%u DNS queries for %s, none answered", n->queries, n->name);
+        add_detail(ep, "dns", "no_answer");
+        set_reason(ep, "%u queries for %s to %s got no answer: the resolver is unreachable or does not answer",
+                   n->queries, n->name, srv);
+    }
+    if (n->chain_privatelink)
+        ep->findings |= 1u << AN_F_PRIVATELINK_RESOLVES_PUBLIC;
+}
+
+static bool endpoint_wanted(const struct an_engine *e, const struct an_endpoint *ep)
+{
+    if (!e->opt.host)
+        return true;
+    if (e->host_addr.family)
+        return ep->has_ip && cap_addr_eq(&ep->ip, &e->host_addr);
+    return strcasecmp(ep->name, e->opt.host) == 0;
+}
+
+/* Login servers before data endpoints; failures before ok; ok before incomplete. */
+static int rank(const struct an_endpoint *ep)
+{
+    int r = ep->is_data_endpoint ? 10 : 0;
+    if (ep->verdict == AN_OK)
+        r += 100;
+    else if (ep->verdict == AN_INCOMPLETE)
+        r += 200;
+    return r;
+}
+
+static int cmp_endpoints(const void *a, const void *b)
+{
+    return rank(a) - rank(b);
+}
+
+static const char *verdict_sentence(enum an_verdict v)
+{
+    switch (v) {
+    case AN_OK: return "the registry endpoint works: TCP connected and TLS completed";
+    case AN_DNS_FAILURE: return "the name did not resolve";
+    case AN_SILENT_DROP: return "packets to TCP 443 vanish: no SYN-ACK, RST or ICMP came back";
+    case AN_NSG_DROP: return "TCP 443 is dropped silently while the same address answers otherwise, as an NSG or ACL rule does";
+    case AN_ROUTE_BLACKHOLE: return "everything sent to this address vanishes while other destinations answer, as a route with next hop None does";
+    case AN_CONNECTION_RESET: return "the connection was reset, and the capture cannot tell by whom";
+    case AN_FIREWALL_RESET: return "a middlebox, not the registry, ended the connection";
+    case AN_SERVER_RESET: return "the endpoint itself refused the connection";
+    case AN_ICMP_UNREACHABLE: return "a router or firewall answered with ICMP destination unreachable";
+    case AN_PROXY_INTERCEPTION: return "TLS was terminated by something other than the registry";
+    case AN_TLS_FAILURE: return "the TLS handshake failed";
+    case AN_MTU_BLACKHOLE: return "small packets pass but full-size ones vanish (path MTU black hole)";
+    case AN_REGISTRY_DENIED: return "the registry denied access to this client";
+    case AN_REGISTRY_ERROR: return "the registry answered with an error";
+    case AN_LOCAL_NO_ROUTE: return "this host refused to send the traffic";
+    case AN_INCOMPLETE:
+    case AN_VERDICT_COUNT: break;
+    }
+    return "the capture does not hold enough evidence to decide";
+}
+
+void an_engine_finish(struct an_engine *e, const char *mode, struct an_report *r)
+{
+    memset(r, 0, sizeof(*r));
+    r->mode = mode;
+    /* Flush every flow still open into its endpoint. */
+    uint64_t evicted = cap_flows_evicted(e->flows);
+    uint64_t denied = cap_flows_streams_denied(e->flows);
+    cap_flows_free(e->flows);
+    e->flows = NULL;
+
+    size_t cap = e->n_eps + e->n_dns;
+    r->endpoints = calloc(cap ? cap : 1, sizeof(*r->endpoints));
+    if (r->endpoints) {
+        for (unsigned i = 0; i < e->n_eps; i++) {
+            struct an_endpoint *ep = &r->endpoints[r->n_endpoints];
+            build_endpoint(e, e->eps[i], ep);
+            if (endpoint_wanted(e, ep))
+                r->n_endpoints++;
+        }
+        for (unsigned i = 0; i < e->n_dns; i++) {
+            const struct an_dns_name *n = &e->dns[i];
+            if (n->got_address || !n->queries || !dns_relevant(e, n))
+                continue;
+            build_dns_endpoint(n, &r->endpoints[r->n_endpoints++]);
+        }
+        qsort(r->endpoints, r->n_endpoints, sizeof(*r->endpoints), cmp_endpoints);
+    }
+    if (evicted || e->endpoints_dropped || denied)
+        r->findings |= 1u << AN_F_FLOW_TABLE_FULL;
+    if (e->info.packets_snapped)
+        r->findings |= 1u << AN_F_CAPTURE_TRUNCATED;
+
+    r->verdict = r->n_endpoints ? r->endpoints[0].verdict : AN_INCOMPLETE;
+    if (r->n_endpoints) {
+        const struct an_endpoint *top = &r->endpoints[0];
+        char ip[64] = "";
+        if (top->has_ip)
+            cap_addr_str(&top->ip, ip, sizeof(ip));
+        const char *name = top->name[0] ? top->name : ip;
+        if (top->has_ip && top->name[0])
+            snprintf(r->summary, sizeof(r->summary), "%s (%s port %u): %s.", name, ip, top->port,
+                     verdict_sentence(top->verdict));
+        else if (top->has_ip)
+            snprintf(r->summary, sizeof(r->summary), "%s port %u: %s.", ip, top->port,
+                     verdict_sentence(top->verdict));
+        else
+            snprintf(r->summary, sizeof(r->summary), "%s: %s.", name, verdict_sentence(top->verdict));
+    } else {
+        snprintf(r->summary, sizeof(r->summary), "The capture holds no traffic to TCP port %d%s%s: %s.", e->opt.port,
+                 e->opt.host ? " of " : "", e->opt.host ? e->opt.host : "", verdict_sentence(AN_INCOMPLETE));
+    }
+    r->capture = e->info;
+}

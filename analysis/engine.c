@@ -1,0 +1,302 @@
+/* engine.c: packet summaries to per-endpoint verdicts (verdicts.md).
+ *
+ * Flows are classified when they leave the flow table into a flow outcome
+ * with its evidence; each endpoint keeps the first flow of every outcome.
+ * Verdicts are decided at the end, when facts from other flows (the same
+ * server on other ports, ICMP echo, control destinations, DNS) are known.  */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "analysis.h"
+#include "engine.h"
+
+/* ---- prefixes ------------------------------------------------------------- */
+
+bool an_prefix_parse(const char *s, struct an_prefix *out)
+{
+    char buf[64];
+    const char *slash = strchr(s, '/');
+    size_t n = slash ? (size_t)(slash - s) : strlen(s);
+    if (n == 0 || n >= sizeof(buf))
+        return false;
+    memcpy(buf, s, n);
+    buf[n] = '\0';
+    if (!cap_addr_parse(buf, &out->addr))
+        return false;
+    unsigned max = out->addr.family == 4 ? 32 : 128;
+    out->len = max;
+    if (slash) {
+        char *end;
+        unsigned long l = strtoul(slash + 1, &end, 10);
+        if (*end || end == slash + 1 || l > max)
+            return false;
+        out->len = (unsigned)l;
+    }
+    return true;
+}
+
+bool an_prefix_contains(const struct an_prefix *p, const struct cap_addr *a)
+{
+    if (p->addr.family != a->family)
+        return false;
+    unsigned full = p->len / 8, rest = p->len % 8;
+    if (memcmp(p->addr.a, a->a, full) != 0)
+        return false;
+    if (rest == 0)
+        return true;
+    uint8_t mask = (uint8_t)(0xffu << (8 - rest));
+    return (p->addr.a[full] & mask) == (a->a[full] & mask);
+}
+
+/* ---- tables --------------------------------------------------------------- */
+
+static uint64_t addr_hash(const struct cap_addr *a, uint16_t port)
+{
+    uint64_t h = 0xcbf29ce484222325ull ^ a->family;
+    for (int i = 0; i < 16; i++) {
+        h ^= a->a[i];
+        h *= 0x100000001b3ull;
+    }
+    h ^= port;
+    h *= 0x100000001b3ull;
+    return h;
+}
+
+struct an_host *an_host_get(struct an_engine *e, const struct cap_addr *a)
+{
+    size_t b = addr_hash(a, 0) % AN_HOST_BUCKETS;
+    for (struct an_host *h = e->hosts[b]; h; h = h->next)
+        if (cap_addr_eq(&h->addr, a))
+            return h;
+    if (e->n_hosts >= LIM_HOSTS)
+        return NULL;
+    struct an_host *h = calloc(1, sizeof(*h));
+    if (!h)
+        return NULL;
+    h->addr = *a;
+    h->next = e->hosts[b];
+    e->hosts[b] = h;
+    e->n_hosts++;
+    return h;
+}
+
+static struct an_host *host_find(const struct an_engine *e, const struct cap_addr *a)
+{
+    size_t b = addr_hash(a, 0) % AN_HOST_BUCKETS;
+    for (struct an_host *h = e->hosts[b]; h; h = h->next)
+        if (cap_addr_eq(&h->addr, a))
+            return h;
+    return NULL;
+}
+
+struct an_ep_acc *an_ep_get(struct an_engine *e, const struct cap_addr *a, uint16_t port)
+{
+    for (unsigned i = 0; i < e->n_eps; i++)
+        if (e->eps[i]->port == port && cap_addr_eq(&e->eps[i]->ip, a))
+            return e->eps[i];
+    if (e->n_eps >= LIM_ENDPOINTS) {
+        e->endpoints_dropped++;
+        return NULL;
+    }
+    struct an_ep_acc *ep = calloc(1, sizeof(*ep));
+    if (!ep)
+        return NULL;
+    ep->ip = *a;
+    ep->port = port;
+    e->eps[e->n_eps++] = ep;
+    return ep;
+}
+
+/* ---- engine life ---------------------------------------------------------- */
+
+static void flow_done(void *ctx, const struct cap_flow *f);
+
+struct an_engine *an_engine_new(const struct an_options *opt)
+{
+    struct an_engine *e = calloc(1, sizeof(*e));
+    if (!e)
+        return NULL;
+    e->opt = *opt;
+    if (e->opt.port <= 0)
+        e->opt.port = 443;
+    if (e->opt.n_private_nets == 0) {
+        static const char *defaults[] = { "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16",
+                                          "100.64.0.0/10", "fc00::/7" };
+        for (size_t i = 0; i < sizeof(defaults) / sizeof(defaults[0]); i++)
+            if (an_prefix_parse(defaults[i], &e->opt.private_nets[e->opt.n_private_nets]))
+                e->opt.n_private_nets++;
+    }
+    if (opt->host && !cap_addr_parse(opt->host, &e->host_addr))
+        e->host_addr.family = 0;
+    e->flows = cap_flows_new(flow_done, e);
+    if (!e->flows) {
+        free(e);
+        return NULL;
+    }
+    e->info.first_ts_ns = -1;
+    return e;
+}
+
+void an_engine_free(struct an_engine *e)
+{
+    if (!e)
+        return;
+    cap_flows_free(e->flows);
+    for (size_t b = 0; b < AN_HOST_BUCKETS; b++) {
+        struct an_host *h = e->hosts[b];
+        while (h) {
+            struct an_host *n = h->next;
+            free(h);
+            h = n;
+        }
+    }
+    for (unsigned i = 0; i < e->n_eps; i++) {
+        for (int o = 0; o < AN_FO_COUNT; o++)
+            free(e->eps[i]->first[o]);
+        free(e->eps[i]);
+    }
+    free(e->dns);
+    free(e);
+}
+
+void an_engine_damaged(struct an_engine *e, const char *why)
+{
+    e->info.damaged = true;
+    snprintf(e->info.damage, sizeof(e->info.damage), "%s", why);
+}
+
+/* ---- packets -------------------------------------------------------------- */
+
+static bool port_wanted(const struct an_engine *e, uint16_t port)
+{
+    return port == (uint16_t)e->opt.port;
+}
+
+static void note_linktype(struct an_capture_info *ci, uint32_t lt)
+{
+    for (unsigned i = 0; i < ci->n_linktypes; i++)
+        if (ci->linktypes[i] == lt)
+            return;
+    if (ci->n_linktypes < sizeof(ci->linktypes) / sizeof(ci->linktypes[0]))
+        ci->linktypes[ci->n_linktypes++] = lt;
+}
+
+/* Facts about a server host that later decide nsg_drop, route_blackhole
+ * and whose RST it was: what answered, from how far away.  */
+static void note_tcp_answer(struct an_engine *e, const struct cap_pkt *p)
+{
+    bool synack = (p->tcp_flags & (CAP_TH_SYN | CAP_TH_ACK)) == (CAP_TH_SYN | CAP_TH_ACK);
+    bool rst = p->tcp_flags & CAP_TH_RST;
+    if (!synack && !rst)
+        return;
+    struct an_host *h = an_host_get(e, &p->src);
+    if (!h)
+        return;
+    struct an_answer *a = synack ? &h->synack : &h->rst;
+    if (!a->frame) {
+        a->frame = p->frame;
+        a->port = p->sport;
+        a->ttl = p->ttl;
+    }
+    if (synack) {
+        /* The hop distance of the real server, per port, for comparing RSTs. */
+        for (unsigned i = 0; i < h->n_synack_ports; i++)
+            if (h->synack_ports[i].port == p->sport)
+                return;
+        if (h->n_synack_ports < AN_PORTS_PER_HOST) {
+            struct an_answer *s = &h->synack_ports[h->n_synack_ports++];
+            s->frame = p->frame;
+            s->port = p->sport;
+            s->ttl = p->ttl;
+        }
+    }
+}
+
+static void note_icmp_echo(struct an_engine *e, const struct cap_pkt *p)
+{
+    bool v6 = p->ipver == 6;
+    bool request = v6 ? p->icmp_type == 128 : p->icmp_type == 8;
+    bool reply = v6 ? p->icmp_type == 129 : p->icmp_type == 0;
+    if (!request && !reply)
+        return;
+    struct an_host *h = an_host_get(e, request ? &p->dst : &p->src);
+    if (!h)
+        return;
+    if (request) {
+        if (!h->echo_request_frame)
+            h->echo_request_frame = p->frame;
+        h->echo_requests++;
+    } else if (!h->echo_reply_frame) {
+        h->echo_reply_frame = p->frame;
+        h->echo_reply_ttl = p->ttl;
+    }
+}
+
+void an_engine_packet(struct an_engine *e, const struct cap_pkt *p, uint32_t linktype)
+{
+    struct an_capture_info *ci = &e->info;
+    ci->packets++;
+    note_linktype(ci, linktype);
+    if (ci->first_ts_ns < 0 || p->ts_ns < ci->first_ts_ns)
+        ci->first_ts_ns = p->ts_ns;
+    if (p->ts_ns > ci->last_ts_ns)
+        ci->last_ts_ns = p->ts_ns;
+    if (p->snapped)
+        ci->packets_snapped++;
+    if (p->ipver == 0 || p->status == CAP_INVALID || p->status == CAP_UNSUPPORTED) {
+        ci->packets_undecoded++;
+        return;
+    }
+    e->last_ts_ns = p->ts_ns > e->last_ts_ns ? p->ts_ns : e->last_ts_ns;
+
+    if (p->proto == 6) {
+        note_tcp_answer(e, p);
+        if (port_wanted(e, p->sport) || port_wanted(e, p->dport))
+            cap_flows_tcp(e->flows, p);
+        else
+            an_note_other_tcp(e, p);
+        if (p->payload_len && (p->sport == 53 || p->dport == 53))
+            an_dns_packet(e, p, true);
+    } else if (p->proto == 17) {
+        if (p->sport == 53 || p->dport == 53)
+            an_dns_packet(e, p, false);
+    } else if (p->proto == 1 || p->proto == 58) {
+        if (p->icmp_err.present)
+            cap_flows_icmp(e->flows, p);
+        else
+            note_icmp_echo(e, p);
+    }
+}
+
+/* ---- flows to outcomes ---------------------------------------------------- */
+
+static void flow_done(void *ctx, const struct cap_flow *f)
+{
+    struct an_engine *e = ctx;
+    struct an_flow_digest dg;
+    an_classify_flow(e, f, &dg);
+    struct an_ep_acc *ep = an_ep_get(e, &f->server, f->sport);
+    if (!ep)
+        return;
+    ep->n_flows++;
+    ep->outcome_count[dg.outcome]++;
+    if (dg.sni[0] && !ep->sni[0])
+        snprintf(ep->sni, sizeof(ep->sni), "%s", dg.sni);
+    if (!ep->first[dg.outcome]) {
+        ep->first[dg.outcome] = malloc(sizeof(dg));
+        if (ep->first[dg.outcome])
+            *ep->first[dg.outcome] = dg;
+    }
+    if (dg.outcome == AN_FO_OK && ep->last_ok_frame < dg.first_frame)
+        ep->last_ok_frame = dg.first_frame;
+    if (ep->n_lines < AN_MAX_FLOWS_LISTED) {
+        struct an_flow_line *l = &ep->lines[ep->n_lines++];
+        l->first_frame = f->first_frame;
+        l->client = f->client;
+        l->client_port = f->cport;
+        snprintf(l->conn_state, sizeof(l->conn_state), "%s", cap_flow_conn_state(f));
+        snprintf(l->history, sizeof(l->history), "%s", f->history);
+        l->outcome = an_outcome_verdict(dg.outcome);
+    }
+}

@@ -1,0 +1,136 @@
+/* engine.h: the engine's internal state, shared by engine.c (packets and
+ * tables), classify.c (flow outcomes), dnsmap.c (DNS facts) and decide.c
+ * (verdicts).  Not part of the public interface.  */
+#ifndef ACRDIAG_ENGINE_H
+#define ACRDIAG_ENGINE_H
+
+#include "analysis.h"
+
+#define AN_HOST_BUCKETS 4096u
+/* Server and control hosts whose answers are remembered. */
+#define LIM_HOSTS 65536u
+#define AN_PORTS_PER_HOST 8u
+
+/* What one flow came to, from its own packets alone. */
+enum an_flow_outcome {
+    AN_FO_OK,               /* TLS completed (or data both ways) */
+    AN_FO_ICMP,             /* ICMP destination unreachable quoted it */
+    AN_FO_RST_AT_SYN,       /* RST answered the SYN */
+    AN_FO_CLOSED_AFTER_CH,  /* RST or FIN from the server side after the ClientHello, no ServerHello */
+    AN_FO_FOREIGN_CERT,     /* certificate not issued by the registry's CAs */
+    AN_FO_TLS_ALERT,        /* fatal TLS alert in clear */
+    AN_FO_MTU,              /* full-size segments vanish while small ones pass */
+    AN_FO_SILENT,           /* SYNs unanswered */
+    AN_FO_STALL,            /* established, ClientHello unanswered */
+    AN_FO_TLS13_ABORT,      /* client ended the handshake after the server's encrypted flight */
+    AN_FO_RST_LATER,        /* RST from the server side after the handshake */
+    AN_FO_INCOMPLETE,       /* capture ended or was cut before the outcome */
+    AN_FO_MIDSTREAM,        /* started before the capture */
+    AN_FO_COUNT
+};
+
+/* A flow outcome with the facts needed to explain it. */
+struct an_flow_digest {
+    enum an_flow_outcome outcome;
+    uint64_t first_frame;
+    struct cap_addr client, server;
+    uint16_t cport, sport;
+    char sni[LIM_DNS_NAME];
+    bool sni_missing, sni_uppercase;
+    unsigned n_syn;
+    struct cap_ref syn_first, syn_last, synack, rst, fin, client_hello, server_hello,
+        certificate, trigger, alert_ref;
+    bool has_synack, has_rst, has_fin, has_ch, has_sh, has_cert, rst_from_server;
+    uint16_t sh_version;
+    uint8_t alert_level, alert_desc;
+    bool alert_from_server;
+    char cert_subject[LIM_CERT_NAME], cert_issuer_cn[LIM_CERT_NAME], cert_issuer_o[LIM_CERT_NAME];
+    bool cert_name_mismatch;
+    struct cap_icmp_ref icmp;
+    uint32_t full_retransmits, hole_len;
+    int64_t rtt_ns;                 /* SYN-ACK to handshake ACK, or SYN to SYN-ACK */
+    uint16_t client_mss, server_mss;
+    bool data_after_rst;
+    struct cap_ref data_after_rst_ref;
+    uint32_t findings;
+};
+
+struct an_answer {
+    uint64_t frame;                 /* 0: none */
+    uint16_t port;
+    uint8_t ttl;
+};
+
+struct an_host {
+    struct cap_addr addr;
+    struct an_answer synack, rst;   /* first of each, any port */
+    struct an_answer synack_ports[AN_PORTS_PER_HOST];
+    unsigned n_synack_ports;
+    uint64_t echo_request_frame, echo_reply_frame;
+    uint8_t echo_reply_ttl;
+    unsigned echo_requests;
+    /* SYNs to ports other than the analysed one that got no answer. */
+    uint64_t other_port_syn_frame;
+    uint16_t other_port;
+    unsigned other_port_syns;
+    struct an_host *next;
+};
+
+struct an_ep_acc {
+    struct cap_addr ip;
+    uint16_t port;
+    char sni[LIM_DNS_NAME];
+    unsigned n_flows;
+    unsigned outcome_count[AN_FO_COUNT];
+    struct an_flow_digest *first[AN_FO_COUNT];
+    uint64_t last_ok_frame;
+    struct an_flow_line lines[AN_MAX_FLOWS_LISTED];
+    unsigned n_lines;
+};
+
+/* One DNS name's fate: the answers and chain that named addresses. */
+struct an_dns_name {
+    char name[LIM_DNS_NAME];        /* the name queried */
+    unsigned queries, responses;
+    uint64_t first_query_frame, last_query_frame, response_frame;
+    uint8_t worst_rcode;            /* non-zero rcode seen, else 0 */
+    uint64_t rcode_frame;
+    bool got_address;
+    bool chain_privatelink;
+    char chain[4][LIM_DNS_NAME];    /* CNAME targets in order */
+    unsigned chain_len;
+    struct cap_addr addrs[4];
+    unsigned n_addrs;
+    uint64_t addr_frame;
+    struct cap_addr server;         /* the resolver asked */
+};
+
+struct an_engine {
+    struct an_options opt;
+    struct cap_addr host_addr;      /* --host as an address, family 0 if a name */
+    struct cap_flow_table *flows;
+    struct an_host *hosts[AN_HOST_BUCKETS];
+    size_t n_hosts;
+    struct an_ep_acc *eps[LIM_ENDPOINTS];
+    unsigned n_eps;
+    uint64_t endpoints_dropped;
+    struct an_dns_name *dns;        /* LIM_DNS_NAMES entries, allocated on first use */
+    unsigned n_dns;
+    int64_t last_ts_ns;
+    struct an_capture_info info;
+};
+
+struct an_host *an_host_get(struct an_engine *e, const struct cap_addr *a);
+struct an_ep_acc *an_ep_get(struct an_engine *e, const struct cap_addr *a, uint16_t port);
+
+/* classify.c */
+void an_classify_flow(const struct an_engine *e, const struct cap_flow *f, struct an_flow_digest *out);
+enum an_verdict an_outcome_verdict(enum an_flow_outcome o);
+void an_note_other_tcp(struct an_engine *e, const struct cap_pkt *p);
+
+/* dnsmap.c */
+void an_dns_packet(struct an_engine *e, const struct cap_pkt *p, bool over_tcp);
+/* The queried name whose answers gave this address, or NULL. */
+const struct an_dns_name *an_dns_name_for(const struct an_engine *e, const struct cap_addr *a);
+
+#endif

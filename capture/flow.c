@@ -1,0 +1,652 @@
+/* flow.c: TCP flow table and per-flow facts, built from packet summaries. */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "capture.h"
+
+/* Bytes of one direction written so far, as (start, end) runs with the
+ * frame that delivered them, so a TLS message offset maps back to a frame.
+ * The first copy of a byte wins, as most TCP stacks keep it.  */
+struct cap_stream {
+    uint8_t buf[LIM_TLS_STREAM_BYTES];
+    uint32_t filled;                /* contiguous bytes from offset 0 */
+    unsigned n_runs;
+    struct {
+        uint32_t start, end;
+        struct cap_ref ref;
+    } runs[LIM_SEGMENTS];
+};
+
+struct cap_flow_table {
+    struct cap_flow **buckets;
+    size_t n_buckets;
+    size_t n_flows;
+    uint64_t evicted;
+    size_t live_streams;
+    uint64_t streams_denied;
+    uint64_t seed;
+    struct cap_flow *lru_head, *lru_tail;   /* head: least recently used */
+    cap_flow_done_fn done;
+    void *ctx;
+};
+
+/* ---- small helpers -------------------------------------------------------- */
+
+unsigned cap_hop_distance(uint8_t ttl)
+{
+    /* Initial TTLs in use are 32, 64, 128 and 255 (p0f fp_tcp.c guess_dist). */
+    if (ttl <= 32)
+        return 32u - ttl;
+    if (ttl <= 64)
+        return 64u - ttl;
+    if (ttl <= 128)
+        return 128u - ttl;
+    return 255u - ttl;
+}
+
+const char *cap_stage_name(enum cap_stage s)
+{
+    switch (s) {
+    case CAP_STAGE_SYN_SENT: return "SYN_SENT";
+    case CAP_STAGE_SYNACK_RCVD: return "SYNACK_RCVD";
+    case CAP_STAGE_ESTABLISHED: return "ESTABLISHED";
+    case CAP_STAGE_CLIENT_DATA: return "CLIENT_DATA";
+    case CAP_STAGE_SERVER_DATA: return "SERVER_DATA";
+    case CAP_STAGE_MIDSTREAM: return "MIDSTREAM";
+    }
+    return "?";
+}
+
+enum cap_stage cap_flow_stage(const struct cap_flow *f)
+{
+    if (f->n_syn == 0 && f->n_synack == 0)
+        return CAP_STAGE_MIDSTREAM;
+    if (f->dir[CAP_S2C].payload_bytes)
+        return CAP_STAGE_SERVER_DATA;
+    if (f->dir[CAP_C2S].payload_bytes)
+        return CAP_STAGE_CLIENT_DATA;
+    if (f->hs_ack)
+        return CAP_STAGE_ESTABLISHED;
+    if (f->n_synack)
+        return CAP_STAGE_SYNACK_RCVD;
+    return CAP_STAGE_SYN_SENT;
+}
+
+/* Zeek's conn_state, from base/protocols/conn/main.zeek's definitions. */
+const char *cap_flow_conn_state(const struct cap_flow *f)
+{
+    bool syn = f->n_syn > 0, synack = f->n_synack > 0;
+    bool rst_o = f->dir[CAP_C2S].n_rst > 0, rst_r = f->dir[CAP_S2C].n_rst > 0;
+    bool fin_o = f->dir[CAP_C2S].fin, fin_r = f->dir[CAP_S2C].fin;
+    bool established = syn && synack;
+
+    if (!syn && !synack)
+        return "OTH";
+    if (syn && !synack) {
+        if (rst_r)
+            return "REJ";
+        if (rst_o)
+            return "RSTOS0";
+        if (fin_o)
+            return "SH";
+        return f->dir[CAP_S2C].pkts ? "OTH" : "S0";
+    }
+    if (!syn) {
+        if (rst_r)
+            return "RSTRH";
+        if (fin_r)
+            return "SHR";
+        return "OTH";
+    }
+    (void)established;
+    if (rst_o)
+        return "RSTO";
+    if (rst_r)
+        return "RSTR";
+    if (fin_o && fin_r)
+        return "SF";
+    if (fin_o)
+        return "S2";
+    if (fin_r)
+        return "S3";
+    return "S1";
+}
+
+/* Records a history letter once per direction: upper case for the client
+ * (Zeek's originator), lower case for the server.  */
+static void history_add(struct cap_flow *f, int dir, char letter)
+{
+    static const char letters[] = "SHADFRT";
+    const char *at = strchr(letters, letter);
+    if (!at)
+        return;
+    uint16_t bit = (uint16_t)(1u << ((at - letters) + (dir ? 8 : 0)));
+    if (f->history_seen & bit)
+        return;
+    f->history_seen |= bit;
+    size_t n = strlen(f->history);
+    if (n >= LIM_HISTORY)
+        return;
+    f->history[n] = dir == CAP_C2S ? letter : (char)(letter - 'A' + 'a');
+    f->history[n + 1] = '\0';
+}
+
+static struct cap_ref make_ref(const struct cap_pkt *p)
+{
+    struct cap_ref r = {
+        .frame = p->frame, .ts_ns = p->ts_ns, .ttl = p->ttl, .ip_id = p->ip_id,
+        .seq = p->seq, .len = p->payload_wire_len, .flags = p->tcp_flags,
+        .mss = p->mss,
+    };
+    return r;
+}
+
+static void push_ref(struct cap_ref *arr, unsigned *n, const struct cap_ref *r)
+{
+    if (*n < LIM_FRAMES_PER_KIND)
+        arr[*n] = *r;
+    if (*n < UINT32_MAX)
+        (*n)++;
+}
+
+/* ---- hashing -------------------------------------------------------------- */
+
+static uint64_t mix(uint64_t h, const uint8_t *p, size_t n)
+{
+    /* FNV-1a over the bytes, seeded per run so crafted captures cannot
+     * aim every flow at one bucket.  */
+    for (size_t i = 0; i < n; i++) {
+        h ^= p[i];
+        h *= 0x100000001b3ull;
+    }
+    return h;
+}
+
+static uint64_t hash_side(uint64_t seed, const struct cap_addr *a, uint16_t port)
+{
+    uint8_t pb[2] = { (uint8_t)(port >> 8), (uint8_t)port };
+    uint64_t h = mix(seed, a->a, 16);
+    return mix(h, pb, 2);
+}
+
+/* The same value for both directions of a flow. */
+static size_t bucket_of(const struct cap_flow_table *t, const struct cap_addr *a, uint16_t ap,
+                        const struct cap_addr *b, uint16_t bp)
+{
+    uint64_t x = hash_side(t->seed, a, ap), y = hash_side(t->seed, b, bp);
+    return (size_t)((x ^ y) % t->n_buckets);
+}
+
+/* ---- table ---------------------------------------------------------------- */
+
+struct cap_flow_table *cap_flows_new(cap_flow_done_fn done, void *ctx)
+{
+    struct cap_flow_table *t = calloc(1, sizeof(*t));
+    if (!t)
+        return NULL;
+    t->n_buckets = LIM_FLOWS * 2u;
+    t->buckets = calloc(t->n_buckets, sizeof(*t->buckets));
+    if (!t->buckets) {
+        free(t);
+        return NULL;
+    }
+    if (getrandom(&t->seed, sizeof(t->seed), 0) != (ssize_t)sizeof(t->seed))
+        t->seed = 0xcbf29ce484222325ull;
+    t->done = done;
+    t->ctx = ctx;
+    return t;
+}
+
+static void lru_unlink(struct cap_flow_table *t, struct cap_flow *f)
+{
+    if (f->lru_prev)
+        f->lru_prev->lru_next = f->lru_next;
+    else
+        t->lru_head = f->lru_next;
+    if (f->lru_next)
+        f->lru_next->lru_prev = f->lru_prev;
+    else
+        t->lru_tail = f->lru_prev;
+    f->lru_prev = f->lru_next = NULL;
+}
+
+static void lru_append(struct cap_flow_table *t, struct cap_flow *f)
+{
+    f->lru_prev = t->lru_tail;
+    f->lru_next = NULL;
+    if (t->lru_tail)
+        t->lru_tail->lru_next = f;
+    else
+        t->lru_head = f;
+    t->lru_tail = f;
+}
+
+static void finish_tls(struct cap_flow_dir *d);
+
+static void flow_release(struct cap_flow_table *t, struct cap_flow *f)
+{
+    size_t b = bucket_of(t, &f->client, f->cport, &f->server, f->sport);
+    struct cap_flow **pp = &t->buckets[b];
+    while (*pp && *pp != f)
+        pp = &(*pp)->hash_next;
+    if (*pp)
+        *pp = f->hash_next;
+    lru_unlink(t, f);
+    t->n_flows--;
+    for (int d = 0; d < 2; d++) {
+        if (f->dir[d].stream)
+            t->live_streams--;
+        finish_tls(&f->dir[d]);
+    }
+    if (t->done)
+        t->done(t->ctx, f);
+    for (int d = 0; d < 2; d++) {
+        free(f->dir[d].stream);
+        free(f->dir[d].tls);
+    }
+    free(f);
+}
+
+void cap_flows_free(struct cap_flow_table *t)
+{
+    if (!t)
+        return;
+    while (t->lru_head)
+        flow_release(t, t->lru_head);
+    free(t->buckets);
+    free(t);
+}
+
+uint64_t cap_flows_evicted(const struct cap_flow_table *t)
+{
+    return t->evicted;
+}
+
+uint64_t cap_flows_streams_denied(const struct cap_flow_table *t)
+{
+    return t->streams_denied;
+}
+
+/* Finds the flow of (src:sport -> dst:dport) in either direction; *dir is
+ * set to the direction of that packet within the flow.  */
+static struct cap_flow *lookup(struct cap_flow_table *t, const struct cap_addr *src, uint16_t sport,
+                               const struct cap_addr *dst, uint16_t dport, int *dir)
+{
+    size_t b = bucket_of(t, src, sport, dst, dport);
+    for (struct cap_flow *f = t->buckets[b]; f; f = f->hash_next) {
+        if (f->cport == sport && f->sport == dport && cap_addr_eq(&f->client, src) &&
+            cap_addr_eq(&f->server, dst)) {
+            *dir = CAP_C2S;
+            return f;
+        }
+        if (f->cport == dport && f->sport == sport && cap_addr_eq(&f->client, dst) &&
+            cap_addr_eq(&f->server, src)) {
+            *dir = CAP_S2C;
+            return f;
+        }
+    }
+    return NULL;
+}
+
+/* Decides who is the client of a flow first seen with packet p: the sender
+ * of a SYN, the receiver of a SYN-ACK, else the side not on the well-known
+ * (lower) port.  Returns the direction of p.  */
+static int choose_roles(const struct cap_pkt *p, char *by)
+{
+    uint8_t fl = p->tcp_flags;
+    if ((fl & CAP_TH_SYN) && !(fl & CAP_TH_ACK)) {
+        *by = 's';
+        return CAP_C2S;
+    }
+    if ((fl & CAP_TH_SYN) && (fl & CAP_TH_ACK)) {
+        *by = 'h';
+        return CAP_S2C;
+    }
+    *by = 'p';
+    if (p->dport == 443 || p->dport == 80)
+        return CAP_C2S;
+    if (p->sport == 443 || p->sport == 80)
+        return CAP_S2C;
+    if (p->dport != p->sport)
+        return p->dport < p->sport ? CAP_C2S : CAP_S2C;
+    *by = 'f';
+    return CAP_C2S;
+}
+
+static struct cap_flow *flow_create(struct cap_flow_table *t, const struct cap_pkt *p, int *dir)
+{
+    if (t->n_flows >= LIM_FLOWS) {
+        t->evicted++;
+        flow_release(t, t->lru_head);
+    }
+    struct cap_flow *f = calloc(1, sizeof(*f));
+    if (!f)
+        return NULL;
+    *dir = choose_roles(p, &f->client_by);
+    if (*dir == CAP_C2S) {
+        f->client = p->src;
+        f->cport = p->sport;
+        f->server = p->dst;
+        f->sport = p->dport;
+    } else {
+        f->client = p->dst;
+        f->cport = p->dport;
+        f->server = p->src;
+        f->sport = p->sport;
+    }
+    f->first_frame = p->frame;
+    f->first_ts = p->ts_ns;
+    size_t b = bucket_of(t, &f->client, f->cport, &f->server, f->sport);
+    f->hash_next = t->buckets[b];
+    t->buckets[b] = f;
+    lru_append(t, f);
+    t->n_flows++;
+    return f;
+}
+
+/* ---- stream reassembly ---------------------------------------------------- */
+
+static bool run_covering(const struct cap_stream *s, uint32_t off, uint32_t *end)
+{
+    for (unsigned i = 0; i < s->n_runs; i++) {
+        if (s->runs[i].start <= off && off < s->runs[i].end) {
+            *end = s->runs[i].end;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Copies the bytes of a segment at relative offset rel that are not yet
+ * present; returns false when the run list is full.  */
+static bool stream_write(struct cap_stream *s, uint32_t rel, const uint8_t *data, uint32_t len,
+                         const struct cap_ref *ref)
+{
+    if (rel >= LIM_TLS_STREAM_BYTES)
+        return true;
+    uint32_t end = len > LIM_TLS_STREAM_BYTES - rel ? LIM_TLS_STREAM_BYTES : rel + len;
+    uint32_t pos = rel;
+    while (pos < end) {
+        uint32_t covered_end;
+        if (run_covering(s, pos, &covered_end)) {
+            pos = covered_end < end ? covered_end : end;
+            continue;
+        }
+        uint32_t next = end;
+        for (unsigned i = 0; i < s->n_runs; i++)
+            if (s->runs[i].start > pos && s->runs[i].start < next)
+                next = s->runs[i].start;
+        if (s->n_runs >= LIM_SEGMENTS)
+            return false;
+        memcpy(s->buf + pos, data + (pos - rel), next - pos);
+        s->runs[s->n_runs].start = pos;
+        s->runs[s->n_runs].end = next;
+        s->runs[s->n_runs].ref = *ref;
+        s->n_runs++;
+        pos = next;
+    }
+    uint32_t run_end;
+    while (s->filled < LIM_TLS_STREAM_BYTES && run_covering(s, s->filled, &run_end))
+        s->filled = run_end;
+    return true;
+}
+
+static struct cap_ref frame_at(const struct cap_stream *s, uint32_t off)
+{
+    for (unsigned i = 0; i < s->n_runs; i++)
+        if (s->runs[i].start <= off && off < s->runs[i].end)
+            return s->runs[i].ref;
+    struct cap_ref none = { 0 };
+    return none;
+}
+
+/* Parses what is contiguous and, when the handshake facts this direction
+ * can give are complete, keeps them and frees the buffer.  */
+static void parse_stream(struct cap_flow_dir *d, bool final)
+{
+    struct cap_stream *s = d->stream;
+    if (!s || !d->tls || s->filled == 0)
+        return;
+    struct cap_tls_dir *tls = &d->tls->tls;
+    cap_tls_parse(s->buf, s->filled, tls);
+    bool done = final || tls->not_tls || tls->n_alerts > 0 || tls->change_cipher_spec ||
+                s->filled >= LIM_TLS_STREAM_BYTES ||
+                (tls->server_hello && (tls->sh_version >= 0x0304 || tls->certificate)) ||
+                (tls->client_hello && tls->n_appdata > 0);
+    if (!done)
+        return;
+    if (tls->client_hello)
+        d->tls->client_hello = frame_at(s, tls->client_hello_offset);
+    if (tls->server_hello)
+        d->tls->server_hello = frame_at(s, tls->server_hello_offset);
+    if (tls->certificate)
+        d->tls->certificate = frame_at(s, tls->certificate_offset);
+    for (unsigned i = 0; i < tls->n_alerts && i < LIM_TLS_ALERTS; i++)
+        d->tls->alerts[i] = frame_at(s, tls->alerts[i].stream_offset);
+    free(d->stream);
+    d->stream = NULL;
+    d->tls_done = true;
+}
+
+static void finish_tls(struct cap_flow_dir *d)
+{
+    if (!d->tls_done)
+        parse_stream(d, true);
+}
+
+/* ---- per-packet update ---------------------------------------------------- */
+
+static bool is_full_size(const struct cap_flow_dir *d, uint32_t len)
+{
+    return len >= 1000 && (uint64_t)len * 4 >= (uint64_t)d->max_payload * 3;
+}
+
+static void track_payload(struct cap_flow_table *t, struct cap_flow *f, int dir,
+                          const struct cap_pkt *p)
+{
+    struct cap_flow_dir *d = &f->dir[dir];
+    uint32_t len = p->payload_wire_len;
+    struct cap_ref ref = make_ref(p);
+
+    if (!d->seq_set) {
+        d->seq_set = true;
+        /* The ISN + 1 when the SYN was seen, else this segment. */
+        d->seq_base = p->seq;
+        if (dir == CAP_C2S && f->n_syn)
+            d->seq_base = f->syn[0].seq + 1;
+        else if (dir == CAP_S2C && f->n_synack)
+            d->seq_base = f->synack[0].seq + 1;
+    }
+    uint32_t rel = p->seq - d->seq_base;
+    if (rel > 0x7fffffffu)      /* before the base: old data */
+        rel = 0;
+    uint32_t end = rel + len;
+
+    if (len > d->max_payload)
+        d->max_payload = len;
+    if (d->n_payload < 4)
+        d->payload[d->n_payload++] = ref;
+    d->last_payload = ref;
+
+    if (rel < d->seq_high) {
+        d->retransmits++;
+        history_add(f, dir, 'T');
+        if (is_full_size(d, len)) {
+            if (d->full_retransmits == 0)
+                d->first_full_retransmit = ref;
+            d->full_retransmits++;
+            if (end > d->full_retransmit_end)
+                d->full_retransmit_end = end;
+        }
+        if (d->hole && !d->hole_filled && rel <= d->hole_start && d->hole_start < end)
+            d->hole_filled = true;
+    } else if (rel > d->seq_high) {
+        if (!d->hole) {
+            d->hole = true;
+            d->hole_start = d->seq_high;
+            d->hole_len = rel - d->seq_high;
+            d->hole_after = ref;
+        } else if (!d->hole_filled) {
+            d->small_after_hole++;
+        }
+    }
+    if (end > d->seq_high && end - d->seq_high < 0x7fffffffu)
+        d->seq_high = end;
+
+    /* TLS facts only for the first bytes of each direction. */
+    if (d->tls_done || rel >= LIM_TLS_STREAM_BYTES || p->payload_len == 0)
+        return;
+    if (!d->tls) {
+        if (t->live_streams >= LIM_LIVE_STREAMS) {
+            t->streams_denied++;
+            d->tls_done = true;
+            return;
+        }
+        d->tls = calloc(1, sizeof(*d->tls));
+        d->stream = calloc(1, sizeof(*d->stream));
+        if (!d->tls || !d->stream) {
+            free(d->stream);
+            d->stream = NULL;
+            d->tls_done = true;
+            return;
+        }
+        t->live_streams++;
+    }
+    if (!stream_write(d->stream, rel, p->payload, p->payload_len, &ref))
+        parse_stream(d, true);
+    else if (d->stream->filled)
+        parse_stream(d, false);
+    if (!d->stream)
+        t->live_streams--;
+}
+
+static void track_ack(struct cap_flow *f, int dir, const struct cap_pkt *p)
+{
+    struct cap_flow_dir *d = &f->dir[dir];
+    const struct cap_flow_dir *peer = &f->dir[!dir];
+    if (!(p->tcp_flags & CAP_TH_ACK) || !peer->seq_set)
+        return;
+    uint32_t rel = p->ack - peer->seq_base;
+    if (rel > 0x7fffffffu)
+        return;
+    if (!d->ack_set || rel > d->ack_high) {
+        d->ack_set = true;
+        d->ack_high = rel;
+    }
+}
+
+const struct cap_flow *cap_flows_tcp(struct cap_flow_table *t, const struct cap_pkt *p)
+{
+    if (p->ipver == 0 || p->proto != 6 || p->status == CAP_INVALID)
+        return NULL;
+    int dir;
+    struct cap_flow *f = lookup(t, &p->src, p->sport, &p->dst, p->dport, &dir);
+    if (!f) {
+        f = flow_create(t, p, &dir);
+        if (!f)
+            return NULL;
+    } else {
+        lru_unlink(t, f);
+        lru_append(t, f);
+    }
+    struct cap_flow_dir *d = &f->dir[dir];
+    uint8_t fl = p->tcp_flags;
+    struct cap_ref ref = make_ref(p);
+
+    f->last_frame = p->frame;
+    f->last_ts = p->ts_ns;
+    f->pkts++;
+    d->pkts++;
+    if (p->snapped || p->status == CAP_TRUNCATED)
+        f->snapped = true;
+    if (!(fl & CAP_TH_RST)) {
+        if (!d->ttl_set || p->ttl < d->ttl_min)
+            d->ttl_min = p->ttl;
+        if (!d->ttl_set || p->ttl > d->ttl_max)
+            d->ttl_max = p->ttl;
+        d->ttl_set = true;
+    }
+
+    if ((fl & CAP_TH_SYN) && !(fl & CAP_TH_ACK) && dir == CAP_C2S) {
+        push_ref(f->syn, &f->n_syn, &ref);
+        history_add(f, dir, 'S');
+    } else if ((fl & CAP_TH_SYN) && (fl & CAP_TH_ACK) && dir == CAP_S2C) {
+        push_ref(f->synack, &f->n_synack, &ref);
+        history_add(f, dir, 'H');
+    } else if (fl & CAP_TH_SYN) {
+        /* A SYN against the roles we chose: simultaneous open or a SYN-ACK
+         * from the client side.  Recorded in the history only.  */
+        history_add(f, dir, dir == CAP_C2S ? 'H' : 'S');
+    }
+
+    if (fl & CAP_TH_RST) {
+        if (!f->rst_seen) {
+            f->rst_seen = true;
+            f->rst_stage = cap_flow_stage(f);
+        }
+        push_ref(d->rst, &d->n_rst, &ref);
+        history_add(f, dir, 'R');
+    } else if (f->rst_seen && p->payload_wire_len > 0 && !f->data_after_rst) {
+        f->data_after_rst = true;
+        f->data_after_rst_ref = ref;
+    }
+
+    if (dir == CAP_C2S && !f->hs_ack && f->n_synack && (fl & CAP_TH_ACK) &&
+        !(fl & (CAP_TH_SYN | CAP_TH_RST))) {
+        f->hs_ack = true;
+        f->hs_ack_ref = ref;
+    }
+
+    if (p->payload_wire_len > 0 && !(fl & CAP_TH_SYN)) {
+        d->payload_bytes += p->payload_wire_len;
+        history_add(f, dir, 'D');
+        track_payload(t, f, dir, p);
+    } else if ((fl & (CAP_TH_SYN | CAP_TH_FIN | CAP_TH_RST)) == 0 && (fl & CAP_TH_ACK)) {
+        history_add(f, dir, 'A');
+    }
+    track_ack(f, dir, p);
+
+    if ((fl & CAP_TH_FIN) && !d->fin) {
+        d->fin = true;
+        d->fin_ref = ref;
+        history_add(f, dir, 'F');
+    }
+    return f;
+}
+
+const struct cap_flow *cap_flows_icmp(struct cap_flow_table *t, const struct cap_pkt *p)
+{
+    const struct cap_icmp_err *e = &p->icmp_err;
+    if (!e->present || e->q_proto != 6 || !e->q_ports_valid)
+        return NULL;
+    int dir;
+    struct cap_flow *f = lookup(t, &e->q_src, e->q_sport, &e->q_dst, e->q_dport, &dir);
+    if (!f)
+        return NULL;
+    /* Strict matching: the quoted sequence number must be one this side
+     * really sent (tcptraceroute capture.c does the same).  */
+    if (e->q_seq_valid && dir == CAP_C2S) {
+        bool match = false;
+        for (unsigned i = 0; i < f->n_syn && i < LIM_FRAMES_PER_KIND; i++)
+            match = match || f->syn[i].seq == e->q_seq;
+        const struct cap_flow_dir *d = &f->dir[CAP_C2S];
+        if (d->seq_set) {
+            uint32_t rel = e->q_seq - d->seq_base;
+            match = match || rel <= d->seq_high;
+        }
+        if (!match && (f->n_syn || d->seq_set))
+            return NULL;
+    }
+    struct cap_icmp_ref r = {
+        .frame = p->frame, .ts_ns = p->ts_ns, .type = e->type, .code = e->code,
+        .v6 = p->ipver == 6, .reporter = p->src, .ttl = p->ttl, .next_mtu = e->next_mtu,
+    };
+    if (f->n_icmp < LIM_FRAMES_PER_KIND)
+        f->icmp[f->n_icmp] = r;
+    if (f->n_icmp < UINT32_MAX)
+        f->n_icmp++;
+    f->last_frame = p->frame;
+    f->last_ts = p->ts_ns;
+    return f;
+}

@@ -1,0 +1,162 @@
+/* flow.h: TCP flows from packet summaries: handshake, resets, closes,
+ * retransmissions and holes, ICMP errors quoting the flow, Zeek-style
+ * history, and the TLS facts of each direction's first bytes.
+ *
+ * Included by capture.h; kept apart only to keep that header readable.  */
+#ifndef ACRDIAG_FLOW_H
+#define ACRDIAG_FLOW_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct cap_pkt;
+
+#define CAP_C2S 0
+#define CAP_S2C 1
+
+/* How far a connection had got when something happened to it. */
+enum cap_stage {
+    CAP_STAGE_SYN_SENT,     /* SYN seen, no SYN-ACK */
+    CAP_STAGE_SYNACK_RCVD,  /* SYN-ACK seen, no client ACK */
+    CAP_STAGE_ESTABLISHED,  /* handshake done, no payload */
+    CAP_STAGE_CLIENT_DATA,  /* only the client had sent payload */
+    CAP_STAGE_SERVER_DATA,  /* the server had sent payload */
+    CAP_STAGE_MIDSTREAM,    /* neither SYN nor SYN-ACK captured */
+};
+
+/* One packet remembered as evidence. */
+struct cap_ref {
+    uint64_t frame;
+    int64_t ts_ns;
+    uint8_t ttl;
+    uint16_t ip_id;
+    uint32_t seq;
+    uint32_t len;           /* payload bytes */
+    uint8_t flags;
+    uint16_t mss;
+};
+
+struct cap_icmp_ref {
+    uint64_t frame;
+    int64_t ts_ns;
+    uint8_t type, code;
+    bool v6;
+    struct cap_addr reporter;
+    uint8_t ttl;
+    uint16_t next_mtu;
+};
+
+/* Reassembly of the first LIM_TLS_STREAM_BYTES of one direction, allocated
+ * only while a handshake is being read and freed once its facts are taken. */
+struct cap_stream;
+
+/* TLS facts of one direction, with the frames that carried them. */
+struct cap_tls_facts {
+    struct cap_tls_dir tls;
+    struct cap_ref client_hello, server_hello, certificate;
+    struct cap_ref alerts[LIM_TLS_ALERTS];
+};
+
+struct cap_flow_dir {
+    uint32_t pkts;
+    uint64_t payload_bytes;
+    bool ttl_set;
+    uint8_t ttl_min, ttl_max;   /* over packets other than RSTs */
+    uint32_t max_payload;
+
+    bool seq_set;
+    uint32_t seq_base;          /* first payload byte's sequence number */
+    uint32_t seq_high;          /* highest seq + len sent, relative to seq_base */
+    uint32_t retransmits;       /* payload segments at or below seq_high */
+    uint32_t full_retransmits;  /* ... of them near full size */
+    struct cap_ref first_full_retransmit;
+    uint32_t full_retransmit_end;   /* relative end of the retransmitted data */
+
+    bool hole;                  /* a segment arrived beyond a gap */
+    bool hole_filled;
+    uint32_t hole_start, hole_len;
+    struct cap_ref hole_after;  /* the segment that arrived beyond the gap */
+    uint32_t small_after_hole;  /* segments that still arrived beyond it */
+
+    bool ack_set;
+    uint32_t ack_high;          /* highest ACK this side sent, relative to the peer's seq_base */
+
+    struct cap_ref payload[4];  /* first payload segments */
+    unsigned n_payload;
+    struct cap_ref last_payload;
+
+    bool fin;
+    struct cap_ref fin_ref;
+    unsigned n_rst;
+    struct cap_ref rst[LIM_FRAMES_PER_KIND];
+
+    struct cap_stream *stream;
+    struct cap_tls_facts *tls; /* NULL until the first payload */
+    bool tls_done;
+};
+
+struct cap_flow {
+    struct cap_addr client, server;
+    uint16_t cport, sport;
+    char client_by;             /* 's' SYN, 'h' SYN-ACK, 'p' port, 'f' first */
+
+    uint64_t first_frame, last_frame;
+    int64_t first_ts, last_ts;
+    uint64_t pkts;
+    bool snapped;               /* a packet of this flow was cut by the snap length */
+
+    struct cap_flow_dir dir[2];
+
+    unsigned n_syn;
+    struct cap_ref syn[LIM_FRAMES_PER_KIND];
+    unsigned n_synack;
+    struct cap_ref synack[LIM_FRAMES_PER_KIND];
+    bool hs_ack;
+    struct cap_ref hs_ack_ref;
+
+    bool rst_seen;
+    enum cap_stage rst_stage;   /* stage when the first RST arrived */
+    bool data_after_rst;
+    struct cap_ref data_after_rst_ref;
+
+    unsigned n_icmp;
+    struct cap_icmp_ref icmp[LIM_FRAMES_PER_KIND];
+
+    char history[LIM_HISTORY + 1];
+    uint16_t history_seen;      /* letters already recorded, per direction */
+
+    /* table bookkeeping */
+    struct cap_flow *hash_next;
+    struct cap_flow *lru_prev, *lru_next;
+};
+
+/* Called once per flow when it leaves the table (evicted or flushed); the
+ * flow is freed after the call returns.  */
+typedef void (*cap_flow_done_fn)(void *ctx, const struct cap_flow *f);
+
+struct cap_flow_table;
+
+struct cap_flow_table *cap_flows_new(cap_flow_done_fn done, void *ctx);
+/* Updates the flow of a TCP packet; returns it (NULL if not TCP). */
+const struct cap_flow *cap_flows_tcp(struct cap_flow_table *t, const struct cap_pkt *p);
+/* Attaches an ICMP error to the flow whose packet it quotes; returns it or
+ * NULL when no tracked flow matches field by field.  */
+const struct cap_flow *cap_flows_icmp(struct cap_flow_table *t, const struct cap_pkt *p);
+/* Hands every remaining flow to the done callback and frees the table. */
+void cap_flows_free(struct cap_flow_table *t);
+/* Number of flows evicted because the table was full. */
+uint64_t cap_flows_evicted(const struct cap_flow_table *t);
+
+/* Flows that got no TLS facts because LIM_LIVE_STREAMS buffers were busy. */
+uint64_t cap_flows_streams_denied(const struct cap_flow_table *t);
+
+/* Zeek conn_state of a flow ("S0", "REJ", "SF", ...). */
+const char *cap_flow_conn_state(const struct cap_flow *f);
+/* Stage the flow had reached by its last packet. */
+enum cap_stage cap_flow_stage(const struct cap_flow *f);
+const char *cap_stage_name(enum cap_stage s);
+
+/* Initial TTL guess and hop distance, as p0f's guess_dist does. */
+unsigned cap_hop_distance(uint8_t ttl);
+
+#endif
