@@ -263,4 +263,8 @@ struct cap_http_resp {
 /* Parses an HTTP/1.x response head and the start of its body. */
 enum cap_status cap_http_parse_response(const uint8_t *buf, size_t len, struct cap_http_resp *out);
 
+/* ---- flows (flow.c) ----------------------------------------------------- */
+
+#include "flow.h"
+
 #endif
