@@ -115,7 +115,7 @@ static json_t *remedy_string(enum an_verdict v, const char *name, size_t max)
         tokens++;
     if (!name[0])
         name = "<registry>.azurecr.io";
-    buf = malloc(strlen(remedy) + tokens * strnlen(name, max) * 4 + 1);
+    buf = malloc((strlen(remedy) + tokens * strnlen(name, max)) * 4 + 1);
     if (!buf)
         return NULL;
     while ((at = strstr(remedy, token)) != NULL) {
