@@ -1,0 +1,400 @@
+/* tls.c: TLS records of one direction's stream prefix to handshake facts. */
+#include <string.h>
+
+#include <openssl/objects.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include "capture.h"
+#include "rd.h"
+
+enum {
+    TLS_CT_CCS = 20, TLS_CT_ALERT = 21, TLS_CT_HANDSHAKE = 22, TLS_CT_APPDATA = 23,
+};
+enum { TLS_HS_CLIENT_HELLO = 1, TLS_HS_SERVER_HELLO = 2, TLS_HS_CERTIFICATE = 11 };
+enum { TLS_EXT_SERVER_NAME = 0, TLS_EXT_SUPPORTED_VERSIONS = 43 };
+#define TLS_RECORD_HEADER 5u
+/* RFC 5246 6.2.3: a record's payload is at most 2^14 + 2048 bytes. */
+#define TLS_RECORD_MAX (16384u + 2048u)
+#define TLS_V13 0x0304u
+
+/* RFC 8446 4.1.3: a HelloRetryRequest is a ServerHello whose random is
+ * SHA-256("HelloRetryRequest").  */
+static const uint8_t hrr_random[32] = {
+    0xcf, 0x21, 0xad, 0x74, 0xe5, 0x9a, 0x61, 0x11, 0xbe, 0x1d, 0x8c, 0x02,
+    0x1e, 0x65, 0xb8, 0x91, 0xc2, 0xa2, 0x11, 0x16, 0x7a, 0xbb, 0x8c, 0x5e,
+    0x07, 0x9e, 0x09, 0xe2, 0xc8, 0xa8, 0x33, 0x9c,
+};
+
+/* Handshake messages concatenated across records (RFC 8446 5.1: a message
+ * may span records).  Only the message being assembled is kept: complete
+ * messages are parsed and dropped at once.  */
+struct hs_state {
+    uint8_t buf[LIM_TLS_STREAM_BYTES];
+    size_t len;
+    uint32_t msg_offset;            /* record offset of buf[0] */
+    bool stopped;                   /* encrypted from here, or unparseable */
+};
+
+/* True for a version that can appear in a hello (0x03xx); rules out GREASE
+ * values (RFC 8701) and drafts.  */
+static bool tls_version_plausible(uint16_t v)
+{
+    return (v >> 8) == 3;
+}
+
+/* RFC 6066 3: server_name extension: a list of (name_type, HostName). */
+static bool parse_sni(struct rd *e, struct cap_tls_dir *out)
+{
+    struct rd list = rd_sub(e, rd_be16(e));
+    if (e->bad || rd_left(e) != 0)
+        return false;
+    while (rd_left(&list) > 0) {
+        uint8_t name_type = rd_u8(&list);
+        uint16_t n = rd_be16(&list);
+        const uint8_t *name = rd_bytes(&list, n);
+        if (name == NULL || n == 0)
+            return false;           /* HostName<1..2^16-1> overruns the list */
+        if (name_type == 0 && !out->sni_present) {  /* host_name */
+            cap_safe_copy(out->sni, sizeof out->sni, name, n);
+            out->sni_present = true;
+        }
+    }
+    return true;
+}
+
+/* RFC 8446 4.2.1: in a ClientHello, versions<2..254>; keep the highest real
+ * TLS version offered.  */
+static bool parse_ch_versions(struct rd *e, struct cap_tls_dir *out)
+{
+    uint8_t n = rd_u8(e);
+    struct rd list = rd_sub(e, n);
+    if (e->bad || rd_left(e) != 0 || n % 2 != 0)
+        return false;
+    while (rd_left(&list) > 0) {
+        uint16_t v = rd_be16(&list);
+        if (tls_version_plausible(v) && v > out->ch_max_supported)
+            out->ch_max_supported = v;
+    }
+    return true;
+}
+
+/* Returns false when a length overruns its container. */
+static bool parse_client_hello(struct rd *m, struct cap_tls_dir *out)
+{
+    /* RFC 8446 4.1.2 (and RFC 5246 7.4.1.2). */
+    out->ch_version = rd_be16(m);
+    rd_skip(m, 32);                         /* random */
+    rd_skip(m, rd_u8(m));                   /* legacy_session_id */
+    rd_skip(m, rd_be16(m));                 /* cipher_suites */
+    rd_skip(m, rd_u8(m));                   /* legacy_compression_methods */
+    if (m->bad)
+        return false;
+    if (rd_left(m) == 0)
+        return true;                        /* TLS 1.2 without extensions */
+    struct rd exts = rd_sub(m, rd_be16(m));
+    if (m->bad)
+        return false;
+    while (rd_left(&exts) > 0) {
+        uint16_t type = rd_be16(&exts);
+        struct rd e = rd_sub(&exts, rd_be16(&exts));
+        if (exts.bad)
+            return false;
+        if (type == TLS_EXT_SERVER_NAME && !parse_sni(&e, out))
+            return false;
+        if (type == TLS_EXT_SUPPORTED_VERSIONS && !parse_ch_versions(&e, out))
+            return false;
+    }
+    return true;
+}
+
+/* RFC 8446 4.1.3: ServerHello; a supported_versions extension (RFC 8446
+ * 4.2.1, selected_version) overrides legacy_version.  Sets *hrr when the
+ * random marks a HelloRetryRequest.  */
+static bool parse_server_hello(struct rd *m, uint16_t *version, bool *hrr)
+{
+    *version = rd_be16(m);
+    const uint8_t *random = rd_bytes(m, 32);
+    rd_skip(m, rd_u8(m));                   /* legacy_session_id_echo */
+    rd_skip(m, 3);                          /* cipher_suite, compression */
+    if (m->bad)
+        return false;
+    *hrr = memcmp(random, hrr_random, sizeof hrr_random) == 0;
+    if (rd_left(m) == 0)
+        return true;
+    struct rd exts = rd_sub(m, rd_be16(m));
+    if (m->bad)
+        return false;
+    while (rd_left(&exts) > 0) {
+        uint16_t type = rd_be16(&exts);
+        struct rd e = rd_sub(&exts, rd_be16(&exts));
+        if (exts.bad)
+            return false;
+        if (type == TLS_EXT_SUPPORTED_VERSIONS) {
+            uint16_t v = rd_be16(&e);
+            if (e.bad || rd_left(&e) != 0)
+                return false;
+            *version = v;
+        }
+    }
+    return true;
+}
+
+/* Copies the first entry of `nid` in `name` as safe ASCII. */
+static void name_entry(X509_NAME *name, int nid, char *dst, size_t dstlen)
+{
+    dst[0] = '\0';
+    int i = X509_NAME_get_index_by_NID(name, nid, -1);
+    if (i < 0)
+        return;
+    ASN1_STRING *s = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, i));
+    if (s == NULL)
+        return;
+    /* Raw content bytes whatever the ASN.1 string type: non-ASCII is
+     * escaped, never interpreted.  */
+    cap_safe_copy(dst, dstlen, ASN1_STRING_get0_data(s), (size_t)ASN1_STRING_length(s));
+}
+
+/* Leaf certificate facts through OpenSSL; the X509 is freed here. */
+static void parse_leaf(const uint8_t *der, size_t len, struct cap_cert_info *ci)
+{
+    const unsigned char *p = der;
+    X509 *x = d2i_X509(NULL, &p, (long)len);
+    if (x == NULL)
+        return;
+    ci->parsed = true;
+    X509_NAME *subj = X509_get_subject_name(x);
+    X509_NAME *iss = X509_get_issuer_name(x);
+    name_entry(subj, NID_commonName, ci->subject_cn, sizeof ci->subject_cn);
+    name_entry(iss, NID_commonName, ci->issuer_cn, sizeof ci->issuer_cn);
+    name_entry(iss, NID_organizationName, ci->issuer_o, sizeof ci->issuer_o);
+    ci->self_signed = X509_NAME_cmp(subj, iss) == 0;
+
+    GENERAL_NAMES *gens = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
+    int n = gens ? sk_GENERAL_NAME_num(gens) : 0;
+    for (int i = 0; i < n && ci->n_sans < LIM_CERT_SANS; i++) {
+        const GENERAL_NAME *g = sk_GENERAL_NAME_value(gens, i);
+        if (g->type != GEN_DNS)
+            continue;
+        const ASN1_IA5STRING *s = g->d.dNSName;
+        cap_safe_copy(ci->sans[ci->n_sans], sizeof ci->sans[0],
+                      ASN1_STRING_get0_data(s), (size_t)ASN1_STRING_length(s));
+        ci->n_sans++;
+    }
+    GENERAL_NAMES_free(gens);
+    X509_free(x);
+}
+
+/* RFC 5246 7.4.2: certificate_list<0..2^24-1> of ASN.1Cert<1..2^24-1>,
+ * leaf first.  TLS 1.3's form (RFC 8446 4.4.2) is encrypted and never
+ * reaches here.  */
+static bool parse_certificate(struct rd *m, struct cap_cert_info *ci)
+{
+    struct rd list = rd_sub(m, rd_be24(m));
+    if (m->bad || rd_left(m) != 0)
+        return false;
+    while (rd_left(&list) > 0) {
+        uint32_t n = rd_be24(&list);
+        const uint8_t *der = rd_bytes(&list, n);
+        if (der == NULL || n == 0)
+            return false;
+        if (ci->chain_len == 0) {
+            ci->present = true;
+            parse_leaf(der, n, ci);
+        }
+        ci->chain_len++;
+    }
+    return true;
+}
+
+/* Acts on one complete handshake message.  Returns false when its inner
+ * lengths contradict it.  */
+static bool handle_message(uint8_t type, const uint8_t *body, size_t len,
+                           uint32_t offset, struct hs_state *hs, struct cap_tls_dir *out)
+{
+    struct rd m = rd_make(body, len);
+    switch (type) {
+    case TLS_HS_CLIENT_HELLO:
+        /* After a HelloRetryRequest the client sends a second ClientHello
+         * with the same name; the first one is the one reported.  */
+        if (out->client_hello)
+            return true;
+        out->client_hello = true;
+        out->client_hello_offset = offset;
+        return parse_client_hello(&m, out);
+    case TLS_HS_SERVER_HELLO: {
+        uint16_t version;
+        bool hrr;
+        if (!parse_server_hello(&m, &version, &hrr))
+            return false;
+        if (hrr) {
+            out->hello_retry = true;
+            out->hello_retry_offset = offset;
+            return true;
+        }
+        out->server_hello = true;
+        out->server_hello_offset = offset;
+        out->sh_version = version;
+        /* RFC 8446 2: everything after the ServerHello is encrypted. */
+        if (version == TLS_V13)
+            hs->stopped = true;
+        return true;
+    }
+    case TLS_HS_CERTIFICATE:
+        if (out->certificate)
+            return true;
+        out->certificate = true;
+        out->certificate_offset = offset;
+        return parse_certificate(&m, &out->cert);
+    default:
+        return true;
+    }
+}
+
+/* Appends one record's handshake bytes and parses every message that is now
+ * complete.  */
+static void feed_handshake(struct hs_state *hs, const uint8_t *frag, size_t n,
+                           uint32_t rec_offset, struct cap_tls_dir *out)
+{
+    struct rd f = rd_make(frag, n);
+    while (!hs->stopped && rd_left(&f) > 0) {
+        if (hs->len == 0)
+            hs->msg_offset = rec_offset;
+        size_t room = sizeof hs->buf - hs->len;
+        size_t take = rd_left(&f) < room ? rd_left(&f) : room;
+        memcpy(hs->buf + hs->len, rd_bytes(&f, take), take);
+        hs->len += take;
+
+        for (;;) {
+            /* RFC 8446 4: msg_type(1), length(3), body. */
+            struct rd h = rd_make(hs->buf, hs->len);
+            uint8_t type = rd_u8(&h);
+            uint32_t mlen = rd_be24(&h);
+            if (h.bad)
+                break;
+            if (mlen > sizeof hs->buf - 4) {
+                /* Can never be held; the stream prefix is no longer. */
+                hs->stopped = true;
+                break;
+            }
+            const uint8_t *body = rd_bytes(&h, mlen);
+            if (body == NULL)
+                break;
+            if (!handle_message(type, body, mlen, hs->msg_offset, hs, out)) {
+                out->malformed = true;
+                hs->stopped = true;
+                break;
+            }
+            /* What remains began in the record just appended: complete
+             * messages are always consumed before the next append.  */
+            size_t used = 4u + mlen;
+            memmove(hs->buf, hs->buf + used, hs->len - used);
+            hs->len -= used;
+            hs->msg_offset = rec_offset;
+            if (hs->stopped || hs->len == 0)
+                break;
+        }
+    }
+}
+
+static void add_alert(struct cap_tls_dir *out, uint8_t level, uint8_t desc,
+                      bool encrypted, uint32_t offset)
+{
+    if (out->n_alerts >= LIM_TLS_ALERTS)
+        return;
+    struct cap_tls_alert *a = &out->alerts[out->n_alerts++];
+    a->level = level;
+    a->description = desc;
+    a->encrypted = encrypted;
+    a->stream_offset = offset;
+}
+
+/* True when this direction's records are protected from here on.  In TLS
+ * 1.2 that is after its ChangeCipherSpec.  In TLS 1.3 it is after the
+ * ServerHello, and a ChangeCipherSpec is only a middlebox decoy (RFC 8446
+ * D.4): a server sends one right after a HelloRetryRequest, and its real
+ * ServerHello still follows in the clear.  */
+static bool dir_encrypted(const struct cap_tls_dir *out)
+{
+    if (out->server_hello && out->sh_version == TLS_V13)
+        return true;
+    if (out->hello_retry && !out->server_hello)
+        return false;
+    return out->change_cipher_spec;
+}
+
+void cap_tls_parse(const uint8_t *stream, size_t len, struct cap_tls_dir *out)
+{
+    memset(out, 0, sizeof *out);
+    /* The message buffer itself needs no clearing: only buf[0..len) is read. */
+    struct hs_state state;
+    struct hs_state *hs = &state;
+    hs->len = 0;
+    hs->msg_offset = 0;
+    hs->stopped = false;
+
+    struct rd r = rd_make(stream, len);
+    while (rd_left(&r) > 0) {
+        uint32_t rec_offset = (uint32_t)(len - rd_left(&r));
+        /* RFC 8446 5.1 / RFC 5246 6.2.1: type(1) version(2) length(2). */
+        struct rd h = r;
+        uint8_t type = rd_u8(&h);
+        uint8_t major = rd_u8(&h);
+        rd_skip(&h, 1);                     /* legacy minor version */
+        uint16_t rlen = rd_be16(&h);
+        bool type_ok = type >= TLS_CT_CCS && type <= TLS_CT_APPDATA;
+        /* What arrived of the header must already be plausible: legacy
+         * version 0x03xx, length within RFC 5246 6.2.3's bound.  */
+        size_t got = len - rec_offset;
+        bool header_ok = type_ok && (got < 2 || major == 3) &&
+                         (got < TLS_RECORD_HEADER || rlen <= TLS_RECORD_MAX);
+        if (!header_ok) {
+            if (rec_offset == 0)
+                out->not_tls = true;
+            else
+                out->malformed = true;
+            return;
+        }
+        out->is_tls = true;
+        if (h.bad)
+            return;                         /* header cut short */
+        struct rd body = rd_sub(&h, rlen);
+        bool whole = !h.bad;
+        bool enc = dir_encrypted(out);
+
+        switch (type) {
+        case TLS_CT_HANDSHAKE:
+            /* A cut-off last record still yields the messages it completes. */
+            if (!enc)
+                feed_handshake(hs, body.p, rd_left(&body), rec_offset, out);
+            break;
+        case TLS_CT_CCS:
+            if (whole)
+                out->change_cipher_spec = true;
+            break;
+        case TLS_CT_ALERT:
+            if (!whole)
+                break;
+            if (enc) {
+                add_alert(out, 0, 0, true, rec_offset);
+                break;
+            }
+            /* RFC 8446 6: level(1) description(2); a record may hold several. */
+            if (rlen == 0 || rlen % 2 != 0)
+                out->malformed = true;
+            while (rd_left(&body) >= 2) {
+                uint8_t level = rd_u8(&body);
+                add_alert(out, level, rd_u8(&body), false, rec_offset);
+            }
+            break;
+        case TLS_CT_APPDATA:
+            if (whole)
+                out->n_appdata++;
+            break;
+        }
+        if (!whole || out->malformed)
+            return;
+        r = h;
+        out->bytes_parsed = (uint32_t)(len - rd_left(&r));
+    }
+}
