@@ -227,7 +227,9 @@ static enum an_flow_outcome decide_outcome(const struct an_engine *e, const stru
             return AN_FO_SILENT;
         return AN_FO_INCOMPLETE;
     }
-    if (d->has_cert && !microsoft_issuer(&f->dir[CAP_S2C].tls->tls.cert)) {
+    /* Only a registry name (or none) is held to the registry's CAs. */
+    bool registry_sni = !d->sni[0] || an_registry_name(d->sni);
+    if (d->has_cert && registry_sni && !microsoft_issuer(&f->dir[CAP_S2C].tls->tls.cert)) {
         d->trigger = d->certificate;
         return AN_FO_FOREIGN_CERT;
     }

@@ -210,18 +210,10 @@ static const struct an_host *control_answered(const struct an_engine *e, const s
     return NULL;
 }
 
-static struct an_host *host_lookup(const struct an_engine *e, const struct cap_addr *a)
-{
-    for (size_t b = 0; b < AN_HOST_BUCKETS; b++)
-        for (struct an_host *h = e->hosts[b]; h; h = h->next)
-            if (cap_addr_eq(&h->addr, a))
-                return h;
-    return NULL;
-}
 
 static void decide_silent(const struct an_engine *e, const struct an_flow_digest *d, struct an_endpoint *ep)
 {
-    const struct an_host *h = host_lookup(e, &d->server);
+    const struct an_host *h = an_host_find(e, &d->server);
     char ip[64];
     cap_addr_str(&d->server, ip, sizeof(ip));
     ev_syns(ep, d);
@@ -232,13 +224,13 @@ static void decide_silent(const struct an_engine *e, const struct an_flow_digest
         if (other) {
             add_ev(ep, other->frame, "%s from %s port %u ttl=%u: the host is reachable",
                    other == &h->rst ? "RST" : "SYN-ACK", ip, other->port, other->ttl);
-            set_reason(ep, "%u SYNs to port %u got no answer while %s answered on port %u: the drop is scoped to the port, as an NSG or ACL rule does",
-                       d->n_syn, d->sport, ip, other->port);
+            set_reason(ep, "%u SYN%s to port %u got no answer while %s answered on port %u: the drop is scoped to the port, as an NSG or ACL rule does",
+                       d->n_syn, d->n_syn == 1 ? "" : "s", d->sport, ip, other->port);
         } else {
             add_ev(ep, h->echo_reply_frame, "ICMP echo reply from %s ttl=%u: the host is reachable", ip,
                    h->echo_reply_ttl);
-            set_reason(ep, "%u SYNs to port %u got no answer while %s answered ping: the drop is scoped to the port, as an NSG or ACL rule does",
-                       d->n_syn, d->sport, ip);
+            set_reason(ep, "%u SYN%s to port %u got no answer while %s answered ping: the drop is scoped to the port, as an NSG or ACL rule does",
+                       d->n_syn, d->n_syn == 1 ? "" : "s", d->sport, ip);
         }
         return;
     }
@@ -270,7 +262,7 @@ static void decide_silent(const struct an_engine *e, const struct an_flow_digest
 
 static void decide_reset_at_syn(const struct an_engine *e, const struct an_flow_digest *d, struct an_endpoint *ep)
 {
-    const struct an_host *h = host_lookup(e, &d->server);
+    const struct an_host *h = an_host_find(e, &d->server);
     unsigned rst_hops = cap_hop_distance(d->trigger.ttl), srv_hops;
     const struct an_answer *ref;
     ev_syns(ep, d);
@@ -301,7 +293,7 @@ static void decide_reset_at_syn(const struct an_engine *e, const struct an_flow_
 static void decide_closed_after_hello(const struct an_engine *e, const struct an_flow_digest *d,
                                       struct an_endpoint *ep)
 {
-    const struct an_host *h = host_lookup(e, &d->server);
+    const struct an_host *h = an_host_find(e, &d->server);
     bool rst = d->has_rst && d->rst.frame == d->trigger.frame;
     unsigned hops = cap_hop_distance(d->trigger.ttl);
     unsigned sa_hops = d->has_synack ? cap_hop_distance(d->synack.ttl) : hops;
@@ -532,7 +524,7 @@ static void build_endpoint(const struct an_engine *e, const struct an_ep_acc *ac
         ep->findings |= 1u << AN_F_CLIENT_RETRIED_AND_SUCCEEDED;
     /* The handshake answered by something nearer than the server's other
      * answers: the SYN-ACK came from a middlebox.  */
-    const struct an_host *h = host_lookup(e, &acc->ip);
+    const struct an_host *h = an_host_find(e, &acc->ip);
     if (d->has_synack && h) {
         for (unsigned i = 0; i < h->n_synack_ports; i++)
             if (cap_hop_distance(h->synack_ports[i].ttl) > cap_hop_distance(d->synack.ttl))
@@ -542,7 +534,7 @@ static void build_endpoint(const struct an_engine *e, const struct an_ep_acc *ac
         add_detail(ep, "flows_failed", "%u of %u", ep->n_flows - acc->outcome_count[AN_FO_OK], ep->n_flows);
 }
 
-static bool registry_name(const char *name)
+bool an_registry_name(const char *name)
 {
     size_t n = strlen(name), s = strlen("azurecr.io");
     return n >= s && strcmp(name + n - s, "azurecr.io") == 0 && (n == s || name[n - s - 1] == '.');
@@ -552,7 +544,7 @@ static bool dns_relevant(const struct an_engine *e, const struct an_dns_name *n)
 {
     if (e->opt.host)
         return strcasecmp(e->opt.host, n->name) == 0;
-    return registry_name(n->name);
+    return an_registry_name(n->name);
 }
 
 static const char *rcode_name(uint8_t r)

@@ -81,7 +81,7 @@ struct an_host *an_host_get(struct an_engine *e, const struct cap_addr *a)
     return h;
 }
 
-static struct an_host *host_find(const struct an_engine *e, const struct cap_addr *a)
+struct an_host *an_host_find(const struct an_engine *e, const struct cap_addr *a)
 {
     size_t b = addr_hash(a, 0) % AN_HOST_BUCKETS;
     for (struct an_host *h = e->hosts[b]; h; h = h->next)

@@ -121,7 +121,12 @@ struct an_engine {
 };
 
 struct an_host *an_host_get(struct an_engine *e, const struct cap_addr *a);
+/* The host's facts, or NULL when nothing was seen of it. */
+struct an_host *an_host_find(const struct an_engine *e, const struct cap_addr *a);
 struct an_ep_acc *an_ep_get(struct an_engine *e, const struct cap_addr *a, uint16_t port);
+
+/* A name under azurecr.io (login server, data or regional endpoint). */
+bool an_registry_name(const char *name);
 
 /* classify.c */
 void an_classify_flow(const struct an_engine *e, const struct cap_flow *f, struct an_flow_digest *out);

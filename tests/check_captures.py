@@ -1,0 +1,115 @@
+#!/usr/bin/env python3
+"""check_captures.py: capture regression tests, tcpdump TESTLIST style.
+
+Every row of pcaps/LABELS.tsv (the lab's recorded captures with the verdict a
+passive analysis must reach) and of tests/TESTLIST (variants, corpus cases and
+captures that once crashed or misled the tool) is one case: run
+`acrdiag analyze --json` and check the top verdict, the candidates, the
+findings, a piece of evidence and the exit status, field by field.
+Prints one line per case and a closing "N passed, N failed".
+"""
+import json
+import os
+import shlex
+import subprocess
+import sys
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ACRDIAG = os.environ.get("ACRDIAG", os.path.join(REPO, "acrdiag"))
+# The lab's VNet space: its private endpoints live there (tests/lab/README.md).
+LAB_OPTIONS = ["--private-net", "198.18.0.0/16"]
+EXIT = {"ok": 0, "incomplete": 3}
+
+
+def rows(path):
+    """Yields dicts of a tab-separated file with a header line; # comments skipped."""
+    if not os.path.exists(path):
+        return
+    with open(path, encoding="utf-8") as f:
+        header = None
+        for line in f:
+            line = line.rstrip("\n")
+            if not line.strip() or line.startswith("#"):
+                continue
+            cols = line.split("\t")
+            if header is None:
+                header = cols
+                continue
+            yield dict(zip(header, cols + [""] * (len(header) - len(cols))))
+
+
+def listed(value):
+    return [] if value in ("", "-") else [v.strip() for v in value.split(",") if v.strip()]
+
+
+def check(case, path, options):
+    """Returns a list of problems (empty when the case passes)."""
+    cmd = [ACRDIAG, "analyze", "--json"] + options + [path]
+    p = subprocess.run(cmd, capture_output=True, timeout=120)
+    problems = []
+    if p.returncode >= 4 or p.returncode < 0:
+        return ["exit status %d: %s" % (p.returncode, p.stderr.decode(errors="replace")[-400:])]
+    try:
+        doc = json.loads(p.stdout)
+    except ValueError as e:
+        return ["output is not JSON: %s" % e]
+    want = case["verdict"]
+    if doc.get("verdict") != want:
+        problems.append("verdict %s, expected %s (%s)" % (doc.get("verdict"), want, doc.get("summary")))
+    expected_exit = EXIT.get(want, 1)
+    if p.returncode != expected_exit:
+        problems.append("exit status %d, expected %d" % (p.returncode, expected_exit))
+    eps = doc.get("endpoints", [])
+    top = next((e for e in eps if e.get("verdict") == want), eps[0] if eps else {})
+    cands = sorted(listed(case.get("candidates", "")))
+    if sorted(top.get("candidates", [])) != cands:
+        problems.append("candidates %s, expected %s" % (top.get("candidates"), cands))
+    have = set(doc.get("findings", []))
+    for e in eps:
+        have.update(e.get("findings", []))
+    for f in listed(case.get("findings", "")):
+        if f not in have:
+            problems.append("finding %s missing (have %s)" % (f, sorted(have)))
+    ev = case.get("evidence", "-")
+    if ev not in ("", "-"):
+        texts = [x.get("what", "") for x in top.get("evidence", [])] + [top.get("reason", "")]
+        if not any(ev in t for t in texts):
+            problems.append("no evidence contains %r: %s" % (ev, texts))
+    for k in ("version", "mode", "summary", "endpoints"):
+        if k not in doc:
+            problems.append("JSON lacks %s" % k)
+    # The text report must lead with the verdict.
+    t = subprocess.run([ACRDIAG, "analyze"] + options + [path], capture_output=True, timeout=120)
+    first = t.stdout.decode(errors="replace").split("\n", 1)[0]
+    if not first.startswith("VERDICT %s" % want):
+        problems.append("text report starts %r" % first[:80])
+    return problems
+
+
+def main():
+    cases = []
+    for r in rows(os.path.join(REPO, "pcaps", "LABELS.tsv")):
+        cases.append((r["capture"], os.path.join(REPO, "pcaps", r["capture"]), LAB_OPTIONS, r))
+    for r in rows(os.path.join(REPO, "tests", "TESTLIST")):
+        opts = [] if r["options"] in ("", "-") else shlex.split(r["options"])
+        cases.append((r["file"], os.path.join(REPO, r["file"]), opts, r))
+    passed = failed = 0
+    for name, path, opts, case in cases:
+        if not os.path.exists(path):
+            problems = ["capture missing: %s" % path]
+        else:
+            problems = check(case, path, opts)
+        if problems:
+            failed += 1
+            print("FAIL %s" % name)
+            for pr in problems:
+                print("  %s" % pr)
+        else:
+            passed += 1
+            print("ok   %s -> %s" % (name, case["verdict"]))
+    print("%d passed, %d failed" % (passed, failed))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
