@@ -1,0 +1,374 @@
+/* http.c: an HTTP/1.x response head and the registry error in its body. */
+#include <arpa/inet.h>
+#include <string.h>
+
+#include "capture.h"
+#include "rd.h"
+
+/* Byte at the cursor without consuming it; -1 at the end. */
+static int peek(const struct rd *r)
+{
+    return rd_left(r) > 0 ? *r->p : -1;
+}
+
+static uint8_t lower(uint8_t c)
+{
+    return c >= 'A' && c <= 'Z' ? (uint8_t)(c - 'A' + 'a') : c;
+}
+
+static bool eq_nocase(const uint8_t *a, size_t n, const char *b)
+{
+    if (strlen(b) != n)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (lower(a[i]) != lower((uint8_t)b[i]))
+            return false;
+    return true;
+}
+
+static void skip_ows(struct rd *r)
+{
+    while (peek(r) == ' ' || peek(r) == '\t')
+        rd_skip(r, 1);
+}
+
+/* Next line of r (without its LF and an optional CR) as a sub-reader.
+ * False when no LF is left: the line is not complete.  */
+static bool next_line(struct rd *r, struct rd *line)
+{
+    size_t left = rd_left(r);
+    const uint8_t *lf = left ? memchr(r->p, '\n', left) : NULL;
+    if (lf == NULL)
+        return false;
+    size_t n = (size_t)(lf - r->p);
+    *line = rd_sub(r, n);
+    rd_skip(r, 1);
+    if (n > 0 && line->end[-1] == '\r')
+        line->end--;
+    return true;
+}
+
+/* RFC 9110 11.6.1 / RFC 6750 3: Bearer realm="...", service="..."; a
+ * quoted-string may hold \-escapes (RFC 9110 5.6.4).  */
+static void parse_www_authenticate(struct rd v, struct cap_http_resp *out)
+{
+    const uint8_t *scheme = v.p;
+    while (peek(&v) > ' ' && peek(&v) != ',')
+        rd_skip(&v, 1);
+    if (!eq_nocase(scheme, (size_t)(v.p - scheme), "Bearer"))
+        return;
+    while (rd_left(&v) > 0) {
+        skip_ows(&v);
+        while (peek(&v) == ',' || peek(&v) == ' ')
+            rd_skip(&v, 1);
+        const uint8_t *name = v.p;
+        while (peek(&v) > ' ' && peek(&v) != '=' && peek(&v) != ',')
+            rd_skip(&v, 1);
+        size_t name_len = (size_t)(v.p - name);
+        skip_ows(&v);
+        if (peek(&v) != '=')
+            return;                 /* a new challenge, or junk */
+        rd_skip(&v, 1);
+        skip_ows(&v);
+        uint8_t value[256];
+        size_t n = 0;
+        if (peek(&v) == '"') {
+            rd_skip(&v, 1);
+            while (rd_left(&v) > 0 && peek(&v) != '"') {
+                uint8_t c = rd_u8(&v);
+                if (c == '\\' && rd_left(&v) > 0)
+                    c = rd_u8(&v);
+                if (n < sizeof value)
+                    value[n++] = c;
+            }
+            rd_skip(&v, 1);         /* closing quote, if any */
+        } else {
+            while (peek(&v) > ' ' && peek(&v) != ',') {
+                uint8_t c = rd_u8(&v);
+                if (n < sizeof value)
+                    value[n++] = c;
+            }
+        }
+        if (eq_nocase(name, name_len, "realm") && !out->bearer_challenge) {
+            cap_safe_copy(out->realm, sizeof out->realm, value, n);
+            out->bearer_challenge = true;
+        }
+    }
+}
+
+/* Reads a JSON string at r (opening quote next) into buf, decoding \-escapes
+ * (RFC 8259 7); \uXXXX becomes UTF-8, non-ASCII is escaped again later by
+ * cap_safe_copy.  Returns false when the string does not end in r.  */
+static bool json_string(struct rd *r, uint8_t *buf, size_t cap, size_t *len)
+{
+    *len = 0;
+    if (rd_u8(r) != '"')
+        return false;
+    for (;;) {
+        if (rd_left(r) == 0)
+            return false;
+        uint8_t c = rd_u8(r);
+        uint32_t cp = c;
+        if (c == '"')
+            return true;
+        if (c == '\\') {
+            uint8_t e = rd_u8(r);
+            switch (e) {
+            case 'b': cp = '\b'; break;
+            case 'f': cp = '\f'; break;
+            case 'n': cp = '\n'; break;
+            case 'r': cp = '\r'; break;
+            case 't': cp = '\t'; break;
+            case 'u': {
+                cp = 0;
+                for (int i = 0; i < 4; i++) {
+                    uint8_t h = lower(rd_u8(r));
+                    if (h >= '0' && h <= '9')
+                        cp = cp << 4 | (uint32_t)(h - '0');
+                    else if (h >= 'a' && h <= 'f')
+                        cp = cp << 4 | (uint32_t)(h - 'a' + 10);
+                    else
+                        return false;
+                }
+                break;
+            }
+            default: cp = e; break;     /* \" \\ \/ and anything else */
+            }
+            if (r->bad)
+                return false;
+        }
+        /* UTF-8 of one UTF-16 unit; surrogates stay unpaired, which only
+         * matters for display and is escaped there.  */
+        uint8_t u[3];
+        size_t un;
+        if (cp < 0x80) {
+            u[0] = (uint8_t)cp;
+            un = 1;
+        } else if (cp < 0x800) {
+            u[0] = (uint8_t)(0xc0 | cp >> 6);
+            u[1] = (uint8_t)(0x80 | (cp & 0x3f));
+            un = 2;
+        } else {
+            u[0] = (uint8_t)(0xe0 | cp >> 12);
+            u[1] = (uint8_t)(0x80 | (cp >> 6 & 0x3f));
+            u[2] = (uint8_t)(0x80 | (cp & 0x3f));
+            un = 3;
+        }
+        if (*len + un <= cap) {
+            memcpy(buf + *len, u, un);
+            *len += un;
+        }
+    }
+}
+
+/* Skips one JSON value of any kind without recursion: brackets are counted,
+ * strings stepped over.  Returns false when it does not end in r.  */
+static bool json_skip_value(struct rd *r)
+{
+    uint8_t scratch[1];
+    size_t n;
+    unsigned depth = 0;
+    do {
+        skip_ows(r);
+        int c = peek(r);
+        if (c < 0)
+            return false;
+        if (c == '"') {
+            if (!json_string(r, scratch, 0, &n))
+                return false;
+        } else if (c == '{' || c == '[') {
+            depth++;
+            rd_skip(r, 1);
+        } else if (c == '}' || c == ']') {
+            if (depth == 0)
+                return true;        /* the end of the enclosing container */
+            depth--;
+            rd_skip(r, 1);
+        } else if (c == ',' && depth == 0) {
+            return true;
+        } else {
+            rd_skip(r, 1);
+        }
+    } while (depth > 0 || (peek(r) != ',' && peek(r) != '}' && peek(r) != ']'));
+    return true;
+}
+
+static void skip_ws(struct rd *r)
+{
+    while (peek(r) == ' ' || peek(r) == '\t' || peek(r) == '\r' || peek(r) == '\n')
+        rd_skip(r, 1);
+}
+
+/* From "client with IP '<ip>' is not allowed access", the numeric IP. */
+static void denied_ip(const uint8_t *msg, size_t n, struct cap_http_resp *out)
+{
+    static const char lead[] = "client with IP '";
+    size_t ll = sizeof lead - 1;
+    for (size_t i = 0; i + ll <= n; i++) {
+        if (memcmp(msg + i, lead, ll) != 0)
+            continue;
+        const uint8_t *ip = msg + i + ll;
+        const uint8_t *q = memchr(ip, '\'', n - i - ll);
+        size_t iplen = q ? (size_t)(q - ip) : 0;
+        char s[INET6_ADDRSTRLEN];
+        if (iplen == 0 || iplen >= sizeof s)
+            return;
+        memcpy(s, ip, iplen);
+        s[iplen] = '\0';
+        uint8_t a[16];
+        if (inet_pton(AF_INET, s, a) == 1 || inet_pton(AF_INET6, s, a) == 1)
+            memcpy(out->denied_client_ip, s, iplen + 1);
+        return;
+    }
+}
+
+/* The registry error body (distribution spec): {"errors":[{"code":"X",
+ * "message":"Y",...},...]}.  Only the first error is read; other members are
+ * skipped at any position.  A body cut short keeps what was complete.  */
+static void parse_error_body(struct rd r, struct cap_http_resp *out)
+{
+    skip_ws(&r);
+    if (rd_u8(&r) != '{')
+        return;
+    for (;;) {
+        uint8_t key[16];
+        size_t kn;
+        skip_ws(&r);
+        if (!json_string(&r, key, sizeof key, &kn))
+            return;
+        skip_ws(&r);
+        if (rd_u8(&r) != ':')
+            return;
+        skip_ws(&r);
+        if (kn == 6 && memcmp(key, "errors", 6) == 0)
+            break;
+        if (!json_skip_value(&r))
+            return;
+        skip_ws(&r);
+        if (rd_u8(&r) != ',')
+            return;
+    }
+    if (rd_u8(&r) != '[')
+        return;
+    skip_ws(&r);
+    if (rd_u8(&r) != '{')
+        return;
+    for (;;) {
+        uint8_t key[16], val[512];
+        size_t kn, vn;
+        skip_ws(&r);
+        if (!json_string(&r, key, sizeof key, &kn))
+            return;
+        skip_ws(&r);
+        if (rd_u8(&r) != ':')
+            return;
+        skip_ws(&r);
+        bool is_code = kn == 4 && memcmp(key, "code", 4) == 0;
+        bool is_msg = kn == 7 && memcmp(key, "message", 7) == 0;
+        if ((is_code || is_msg) && peek(&r) == '"') {
+            if (!json_string(&r, val, sizeof val, &vn))
+                return;
+            if (is_code) {
+                cap_safe_copy(out->error_code, sizeof out->error_code, val, vn);
+            } else {
+                cap_safe_copy(out->error_message, sizeof out->error_message, val, vn);
+                denied_ip(val, vn, out);
+            }
+        } else if (!json_skip_value(&r)) {
+            return;
+        }
+        skip_ws(&r);
+        if (rd_u8(&r) != ',')
+            return;
+    }
+}
+
+/* Chunked transfer coding (RFC 9112 7.1): the first chunk's data. */
+static struct rd first_chunk(struct rd body)
+{
+    struct rd line;
+    if (!next_line(&body, &line))
+        return rd_make(body.p, 0);
+    size_t size = 0;
+    while (rd_left(&line) > 0 && size < LIM_HTTP_BODY) {
+        uint8_t h = lower(rd_u8(&line));
+        if (h >= '0' && h <= '9')
+            size = size * 16 + (size_t)(h - '0');
+        else if (h >= 'a' && h <= 'f')
+            size = size * 16 + (size_t)(h - 'a' + 10);
+        else
+            break;                  /* chunk extensions */
+    }
+    size_t left = rd_left(&body);
+    return rd_sub(&body, size < left ? size : left);
+}
+
+enum cap_status cap_http_parse_response(const uint8_t *buf, size_t len, struct cap_http_resp *out)
+{
+    memset(out, 0, sizeof *out);
+    /* The head is looked for only within LIM_HTTP_HEAD bytes. */
+    size_t head_window = len < LIM_HTTP_HEAD ? len : LIM_HTTP_HEAD;
+    struct rd r = rd_make(buf, head_window);
+    struct rd line;
+
+    /* RFC 9112 4: HTTP-version SP 3DIGIT SP [reason-phrase] CRLF. */
+    static const char v10[] = "HTTP/1.0 ", v11[] = "HTTP/1.1 ";
+    size_t vn = rd_left(&r) < 9 ? rd_left(&r) : 9;
+    const uint8_t *ver = rd_bytes(&r, vn);
+    if (vn == 0 || (memcmp(ver, v10, vn) != 0 && memcmp(ver, v11, vn) != 0))
+        return CAP_INVALID;
+    if (vn < 9)
+        return CAP_TRUNCATED;
+    if (!next_line(&r, &line))
+        return len > head_window ? CAP_INVALID : CAP_TRUNCATED;
+    int status = 0;
+    for (int i = 0; i < 3; i++) {
+        uint8_t d = rd_u8(&line);
+        if (d < '0' || d > '9')
+            return CAP_INVALID;
+        status = status * 10 + (d - '0');
+    }
+    if (line.bad || (rd_left(&line) > 0 && rd_u8(&line) != ' '))
+        return CAP_INVALID;
+    out->status = status;
+    cap_safe_copy(out->reason, sizeof out->reason, line.p, rd_left(&line));
+
+    /* RFC 9112 5: field-name ":" OWS field-value OWS, up to an empty line. */
+    bool chunked = false;
+    for (;;) {
+        if (!next_line(&r, &line))
+            /* No end of head: cut by the capture, or longer than we read. */
+            return len > head_window ? CAP_INVALID : CAP_TRUNCATED;
+        if (rd_left(&line) == 0)
+            break;
+        const uint8_t *name = line.p;
+        const uint8_t *colon = memchr(line.p, ':', rd_left(&line));
+        if (colon == NULL || colon == name)
+            continue;               /* obs-fold or junk: not needed */
+        size_t name_len = (size_t)(colon - name);
+        rd_skip(&line, name_len + 1);
+        skip_ows(&line);
+        while (line.end > line.p && (line.end[-1] == ' ' || line.end[-1] == '\t'))
+            line.end--;
+        if (eq_nocase(name, name_len, "Docker-Distribution-Api-Version"))
+            out->has_docker_api_version = true;
+        else if (eq_nocase(name, name_len, "X-Ms-Correlation-Request-Id"))
+            out->has_ms_correlation = true;
+        else if (eq_nocase(name, name_len, "WWW-Authenticate"))
+            parse_www_authenticate(line, out);
+        else if (eq_nocase(name, name_len, "Content-Type"))
+            cap_safe_copy(out->content_type, sizeof out->content_type, line.p, rd_left(&line));
+        else if (eq_nocase(name, name_len, "Transfer-Encoding"))
+            chunked = rd_left(&line) >= 7 &&
+                      eq_nocase(line.end - 7, 7, "chunked");
+    }
+    out->complete_head = true;
+
+    size_t head_len = (size_t)(r.p - buf);
+    size_t body_len = len - head_len;
+    struct rd body = rd_make(buf + head_len, body_len < LIM_HTTP_BODY ? body_len : LIM_HTTP_BODY);
+    if (chunked)
+        body = first_chunk(body);
+    parse_error_body(body, out);
+    return CAP_OK;
+}
