@@ -38,7 +38,7 @@ FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_REPLAY := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%-replay)
 TOOL := $(BUILD)/acrdiag
 
-.PHONY: all check unit install clean pcaps fuzz bench
+.PHONY: all check unit install clean pcaps fuzz bench demo
 all: acrdiag
 
 acrdiag: $(TOOL)
@@ -71,6 +71,9 @@ check: $(TOOL) $(UNIT_BIN) $(FUZZ_REPLAY)
 
 unit: $(UNIT_BIN)
 	@for t in $(UNIT_BIN); do $$t || exit 1; done
+
+demo: acrdiag
+	ACRDIAG=./acrdiag tests/demo.sh
 
 pcaps: $(TOOL)
 	tests/lab/record-all.sh
