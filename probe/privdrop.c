@@ -1,6 +1,5 @@
 /* privdrop.c: acquire, then drop, verify, and fail hard (p0f drop_privs,
  * tcpdump droproot).  */
-#define _GNU_SOURCE
 #include <errno.h>
 #include <grp.h>
 #include <pwd.h>
