@@ -263,6 +263,42 @@ struct cap_http_resp {
 /* Parses an HTTP/1.x response head and the start of its body. */
 enum cap_status cap_http_parse_response(const uint8_t *buf, size_t len, struct cap_http_resp *out);
 
+/* ---- live capture (live.c) ------------------------------------------------ */
+
+struct cap_live;
+
+/* Opens a live capture through libpcap in immediate mode with snap length 0
+ * (whole packets) and the kernel filter `bpf` (NULL: everything).  `iface`
+ * NULL or "any" captures on every interface (Linux cooked SLL2).  Needs
+ * CAP_NET_RAW; open it before dropping privileges.  */
+struct cap_live *cap_live_open(const char *iface, const char *bpf, char *errbuf, size_t errlen);
+/* A descriptor to poll() for readability. */
+int cap_live_fd(const struct cap_live *l);
+/* Next packet: 1 with *rec filled (frames numbered from 1), 0 when none is
+ * waiting, -1 on error.  rec->data is valid until the next call.  */
+int cap_live_next(struct cap_live *l, struct cap_record *rec, char *errbuf, size_t errlen);
+/* Packets the kernel dropped for lack of buffer space so far. */
+uint64_t cap_live_dropped(struct cap_live *l);
+void cap_live_close(struct cap_live *l);
+
+/* ---- capture writer (writer.c) ------------------------------------------- */
+
+struct cap_writer;
+
+/* Starts a pcapng file that appears at `path` only when committed: packets
+ * go to a temporary file beside it, mode 0600 (captures are sensitive).  */
+struct cap_writer *cap_writer_open(const char *path, char *errbuf, size_t errlen);
+/* Appends one packet (an interface block is written per new link type),
+ * with an optional comment (NULL for none).  Returns 0 or -1.  */
+int cap_writer_packet(struct cap_writer *w, const struct cap_record *rec, const char *comment);
+/* Remembers a fact the wire cannot carry (an errno, a verification result,
+ * an HTTP status line); notes are written as comments when committing.  */
+int cap_writer_note(struct cap_writer *w, const char *note);
+/* Flushes, syncs and renames into place; frees w.  Returns 0 or -1. */
+int cap_writer_commit(struct cap_writer *w, char *errbuf, size_t errlen);
+/* Removes the temporary file; frees w. */
+void cap_writer_abort(struct cap_writer *w);
+
 /* ---- flows (flow.c) ----------------------------------------------------- */
 
 #include "flow.h"
