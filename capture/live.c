@@ -1,0 +1,109 @@
+/* live.c: live packets through libpcap, handed out as capture records. */
+#include <pcap/pcap.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "capture.h"
+
+/* DLT_RAW is 12 on Linux while the file format calls raw IP 101. */
+#define DLT_RAW_LINUX 12
+
+struct cap_live {
+    pcap_t *p;
+    uint32_t linktype;
+    uint64_t next_frame;
+    bool nano;
+};
+
+struct cap_live *cap_live_open(const char *iface, const char *bpf, char *errbuf, size_t errlen)
+{
+    char perr[PCAP_ERRBUF_SIZE] = "";
+    struct cap_live *l = calloc(1, sizeof(*l));
+    if (!l) {
+        snprintf(errbuf, errlen, "out of memory");
+        return NULL;
+    }
+    l->next_frame = 1;
+    l->p = pcap_create(iface ? iface : "any", perr);
+    if (!l->p) {
+        snprintf(errbuf, errlen, "%s", perr);
+        free(l);
+        return NULL;
+    }
+    pcap_set_snaplen(l->p, (int)LIM_MAX_RECORD);
+    pcap_set_promisc(l->p, 0);
+    pcap_set_immediate_mode(l->p, 1);
+    pcap_set_buffer_size(l->p, 8 << 20);
+    l->nano = pcap_set_tstamp_precision(l->p, PCAP_TSTAMP_PRECISION_NANO) == 0;
+    int rc = pcap_activate(l->p);
+    if (rc < 0) {
+        snprintf(errbuf, errlen, "%s: %s", iface ? iface : "any", pcap_geterr(l->p));
+        goto fail;
+    }
+    if (bpf) {
+        struct bpf_program prog;
+        if (pcap_compile(l->p, &prog, bpf, 1, PCAP_NETMASK_UNKNOWN) != 0) {
+            snprintf(errbuf, errlen, "capture filter: %s", pcap_geterr(l->p));
+            goto fail;
+        }
+        rc = pcap_setfilter(l->p, &prog);
+        pcap_freecode(&prog);
+        if (rc != 0) {
+            snprintf(errbuf, errlen, "capture filter: %s", pcap_geterr(l->p));
+            goto fail;
+        }
+    }
+    if (pcap_setnonblock(l->p, 1, perr) != 0) {
+        snprintf(errbuf, errlen, "%s", perr);
+        goto fail;
+    }
+    int dlt = pcap_datalink(l->p);
+    l->linktype = dlt == DLT_RAW_LINUX ? CAP_LT_RAW : (uint32_t)dlt;
+    return l;
+fail:
+    pcap_close(l->p);
+    free(l);
+    return NULL;
+}
+
+int cap_live_fd(const struct cap_live *l)
+{
+    return pcap_get_selectable_fd(l->p);
+}
+
+int cap_live_next(struct cap_live *l, struct cap_record *rec, char *errbuf, size_t errlen)
+{
+    struct pcap_pkthdr *h;
+    const u_char *data;
+    int rc = pcap_next_ex(l->p, &h, &data);
+    if (rc == 0)
+        return 0;
+    if (rc < 0) {
+        snprintf(errbuf, errlen, "capture: %s", rc == PCAP_ERROR ? pcap_geterr(l->p) : "ended");
+        return -1;
+    }
+    rec->frame = l->next_frame++;
+    rec->ts_ns = (int64_t)h->ts.tv_sec * 1000000000LL + (int64_t)h->ts.tv_usec * (l->nano ? 1 : 1000);
+    rec->linktype = l->linktype;
+    rec->caplen = h->caplen;
+    rec->wirelen = h->len < h->caplen ? h->caplen : h->len;
+    rec->data = data;
+    return 1;
+}
+
+uint64_t cap_live_dropped(struct cap_live *l)
+{
+    struct pcap_stat st;
+    if (pcap_stats(l->p, &st) != 0)
+        return 0;
+    return (uint64_t)st.ps_drop + st.ps_ifdrop;
+}
+
+void cap_live_close(struct cap_live *l)
+{
+    if (!l)
+        return;
+    pcap_close(l->p);
+    free(l);
+}
