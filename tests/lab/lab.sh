@@ -391,21 +391,21 @@ EOF
 }
 
 # ---------------------------------------------------------------- faults
-nft_in() { local ns=$1; shift; printf '%s\n' "$@" | ip netns exec "$ns" nft -f - ; }
+nft_in() { local ns=$1; shift; printf '%s\n' "$@" | sed 's/ } }$/\n}\n}/' | ip netns exec "$ns" nft -f - ; }
 
 apply_fault() {
     local sc=$1
     case $sc in
         healthy|acr_ip_denied|registry_throttled|dns_nxdomain|privatelink_public) ;;
         nsg_drop)      # NSG-like: silent drop of TCP 443 to the login server only
-            nft_in acrd_edge 'table inet nsg { chain fwd { type filter hook forward priority 0;
+            nft_in acrd_edge 'table inet nsg { chain c_fwd { type filter hook forward priority 0;
                 ip daddr '$REG4' tcp dport 443 drop
                 ip6 daddr '$REG6' tcp dport 443 drop } }' ;;
         route_none)    # UDR next hop None: blackhole the registry prefix, every protocol
             ip -n acrd_edge route add blackhole 198.19.10.0/24
             ip -n acrd_edge -6 route add blackhole 2001:db8:10::/48 ;;
         fw_reset_syn)  # middlebox rejects the SYN with a TCP RST
-            nft_in acrd_mbox 'table inet fw { chain fwd { type filter hook forward priority 0;
+            nft_in acrd_mbox 'table inet fw { chain c_fwd { type filter hook forward priority 0;
                 ip daddr '$REG4' tcp dport 443 tcp flags & (syn|ack) == syn reject with tcp reset
                 ip6 daddr '$REG6' tcp dport 443 tcp flags & (syn|ack) == syn reject with tcp reset } }' ;;
         fw_reset_sni)  # middlebox resets after a ClientHello naming the registry
@@ -416,24 +416,24 @@ apply_fault() {
         fw_close_sni)  # middlebox completes the handshake itself, closes after the ClientHello
             start_bg closer acrd_mbox python3 "$LAB_DIR/sni-closer.py" 8443 &&
             wait_for sni-closer nsx acrd_mbox sh -c "ss -ltn | grep -q ':8443 '" &&
-            nft_in acrd_mbox 'table inet fw { chain pre { type nat hook prerouting priority -100;
+            nft_in acrd_mbox 'table inet fw { chain c_pre { type nat hook prerouting priority -100;
                 ip daddr { '$REG4', '$DATA4' } tcp dport 443 redirect to :8443
                 ip6 daddr { '$REG6', '$DATA6' } tcp dport 443 redirect to :8443 } }' ;;
         proxy_intercept) # transparent TLS-terminating proxy with its own CA
             start_mbox_proxy &&
-            nft_in acrd_mbox 'table inet fw { chain pre { type nat hook prerouting priority -100;
+            nft_in acrd_mbox 'table inet fw { chain c_pre { type nat hook prerouting priority -100;
                 ip daddr { '$REG4', '$DATA4' } tcp dport 443 redirect to :8444
                 ip6 daddr { '$REG6', '$DATA6' } tcp dport 443 redirect to :8444 } }' ;;
         icmp_prohibited) # middlebox rejects with ICMP administratively prohibited
-            nft_in acrd_mbox 'table inet fw { chain fwd { type filter hook forward priority 0;
+            nft_in acrd_mbox 'table inet fw { chain c_fwd { type filter hook forward priority 0;
                 ip daddr '$REG4' tcp dport 443 reject with icmp type admin-prohibited
                 ip6 daddr '$REG6' tcp dport 443 reject with icmpv6 type admin-prohibited } }' ;;
         dns_timeout)   # the DNS server is unreachable: drop udp/tcp 53 at the edge
-            nft_in acrd_edge 'table inet nsg { chain fwd { type filter hook forward priority 0;
+            nft_in acrd_edge 'table inet nsg { chain c_fwd { type filter hook forward priority 0;
                 ip daddr '$DNS4' meta l4proto { tcp, udp } th dport 53 drop
                 ip6 daddr '$DNS6' meta l4proto { tcp, udp } th dport 53 drop } }' ;;
         data_endpoint_blocked) # login server fine, data endpoint silently dropped
-            nft_in acrd_edge 'table inet nsg { chain fwd { type filter hook forward priority 0;
+            nft_in acrd_edge 'table inet nsg { chain c_fwd { type filter hook forward priority 0;
                 ip daddr '$DATA4' tcp dport 443 drop
                 ip6 daddr '$DATA6' tcp dport 443 drop } }' ;;
         mtu_blackhole|mtu_blackhole_up)
@@ -442,14 +442,14 @@ apply_fault() {
             ip -n acrd_edge link set m0 mtu 1280 && ip -n acrd_mbox link set e0 mtu 1280 || return 1
             local r
             for r in acrd_edge acrd_mbox; do
-                nft_in "$r" 'table inet pmtud { chain out { type filter hook output priority 0;
+                nft_in "$r" 'table inet pmtud { chain c_out { type filter hook output priority 0;
                     icmp type destination-unreachable icmp code frag-needed drop
                     icmpv6 type packet-too-big drop } }' || return 1
             done
             if [ "$sc" = mtu_blackhole_up ]; then
                 # a one-sided MSS clamp (only the client's SYN): the server sends small
                 # segments, so TLS completes; the client's full-size uploads vanish
-                nft_in acrd_edge 'table inet clamp { chain fwd { type filter hook forward priority -150;
+                nft_in acrd_edge 'table inet clamp { chain c_fwd { type filter hook forward priority -150;
                     iifname "c0" tcp flags & (syn|ack) == syn tcp option maxseg size set 1200 } }' || return 1
             fi ;;
         *) die "unknown scenario $sc" ;;

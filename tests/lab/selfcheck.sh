@@ -1,0 +1,200 @@
+#!/bin/bash
+# selfcheck.sh [DIR]: assert with tshark that every lab capture in DIR (default pcaps/)
+# shows the fault its name claims (<scenario>.<client>[.<variant>].pcap|pcapng).
+# Needs no root and no running lab.  Prints "ok <name>" / "FAIL <name>: why" per check,
+# then "N passed, N failed"; exits 1 on any failure.
+# Lab facts used (see README.md): login server 198.19.10.10 / 2001:db8:10::10 (TTL 128,
+# seen at the client as 126), middlebox-made packets seen with TTL 63, the edge's with 64.
+set -u
+LAB_DIR=$(cd "$(dirname "$0")" && pwd)
+DIR=${1:-$LAB_DIR/../../pcaps}
+command -v tshark >/dev/null || { echo "FAIL setup: tshark not installed"; echo "0 passed, 1 failed"; exit 1; }
+[ -d "$DIR" ] || { echo "FAIL setup: no directory $DIR"; echo "0 passed, 1 failed"; exit 1; }
+pass=0; fail=0
+ok()  { echo "ok $1"; pass=$((pass + 1)); }
+bad() { echo "FAIL $1: $2"; fail=$((fail + 1)); }
+
+# ---- filters (no commas: tshark's io,stat separates filters with commas)
+REGSRC='(ip.src==198.19.10.10 || ipv6.src==2001:db8:10::10)'
+REGDST='(ip.dst==198.19.10.10 || ipv6.dst==2001:db8:10::10)'
+DATSRC='(ip.src==198.19.10.11 || ipv6.src==2001:db8:10::11)'
+DATDST='(ip.dst==198.19.10.11 || ipv6.dst==2001:db8:10::11)'
+SRV='(ip.ttl==126 || ipv6.hlim==126)'          # the registry's own packets
+MBX='(ip.ttl==63 || ipv6.hlim==63)'            # packets made by the middlebox
+SYN443="tcp.flags.syn==1 && tcp.flags.ack==0 && tcp.dstport==443 && $REGDST"
+SYNACK443="tcp.flags.syn==1 && tcp.flags.ack==1 && tcp.srcport==443 && $REGSRC"
+RST443="tcp.flags.reset==1 && tcp.srcport==443 && $REGSRC"
+FIN443="tcp.flags.fin==1 && tcp.flags.reset==0 && tcp.srcport==443 && $REGSRC"
+ICMPERR='(icmp.type==3 || icmpv6.type==1)'
+SH='tls.handshake.type==2'
+CH_SNI='tls.handshake.type==1 && tls.handshake.extensions_server_name == "labreg.azurecr.io"'
+MSCA='frame contains "Microsoft Azure RSA TLS Issuing CA 03"'
+CONTOSO='frame contains "Contoso TLS Inspection CA"'
+DNSOK='dns.flags.response==1 && dns.flags.rcode==0 && dns.a'
+UPLOAD="tcp.dstport==443 && $REGDST && tcp.len>=1400"
+BIGSRV="tcp.srcport==443 && $REGSRC && tcp.len>1228"     # cannot cross the 1280-MTU link
+
+# checks SCENARIO CLIENT VARIANT: print "description @@ op @@ filter" lines
+checks() {
+    local sc=$1 cl=$2 var=$3
+    echo "not truncated @@ ==0 @@ frame.len > frame.cap_len"
+    case $var in
+        vlan) echo "802.1Q tag VID 100 @@ >=1 @@ vlan.id==100" ;;
+        any)  echo "Linux cooked capture @@ >=1 @@ sll" ;;
+    esac
+    case $sc in
+    healthy)
+        echo "SYN-ACK from the registry with server TTL @@ >=1 @@ $SYNACK443 && $SRV"
+        echo "no SYN-ACK with another TTL @@ ==0 @@ $SYNACK443 && !$SRV"
+        echo "ServerHello @@ >=1 @@ $SH"
+        echo "no ICMP error @@ ==0 @@ $ICMPERR"
+        echo "ACR-shaped CNAME chain @@ >=1 @@ dns.cname == \"weu1.fe.azcr.io\""
+        case $cl in
+            curl|curl6) echo "TLS 1.3 chosen @@ >=1 @@ $SH && tls.handshake.extensions.supported_version==0x0304"
+                        echo "certificate not in clear @@ ==0 @@ $MSCA"
+                        echo "no RST from the registry @@ ==0 @@ $RST443" ;;
+            curl12|openssl) echo "Microsoft issuer in clear @@ >=1 @@ $MSCA"
+                        echo "no RST from the registry @@ ==0 @@ $RST443" ;;
+            skopeo) echo "full-size upload segments @@ >=10 @@ $UPLOAD"
+                    echo "pull followed the 307 to the data endpoint @@ >=1 @@ tcp.flags.syn==1 && tcp.flags.ack==1 && $DATSRC && $SRV"
+                    echo "data endpoint resolved @@ >=1 @@ $DNSOK && dns.qry.name == \"labreg.westeurope.data.azurecr.io\"" ;;
+            diff) echo "port 80 answers @@ >=1 @@ tcp.flags.syn==1 && tcp.flags.ack==1 && tcp.srcport==80 && ip.src==198.19.10.10"
+                  echo "registry IP answers ping @@ >=1 @@ icmp.type==0 && ip.src==198.19.10.10"
+                  echo "control answers @@ >=1 @@ tcp.flags.syn==1 && tcp.flags.ack==1 && ip.src==198.19.20.20" ;;
+        esac
+        [ "$cl" = curl6 ] && echo "IPv6 SYN-ACK hop limit 126 @@ >=1 @@ $SYNACK443 && ipv6.hlim==126"
+        ;;
+    nsg_drop|route_none)
+        echo "name resolved @@ >=1 @@ $DNSOK"
+        echo "SYN to 443 retransmitted @@ >=2 @@ $SYN443"
+        echo "no SYN-ACK from 443 @@ ==0 @@ $SYNACK443"
+        echo "no RST from 443 @@ ==0 @@ $RST443"
+        echo "no ICMP error @@ ==0 @@ $ICMPERR"
+        if [ "$cl" = diff ]; then
+            echo "control answers TCP @@ >=1 @@ tcp.flags.syn==1 && tcp.flags.ack==1 && ip.src==198.19.20.20"
+            echo "control answers ping @@ >=1 @@ icmp.type==0 && ip.src==198.19.20.20"
+            echo "port 80 was tried @@ >=1 @@ tcp.flags.syn==1 && tcp.flags.ack==0 && tcp.dstport==80 && ip.dst==198.19.10.10"
+            echo "registry IP was pinged @@ >=2 @@ icmp.type==8 && ip.dst==198.19.10.10"
+            if [ "$sc" = nsg_drop ]; then
+                echo "port 80 of the registry IP answers (server TTL) @@ >=1 @@ tcp.flags.syn==1 && tcp.flags.ack==1 && tcp.srcport==80 && ip.src==198.19.10.10 && ip.ttl==126"
+                echo "registry IP answers ping @@ >=1 @@ icmp.type==0 && ip.src==198.19.10.10"
+            else
+                echo "nothing at all from the registry IP @@ ==0 @@ ip.src==198.19.10.10"
+            fi
+        fi ;;
+    fw_reset_syn)
+        echo "SYN to 443 @@ >=1 @@ $SYN443"
+        echo "no SYN-ACK from 443 @@ ==0 @@ $SYNACK443"
+        echo "RST with the middlebox TTL 63 @@ >=1 @@ $RST443 && $MBX"
+        echo "no RST with the server TTL @@ ==0 @@ $RST443 && $SRV"
+        [ "$cl" = diff ] && echo "port 80 SYN-ACK with server TTL 126 @@ >=1 @@ tcp.flags.syn==1 && tcp.flags.ack==1 && tcp.srcport==80 && ip.src==198.19.10.10 && ip.ttl==126"
+        ;;
+    fw_reset_sni)
+        echo "SYN-ACK from the real server (TTL 126) @@ >=1 @@ $SYNACK443 && $SRV"
+        echo "ClientHello naming the registry @@ >=1 @@ $CH_SNI"
+        echo "RST with the middlebox TTL 63 @@ >=1 @@ $RST443 && $MBX"
+        echo "no ServerHello @@ ==0 @@ $SH" ;;
+    fw_close_sni)
+        echo "SYN-ACK made by the middlebox (TTL 63) @@ >=1 @@ $SYNACK443 && $MBX"
+        echo "no SYN-ACK with server TTL @@ ==0 @@ $SYNACK443 && $SRV"
+        echo "ClientHello naming the registry @@ >=1 @@ $CH_SNI"
+        echo "FIN from the middlebox (TTL 63) @@ >=1 @@ $FIN443 && $MBX"
+        echo "no ServerHello @@ ==0 @@ $SH"
+        echo "no TLS alert @@ ==0 @@ tls.alert_message" ;;
+    proxy_intercept)
+        echo "SYN-ACK made by the middlebox (TTL 63) @@ >=1 @@ $SYNACK443 && $MBX"
+        echo "no SYN-ACK with server TTL @@ ==0 @@ $SYNACK443 && $SRV"
+        echo "ServerHello (from the proxy) @@ >=1 @@ $SH && $MBX"
+        case $cl in
+            curl12|openssl) echo "Contoso issuer in clear @@ >=1 @@ $CONTOSO"
+                            echo "no Microsoft issuer @@ ==0 @@ $MSCA" ;;
+            curl|skopeo) echo "certificate not in clear (TLS 1.3) @@ ==0 @@ $CONTOSO" ;;
+        esac
+        [ "$cl" = curl12 ] && echo "client alert unknown_ca in clear @@ >=1 @@ tls.alert_message.desc==48 && tcp.dstport==443"
+        ;;
+    icmp_prohibited)
+        echo "no SYN-ACK from 443 @@ ==0 @@ $SYNACK443"
+        if [ "$cl" = curl6 ]; then
+            echo "ICMPv6 admin-prohibited from the middlebox (hlim 63) @@ >=1 @@ icmpv6.type==1 && icmpv6.code==1 && ipv6.hlim==63"
+        else
+            echo "ICMP type 3 code 13 from the middlebox (TTL 63) @@ >=1 @@ icmp.type==3 && icmp.code==13 && ip.ttl==63"
+            echo "ICMP quotes our SYN to 443 @@ >=1 @@ icmp.type==3 && icmp.code==13 && tcp.dstport==443"
+        fi ;;
+    acr_ip_denied|registry_throttled|privatelink_public)
+        echo "SYN-ACK from the registry with server TTL @@ >=1 @@ $SYNACK443 && $SRV"
+        echo "ServerHello from the server @@ >=1 @@ $SH && $SRV"
+        echo "server sent application data @@ >=1 @@ tls.record.content_type==23 && tcp.srcport==443 && $SRV"
+        [ "$cl" = curl12 ] && echo "Microsoft issuer in clear @@ >=1 @@ $MSCA"
+        if [ "$sc" = privatelink_public ]; then
+            echo "CNAME through privatelink @@ >=1 @@ dns.cname == \"labreg.privatelink.azurecr.io\""
+            echo "resolves to the public address @@ >=1 @@ dns.a == 198.19.10.10"
+        fi ;;
+    dns_nxdomain)
+        echo "query for the registry @@ >=1 @@ dns.flags.response==0 && dns.qry.name == \"labreg.azurecr.io\""
+        echo "NXDOMAIN answer @@ >=1 @@ dns.flags.response==1 && dns.flags.rcode==3"
+        echo "no connection attempted @@ ==0 @@ tcp.flags.syn==1" ;;
+    dns_timeout)
+        echo "query retried @@ >=2 @@ dns.flags.response==0 && dns.qry.name == \"labreg.azurecr.io\""
+        echo "no DNS response @@ ==0 @@ dns.flags.response==1"
+        echo "no connection attempted @@ ==0 @@ tcp.flags.syn==1" ;;
+    data_endpoint_blocked)
+        echo "login server SYN-ACK with server TTL @@ >=1 @@ $SYNACK443 && $SRV"
+        echo "ServerHello @@ >=1 @@ $SH"
+        if [ "$cl" = skopeo ]; then
+            echo "push uploaded full-size segments @@ >=10 @@ $UPLOAD"
+            echo "data endpoint resolved @@ >=1 @@ $DNSOK && dns.qry.name == \"labreg.westeurope.data.azurecr.io\""
+            echo "SYN to the data endpoint retransmitted @@ >=2 @@ tcp.flags.syn==1 && tcp.flags.ack==0 && tcp.dstport==443 && $DATDST"
+            echo "no SYN-ACK from the data endpoint @@ ==0 @@ tcp.flags.syn==1 && tcp.flags.ack==1 && $DATSRC"
+            echo "no RST/ICMP for the data endpoint @@ ==0 @@ (tcp.flags.reset==1 && $DATSRC) || $ICMPERR"
+        fi ;;
+    mtu_blackhole)
+        echo "SYN-ACK from the registry with server TTL @@ >=1 @@ $SYNACK443 && $SRV"
+        echo "ClientHello @@ >=1 @@ $CH_SNI"
+        echo "no server segment above the path MTU arrives @@ ==0 @@ $BIGSRV"
+        echo "no ServerHello (its full-size segment vanished) @@ ==0 @@ $SH"
+        echo "client reports a hole (SACK) @@ >=1 @@ tcp.dstport==443 && tcp.options.sack_le"
+        echo "no ICMP fragmentation-needed / packet-too-big @@ ==0 @@ (icmp.type==3 && icmp.code==4) || icmpv6.type==2" ;;
+    mtu_blackhole_up)
+        echo "SYN-ACK from the registry with server TTL @@ >=1 @@ $SYNACK443 && $SRV"
+        echo "TLS completes (ServerHello) @@ >=1 @@ $SH"
+        echo "no ICMP fragmentation-needed / packet-too-big @@ ==0 @@ (icmp.type==3 && icmp.code==4) || icmpv6.type==2"
+        if [ "$cl" = skopeo ]; then
+            echo "full-size upload segments retransmitted @@ >=2 @@ tcp.dstport==443 && $REGDST && tcp.len>1228 && tcp.analysis.retransmission"
+            echo "small segments still acknowledged @@ >=1 @@ tcp.srcport==443 && $REGSRC && tcp.flags.ack==1 && tcp.len==0"
+        fi ;;
+    *) return 1 ;;
+    esac
+}
+
+LABELS=$DIR/LABELS.tsv
+shopt -s nullglob
+files=("$DIR"/*.pcap "$DIR"/*.pcapng)
+[ ${#files[@]} -gt 0 ] || bad setup "no captures in $DIR"
+for f in "${files[@]}"; do
+    base=$(basename "$f"); cap=${base%.pcapng}; cap=${cap%.pcap}
+    sc=${cap%%.*}; rest=${cap#*.}; cl=${rest%%.*}; var=""; [ "$rest" != "$cl" ] && var=${rest#*.}
+    [ "${base##*.}" = pcapng ] && var=${var:-pcapng}
+    if ! lines=$(checks "$sc" "$cl" "$var"); then bad "$base" "no checks known for scenario '$sc'"; continue; fi
+    if [ -s "$LABELS" ]; then
+        if awk -F'\t' -v c="$base" '$1==c {f=1} END {exit !f}' "$LABELS"; then ok "$base: has a LABELS.tsv row"
+        else bad "$base: has a LABELS.tsv row" "missing in $LABELS"; fi
+    fi
+    descs=(); ops=(); zargs="io,stat,0"
+    while IFS= read -r l; do
+        descs+=("${l%% @@ *}"); r=${l#* @@ }; ops+=("${r%% @@ *}"); zargs+=",${r#* @@ }"
+    done <<<"$lines"
+    out=$(tshark -r "$f" -q -z "$zargs" 2>&1)
+    row=$(printf '%s\n' "$out" | grep '<>' | tail -1)
+    if [ -z "$row" ]; then bad "$base" "tshark failed: $(printf '%s' "$out" | grep -v 'Running as user' | head -2 | tr '\n' ' ')"; continue; fi
+    IFS='|' read -r -a cols <<<"$row"
+    for i in "${!descs[@]}"; do
+        n=$(echo "${cols[$((2 + 2 * i))]}" | tr -d ' ')
+        op=${ops[$i]}; want=${op#??}
+        case $op in
+            ">="*) [ "$n" -ge "$want" ] && ok "$base: ${descs[$i]}" || bad "$base: ${descs[$i]}" "$n frames, want >= $want" ;;
+            "=="*) [ "$n" -eq "$want" ] && ok "$base: ${descs[$i]}" || bad "$base: ${descs[$i]}" "$n frames, want $want" ;;
+        esac
+    done
+done
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
