@@ -187,8 +187,9 @@ enum cap_status cap_dns_parse(const uint8_t *msg, size_t len, struct cap_dns_msg
 /* ---- TLS (tls.c) --------------------------------------------------------- */
 
 /* An alert sent after this direction's ChangeCipherSpec (or after a TLS 1.3
- * ServerHello) is encrypted: it is counted with encrypted set and level and
- * description 0, because its content cannot be read.  */
+ * ServerHello), or in a record longer than one alert's 2 bytes, is
+ * encrypted: it is counted with encrypted set and level and description 0,
+ * because its content cannot be read.  */
 struct cap_tls_alert {
     uint8_t level, description;
     bool encrypted;
@@ -298,6 +299,11 @@ int cap_writer_note(struct cap_writer *w, const char *note);
 int cap_writer_commit(struct cap_writer *w, char *errbuf, size_t errlen);
 /* Removes the temporary file; frees w. */
 void cap_writer_abort(struct cap_writer *w);
+/* For a process that may not rename (it dropped privileges): writes the
+ * notes, flushes, syncs and closes without renaming; frees w.  Its
+ * privileged parent, which forked after cap_writer_open, then calls
+ * cap_writer_commit on its own copy to put the file in place.  */
+int cap_writer_detach(struct cap_writer *w, char *errbuf, size_t errlen);
 
 /* ---- flows (flow.c) ----------------------------------------------------- */
 

@@ -139,7 +139,8 @@ struct cap_writer *cap_writer_open(const char *path, char *errbuf, size_t errlen
     }
     fchmod(w->fd, 0600);
     w->f = fdopen(w->fd, "wb");
-    if (!w->f || write_shb(w, NULL, 0) != 0) {
+    /* Flushed at once, so a process forked after this holds no buffered copy. */
+    if (!w->f || write_shb(w, NULL, 0) != 0 || fflush(w->f) != 0) {
         snprintf(errbuf, errlen, "%s: %s", path, strerror(errno));
         if (!w->f)
             close(w->fd);
@@ -233,7 +234,8 @@ static void writer_free(struct cap_writer *w)
     free(w);
 }
 
-int cap_writer_commit(struct cap_writer *w, char *errbuf, size_t errlen)
+/* Writes the notes, then flushes, syncs and closes the temporary file. */
+static int finish_file(struct cap_writer *w)
 {
     int rc = w->failed ? -1 : 0;
     if (rc == 0 && w->n_notes)
@@ -242,6 +244,21 @@ int cap_writer_commit(struct cap_writer *w, char *errbuf, size_t errlen)
         rc = -1;
     if (fclose(w->f) != 0)
         rc = -1;
+    return rc;
+}
+
+int cap_writer_detach(struct cap_writer *w, char *errbuf, size_t errlen)
+{
+    int rc = finish_file(w);
+    if (rc != 0)
+        snprintf(errbuf, errlen, "%s: %s", w->path, errno ? strerror(errno) : "write failed");
+    writer_free(w);
+    return rc;
+}
+
+int cap_writer_commit(struct cap_writer *w, char *errbuf, size_t errlen)
+{
+    int rc = finish_file(w);
     if (rc == 0 && rename(w->tmp, w->path) != 0)
         rc = -1;
     if (rc != 0) {

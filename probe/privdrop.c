@@ -3,8 +3,11 @@
 #include <errno.h>
 #include <grp.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "probe.h"
@@ -53,4 +56,50 @@ bool probe_drop_privileges(const char *user, char *err, size_t errlen)
         return false;
     }
     return true;
+}
+
+static volatile sig_atomic_t child_pid;
+
+static void forward_term(int sig)
+{
+    if (child_pid > 0)
+        kill((pid_t)child_pid, sig);
+}
+
+int probe_run_unprivileged(const char *user, int (*run)(void *arg), void *arg)
+{
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) {
+        fprintf(stderr, "acrdiag: fork: %s\n", strerror(errno));
+        return 2;
+    }
+    if (pid == 0) {
+        char err[256];
+        if (!probe_drop_privileges(user, err, sizeof(err))) {
+            fprintf(stderr, "acrdiag: %s\n", err);
+            _exit(2);
+        }
+        int status = run(arg);
+        fflush(NULL);
+        exit(status);
+    }
+    child_pid = pid;
+    struct sigaction ign = { .sa_handler = SIG_IGN }, fwd = { .sa_handler = forward_term };
+    sigemptyset(&ign.sa_mask);
+    sigemptyset(&fwd.sa_mask);
+    sigaction(SIGINT, &ign, NULL);
+    sigaction(SIGTERM, &fwd, NULL);
+    int st;
+    while (waitpid(pid, &st, 0) < 0) {
+        if (errno != EINTR) {
+            fprintf(stderr, "acrdiag: waitpid: %s\n", strerror(errno));
+            return 2;
+        }
+    }
+    child_pid = 0;
+    if (WIFEXITED(st))
+        return WEXITSTATUS(st);
+    fprintf(stderr, "acrdiag: the capture process died of signal %d\n", WTERMSIG(st));
+    return 2;
 }

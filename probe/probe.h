@@ -16,4 +16,12 @@ bool probe_refuse_setuid(char *err, size_t errlen);
  * and returns true when not running as root.  */
 bool probe_drop_privileges(const char *user, char *err, size_t errlen);
 
+/* Privilege separation for the live modes: forks; the child drops to
+ * `user` (probe_drop_privileges) and returns `run(arg)` as its exit status;
+ * the parent keeps root only to wait for it (ignoring SIGINT, which the
+ * terminal sends to both; forwarding SIGTERM) and returns the child's exit
+ * status, or 2 when it died of a signal or could not drop privileges.
+ * Open every privileged handle before calling it.  */
+int probe_run_unprivileged(const char *user, int (*run)(void *arg), void *arg);
+
 #endif
