@@ -375,14 +375,15 @@ void cap_tls_parse(const uint8_t *stream, size_t len, struct cap_tls_dir *out)
         case TLS_CT_ALERT:
             if (!whole)
                 break;
-            if (enc) {
-                add_alert(out, 0, 0, true, rec_offset);
-                break;
-            }
-            /* RFC 8446 6: level(1) description(2); a record may hold several. */
-            if (rlen == 0 || rlen % 2 != 0)
+            /* RFC 8446 5.1, 6: an alert record holds exactly one alert,
+             * level(1) description(1).  A longer one is protected even if
+             * its ChangeCipherSpec was not seen (a capture that started
+             * mid-connection).  */
+            if (rlen < 2) {
                 out->malformed = true;
-            while (rd_left(&body) >= 2) {
+            } else if (enc || rlen > 2) {
+                add_alert(out, 0, 0, true, rec_offset);
+            } else {
                 uint8_t level = rd_u8(&body);
                 add_alert(out, level, rd_u8(&body), false, rec_offset);
             }

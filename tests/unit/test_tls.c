@@ -321,6 +321,14 @@ static void test_alerts(void)
     CHECK_EQ_INT(d.alerts[0].stream_offset, 6);
     CHECK(!d.malformed);
 
+    /* The same alert in a capture that began after the CCS: its length
+     * alone says it is protected.  */
+    cap_tls_parse(after_ccs + 6, sizeof after_ccs - 6, &d);
+    CHECK(!d.change_cipher_spec);
+    CHECK_EQ_INT(d.n_alerts, 1);
+    CHECK(d.alerts[0].encrypted);
+    CHECK_EQ_INT(d.alerts[0].stream_offset, 0);
+
     /* Many alerts: only LIM_TLS_ALERTS are kept. */
     uint8_t many[64];
     size_t o = 0;
@@ -428,9 +436,9 @@ static void test_hostile_lengths(void)
     CHECK(d.malformed);
     CHECK_EQ_INT(d.cert.chain_len, 0);
 
-    /* Tiny and odd alert records. */
-    static const uint8_t odd_alert[] = { 0x15, 0x03, 0x03, 0x00, 0x01, 0x02 };
-    cap_tls_parse(odd_alert, sizeof odd_alert, &d);
+    /* An alert record too short to hold an alert. */
+    static const uint8_t short_alert[] = { 0x15, 0x03, 0x03, 0x00, 0x01, 0x02 };
+    cap_tls_parse(short_alert, sizeof short_alert, &d);
     CHECK(d.malformed);
     CHECK_EQ_INT(d.n_alerts, 0);
 }
