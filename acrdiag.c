@@ -2,25 +2,39 @@
  * fail, and proves it with packets.  */
 #include <errno.h>
 #include <getopt.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "analysis/analysis.h"
 #include "capture/capture.h"
+#include "probe/probe.h"
 
 #define MAX_FILES 16
 
 static const char usage_text[] =
     "usage: acrdiag analyze [options] FILE...\n"
+    "       acrdiag watch [options] [-i IFACE] [--duration S] [--until-idle S] [-w FILE]\n"
     "       acrdiag --version | --help\n"
     "\n"
     "Commands:\n"
     "  analyze FILE...        read pcap/pcapng captures (several files are read in\n"
     "                         order as one capture) and print a verdict per endpoint\n"
+    "  watch                  capture while a push runs (root), stop on Ctrl-C,\n"
+    "                         SIGTERM, --duration or --until-idle, then report\n"
     "\n"
-    "Options for analyze:\n"
+    "Options for watch:\n"
+    "  -i, --interface IFACE  interface to capture on (default: any)\n"
+    "  --duration S           stop after S seconds\n"
+    "  --until-idle S         stop when the watched connections were idle for S seconds\n"
+    "  -w, --write FILE       keep the capture (pcapng, mode 0600, written atomically)\n"
+    "  --user NAME            user to drop to after opening the capture (default nobody)\n"
+    "\n"
+    "Options for both:\n"
     "  --json                 the JSON document of the verdict contract\n"
     "  --markdown             a ticket-ready Markdown report\n"
     "  --host NAME|IP         only endpoints with this name or address\n"
@@ -28,6 +42,7 @@ static const char usage_text[] =
     "  --private-net CIDR     address space of private endpoints (repeatable;\n"
     "                         default 10/8, 172.16/12, 192.168/16, 100.64/10, fc00::/7)\n"
     "  -o, --output FILE      write the report to FILE (atomically) instead of stdout\n"
+    "                         (analyze only)\n"
     "  --color / --no-color   colour the text verdict (default: when stdout is a terminal)\n"
     "\n"
     "Exit status: 0 every endpoint ok, 1 a fault was diagnosed, 2 bad usage or\n"
@@ -36,12 +51,18 @@ static const char usage_text[] =
 enum format { FMT_TEXT, FMT_JSON, FMT_MARKDOWN };
 
 struct cli {
+    bool watch;
     enum format format;
     const char *output;
     int color;              /* -1 auto */
     struct an_options an;
     const char *files[MAX_FILES];
     unsigned n_files;
+    /* watch */
+    const char *iface;
+    const char *write_path;
+    const char *user;
+    double duration, until_idle;    /* seconds; 0: not set */
 };
 
 static int fail_usage(const char *msg, const char *arg)
@@ -54,9 +75,20 @@ static int fail_usage(const char *msg, const char *arg)
     return 2;
 }
 
-static int parse_analyze(int argc, char **argv, struct cli *c)
+static bool parse_seconds(const char *s, double *out)
 {
-    enum { O_JSON = 256, O_MARKDOWN, O_HOST, O_PORT, O_PRIVATE, O_COLOR, O_NO_COLOR };
+    char *end;
+    double v = strtod(s, &end);
+    if (*end || end == s || !(v > 0) || v > 86400)
+        return false;
+    *out = v;
+    return true;
+}
+
+static int parse_options(int argc, char **argv, struct cli *c)
+{
+    enum { O_JSON = 256, O_MARKDOWN, O_HOST, O_PORT, O_PRIVATE, O_COLOR, O_NO_COLOR, O_DURATION,
+           O_IDLE, O_USER };
     static const struct option longopts[] = {
         { "json", no_argument, NULL, O_JSON },
         { "markdown", no_argument, NULL, O_MARKDOWN },
@@ -66,12 +98,22 @@ static int parse_analyze(int argc, char **argv, struct cli *c)
         { "output", required_argument, NULL, 'o' },
         { "color", no_argument, NULL, O_COLOR },
         { "no-color", no_argument, NULL, O_NO_COLOR },
+        { "interface", required_argument, NULL, 'i' },
+        { "write", required_argument, NULL, 'w' },
+        { "duration", required_argument, NULL, O_DURATION },
+        { "until-idle", required_argument, NULL, O_IDLE },
+        { "user", required_argument, NULL, O_USER },
         { NULL, 0, NULL, 0 },
     };
     int ch;
     optind = 1;
     opterr = 0;
-    while ((ch = getopt_long(argc, argv, "+o:", longopts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, c->watch ? "+i:w:" : "+o:", longopts, NULL)) != -1) {
+        bool watch_only = ch == 'i' || ch == 'w' || ch == O_DURATION || ch == O_IDLE || ch == O_USER;
+        if (watch_only && !c->watch)
+            return fail_usage("option only for watch", argv[optind - 1]);
+        if (ch == 'o' && c->watch)
+            return fail_usage("watch writes its report to standard output; -w keeps the capture", NULL);
         switch (ch) {
         case O_JSON: c->format = FMT_JSON; break;
         case O_MARKDOWN: c->format = FMT_MARKDOWN; break;
@@ -94,10 +136,26 @@ static int parse_analyze(int argc, char **argv, struct cli *c)
         case 'o': c->output = optarg; break;
         case O_COLOR: c->color = 1; break;
         case O_NO_COLOR: c->color = 0; break;
+        case 'i': c->iface = optarg; break;
+        case 'w': c->write_path = optarg; break;
+        case O_USER: c->user = optarg; break;
+        case O_DURATION:
+            if (!parse_seconds(optarg, &c->duration))
+                return fail_usage("--duration wants seconds", optarg);
+            break;
+        case O_IDLE:
+            if (!parse_seconds(optarg, &c->until_idle))
+                return fail_usage("--until-idle wants seconds", optarg);
+            break;
         case '?':
         default:
             return fail_usage("unknown or incomplete option", argv[optind - 1]);
         }
+    }
+    if (c->watch) {
+        if (optind < argc)
+            return fail_usage("watch takes no file; did you mean -w FILE?", argv[optind]);
+        return 0;
     }
     for (int i = optind; i < argc; i++) {
         if (c->n_files >= MAX_FILES)
@@ -205,7 +263,7 @@ static int write_atomically(const struct cli *c, const struct an_report *r)
 static int cmd_analyze(int argc, char **argv)
 {
     struct cli c = { .format = FMT_TEXT, .color = -1, .an = { .port = 443 } };
-    int rc = parse_analyze(argc, argv, &c);
+    int rc = parse_options(argc, argv, &c);
     if (rc)
         return rc;
     struct an_engine *e = an_engine_new(&c.an);
@@ -238,6 +296,210 @@ static int cmd_analyze(int argc, char **argv)
     return status;
 }
 
+/* ---- watch ------------------------------------------------------------------ */
+
+/* What the watch captures: DNS, the registry port (and 80), ICMP errors. */
+#define WATCH_FILTER_FMT "port 53 or tcp port %d or tcp port 80 or icmp or icmp6"
+#define WATCH_STATUS_ENDPOINTS 4
+
+static volatile sig_atomic_t watch_stop;
+
+static void on_stop_signal(int sig)
+{
+    watch_stop = sig;
+}
+
+static int64_t now_ns(clockid_t clk)
+{
+    struct timespec ts;
+    clock_gettime(clk, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* Connections seen so far per server endpoint, for the live status line. */
+struct watch_status {
+    struct cap_addr ip[WATCH_STATUS_ENDPOINTS];
+    unsigned syns[WATCH_STATUS_ENDPOINTS], synacks[WATCH_STATUS_ENDPOINTS];
+    unsigned rsts[WATCH_STATUS_ENDPOINTS], retrans[WATCH_STATUS_ENDPOINTS];
+    unsigned n;
+    uint64_t packets;
+};
+
+static int status_slot(struct watch_status *st, const struct cap_addr *a)
+{
+    for (unsigned i = 0; i < st->n; i++)
+        if (cap_addr_eq(&st->ip[i], a))
+            return (int)i;
+    if (st->n >= WATCH_STATUS_ENDPOINTS)
+        return -1;
+    st->ip[st->n] = *a;
+    return (int)st->n++;
+}
+
+/* Returns true when the packet belongs to a watched connection. */
+static bool status_update(struct watch_status *st, const struct cap_pkt *p, int port)
+{
+    st->packets++;
+    if (p->proto != 6 || (p->dport != port && p->sport != port))
+        return false;
+    bool to_server = p->dport == port;
+    int i = status_slot(st, to_server ? &p->dst : &p->src);
+    if (i < 0)
+        return true;
+    uint8_t fl = p->tcp_flags;
+    if ((fl & (CAP_TH_SYN | CAP_TH_ACK)) == CAP_TH_SYN)
+        st->syns[i]++;
+    else if ((fl & (CAP_TH_SYN | CAP_TH_ACK)) == (CAP_TH_SYN | CAP_TH_ACK))
+        st->synacks[i]++;
+    if (fl & CAP_TH_RST)
+        st->rsts[i]++;
+    /* SYNs beyond the SYN-ACKs are retransmissions of unanswered attempts. */
+    st->retrans[i] = st->syns[i] > st->synacks[i] ? st->syns[i] - st->synacks[i] : 0;
+    return true;
+}
+
+static void status_print(const struct watch_status *st, double elapsed)
+{
+    char line[512];
+    int n = snprintf(line, sizeof(line), "\r[%5.1f s] %llu packets", elapsed, (unsigned long long)st->packets);
+    for (unsigned i = 0; i < st->n && n > 0 && (size_t)n < sizeof(line); i++) {
+        char ip[64];
+        cap_addr_str(&st->ip[i], ip, sizeof(ip));
+        const char *state = st->rsts[i] ? "reset" : st->retrans[i] ? "retransmitting"
+                            : st->synacks[i] ? "established" : "handshaking";
+        n += snprintf(line + n, sizeof(line) - (size_t)n, " | %s: %u conn, %s", ip,
+                      st->syns[i] > st->synacks[i] ? st->syns[i] : st->synacks[i], state);
+    }
+    fprintf(stderr, "%s\033[K", line);
+}
+
+struct watch_ctx {
+    struct cli *c;
+    struct cap_live *live;
+    struct cap_writer *writer;
+};
+
+/* The unprivileged part: capture until told to stop, then report. */
+static int watch_run(void *arg)
+{
+    struct watch_ctx *w = arg;
+    struct cli *c = w->c;
+    struct sigaction sa = { .sa_handler = on_stop_signal };
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+
+    struct an_engine *e = an_engine_new(&c->an);
+    if (!e) {
+        fprintf(stderr, "acrdiag: out of memory\n");
+        return 2;
+    }
+    bool tty = isatty(2);
+    struct watch_status st = { 0 };
+    int64_t start = now_ns(CLOCK_MONOTONIC), last_activity = start, last_status = 0;
+    bool seen_watched = false;
+    char err[256] = "";
+    int failure = 0;
+    struct pollfd pfd = { .fd = cap_live_fd(w->live), .events = POLLIN };
+
+    while (!watch_stop && !failure) {
+        poll(&pfd, 1, 200);
+        for (int burst = 0; burst < 4096; burst++) {
+            struct cap_record rec;
+            int rc = cap_live_next(w->live, &rec, err, sizeof(err));
+            if (rc == 0)
+                break;
+            if (rc < 0) {
+                failure = 1;
+                break;
+            }
+            struct cap_pkt pkt;
+            cap_decode(&rec, &pkt);
+            an_engine_packet(e, &pkt, rec.linktype);
+            if (w->writer && cap_writer_packet(w->writer, &rec, NULL) != 0) {
+                snprintf(err, sizeof(err), "%s: write failed", c->write_path);
+                failure = 1;
+                break;
+            }
+            if (status_update(&st, &pkt, c->an.port)) {
+                seen_watched = true;
+                last_activity = now_ns(CLOCK_MONOTONIC);
+            }
+        }
+        int64_t now = now_ns(CLOCK_MONOTONIC);
+        if (c->duration > 0 && now - start >= (int64_t)(c->duration * 1e9))
+            break;
+        if (c->until_idle > 0 && seen_watched && now - last_activity >= (int64_t)(c->until_idle * 1e9))
+            break;
+        if (tty && now - last_status >= 250000000LL) {
+            status_print(&st, (double)(now - start) / 1e9);
+            last_status = now;
+        }
+    }
+    if (tty)
+        fputs("\r\033[K", stderr);
+    if (failure)
+        fprintf(stderr, "acrdiag: %s\n", err);
+
+    an_engine_set_end(e, now_ns(CLOCK_REALTIME));
+    struct an_report r;
+    an_engine_finish(e, "watch", &r);
+    an_engine_free(e);
+    if (cap_live_dropped(w->live))
+        r.findings |= 1u << AN_F_KERNEL_DROPS;
+    cap_live_close(w->live);
+    int status = an_exit_status(r.verdict);
+    if (w->writer && cap_writer_detach(w->writer, err, sizeof(err)) != 0) {
+        fprintf(stderr, "acrdiag: %s\n", err);
+        status = 2;
+    }
+    if (write_report(c, stdout, &r) != 0 || fflush(stdout) != 0)
+        status = 2;
+    an_report_free(&r);
+    return failure ? 2 : status;
+}
+
+static int cmd_watch(int argc, char **argv)
+{
+    struct cli c = { .watch = true, .format = FMT_TEXT, .color = -1, .an = { .port = 443 } };
+    int rc = parse_options(argc, argv, &c);
+    if (rc)
+        return rc;
+    char err[256], filter[128];
+    if (!probe_refuse_setuid(err, sizeof(err))) {
+        fprintf(stderr, "acrdiag: %s\n", err);
+        return 2;
+    }
+    snprintf(filter, sizeof(filter), WATCH_FILTER_FMT, c.an.port);
+    struct watch_ctx w = { .c = &c };
+    /* Everything privileged is opened first: the capture, the output file. */
+    w.live = cap_live_open(c.iface, filter, err, sizeof(err));
+    if (!w.live) {
+        fprintf(stderr, "acrdiag: cannot capture (watch needs root): %s\n", err);
+        return 2;
+    }
+    if (c.write_path) {
+        w.writer = cap_writer_open(c.write_path, err, sizeof(err));
+        if (!w.writer) {
+            fprintf(stderr, "acrdiag: %s\n", err);
+            cap_live_close(w.live);
+            return 2;
+        }
+    }
+    int status = probe_run_unprivileged(c.user, watch_run, &w);
+    /* Only this (privileged) parent may rename into the directory. */
+    if (w.writer) {
+        if (status <= 3 && cap_writer_commit(w.writer, err, sizeof(err)) != 0) {
+            fprintf(stderr, "acrdiag: %s\n", err);
+            status = 2;
+        } else if (status > 3) {
+            cap_writer_abort(w.writer);
+        }
+    }
+    cap_live_close(w.live);
+    return status;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2)
@@ -253,5 +515,7 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "analyze") == 0)
         return cmd_analyze(argc - 1, argv + 1);
+    if (strcmp(cmd, "watch") == 0)
+        return cmd_watch(argc - 1, argv + 1);
     return fail_usage("unknown command", cmd);
 }

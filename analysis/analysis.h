@@ -157,6 +157,9 @@ struct an_engine;
 struct an_engine *an_engine_new(const struct an_options *opt);
 /* Feeds one decoded packet (any status). */
 void an_engine_packet(struct an_engine *e, const struct cap_pkt *pkt, uint32_t linktype);
+/* Tells the engine the capture ran until ts_ns even if no packet came then
+ * (a live capture stopped by the user): a lone SYN that long ago counts. */
+void an_engine_set_end(struct an_engine *e, int64_t ts_ns);
 /* Notes a damaged input file (the verdicts still come from what was read). */
 void an_engine_damaged(struct an_engine *e, const char *why);
 /* Decides and fills *out (caller frees with an_report_free). */

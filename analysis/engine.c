@@ -160,6 +160,12 @@ void an_engine_free(struct an_engine *e)
     free(e);
 }
 
+void an_engine_set_end(struct an_engine *e, int64_t ts_ns)
+{
+    if (ts_ns > e->last_ts_ns)
+        e->last_ts_ns = ts_ns;
+}
+
 void an_engine_damaged(struct an_engine *e, const char *why)
 {
     e->info.damaged = true;
