@@ -17,9 +17,11 @@ struct rd {
     bool bad;
 };
 
+/* p may be NULL when len is 0 (the decoder's empty payload); NULL + 0 is
+ * undefined in C, so that case is not computed.  */
 static inline struct rd rd_make(const uint8_t *p, size_t len)
 {
-    struct rd r = { p, p + len, false };
+    struct rd r = { p, len ? p + len : p, false };
     return r;
 }
 
