@@ -5,54 +5,7 @@
 #include <time.h>
 
 #include "analysis/analysis.h"
-
-/* Length of the valid UTF-8 sequence at p (n bytes available) with its code
- * point in *cp, or 0 when the bytes are not valid UTF-8 (RFC 3629 section 4:
- * no overlong forms, no surrogates, nothing above U+10FFFF).  */
-static size_t utf8_seq(const unsigned char *p, size_t n, uint32_t *cp)
-{
-    unsigned char c = p[0];
-    size_t len;
-    uint32_t v, min;
-
-    if (c < 0x80) {
-        *cp = c;
-        return 1;
-    }
-    if (c >= 0xc2 && c <= 0xdf) {
-        len = 2, v = c & 0x1fu, min = 0x80;
-    } else if (c >= 0xe0 && c <= 0xef) {
-        len = 3, v = c & 0x0fu, min = 0x800;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        len = 4, v = c & 0x07u, min = 0x10000;
-    } else {
-        return 0;
-    }
-    if (n < len)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((p[i] & 0xc0) != 0x80)
-            return 0;
-        v = (v << 6) | (p[i] & 0x3fu);
-    }
-    if (v < min || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))
-        return 0;
-    *cp = v;
-    return len;
-}
-
-/* Whether a code point may reach a terminal as it is: not a C0 or C1 control
- * (ESC, CSI and OSC start terminal escape sequences), not DEL, not a line
- * separator, not a bidirectional control that reorders what a person reads.  */
-static bool shown(uint32_t cp)
-{
-    if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f))
-        return false;
-    if (cp == 0x061c || cp == 0x200e || cp == 0x200f || (cp >= 0x2028 && cp <= 0x202e) ||
-        (cp >= 0x2066 && cp <= 0x2069))
-        return false;
-    return true;
-}
+#include "analysis/wirestr.h"
 
 /* Writes at most max bytes of s (stopping at a NUL): printable UTF-8 as it
  * is, every other byte as \xHH.  */
@@ -63,9 +16,9 @@ static void put_safe(FILE *out, const char *s, size_t max)
 
     for (size_t i = 0; i < n;) {
         uint32_t cp;
-        size_t len = utf8_seq(p + i, n - i, &cp);
+        size_t len = an_utf8_seq(p + i, n - i, &cp);
 
-        if (len && shown(cp)) {
+        if (len && an_cp_shown(cp)) {
             fwrite(p + i, 1, len, out);
             i += len;
             continue;
