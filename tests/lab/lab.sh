@@ -371,6 +371,7 @@ http {
     }
     server {
         listen 8444 ssl; listen [::]:8444 ssl;
+        ssl_protocols TLSv1.2 TLSv1.3;
         ssl_certificate $pki/fakechain.crt;
         ssl_certificate_key $pki/fake.key;
         location / {

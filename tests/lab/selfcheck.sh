@@ -100,7 +100,7 @@ checks() {
         echo "ClientHello naming the registry @@ >=1 @@ $CH_SNI"
         echo "FIN from the middlebox (TTL 63) @@ >=1 @@ $FIN443 && $MBX"
         echo "no ServerHello @@ ==0 @@ $SH"
-        echo "no TLS alert @@ ==0 @@ tls.alert_message" ;;
+        echo "no TLS alert from the middlebox @@ ==0 @@ tls.alert_message && tcp.srcport==443" ;;
     proxy_intercept)
         echo "SYN-ACK made by the middlebox (TTL 63) @@ >=1 @@ $SYNACK443 && $MBX"
         echo "no SYN-ACK with server TTL @@ ==0 @@ $SYNACK443 && $SRV"
@@ -110,7 +110,7 @@ checks() {
                             echo "no Microsoft issuer @@ ==0 @@ $MSCA" ;;
             curl|skopeo) echo "certificate not in clear (TLS 1.3) @@ ==0 @@ $CONTOSO" ;;
         esac
-        [ "$cl" = curl12 ] && echo "client alert unknown_ca in clear @@ >=1 @@ tls.alert_message.desc==48 && tcp.dstport==443"
+        case $cl in curl|curl12) echo "client alert unknown_ca in clear @@ >=1 @@ tls.alert_message.desc==48 && tcp.dstport==443" ;; esac
         ;;
     icmp_prohibited)
         echo "no SYN-ACK from 443 @@ ==0 @@ $SYNACK443"
@@ -123,7 +123,7 @@ checks() {
     acr_ip_denied|registry_throttled|privatelink_public)
         echo "SYN-ACK from the registry with server TTL @@ >=1 @@ $SYNACK443 && $SRV"
         echo "ServerHello from the server @@ >=1 @@ $SH && $SRV"
-        echo "server sent application data @@ >=1 @@ tls.record.content_type==23 && tcp.srcport==443 && $SRV"
+        echo "server sent application data @@ >=1 @@ (tls.record.content_type==23 || tls.record.opaque_type==23) && tcp.srcport==443 && $SRV"
         [ "$cl" = curl12 ] && echo "Microsoft issuer in clear @@ >=1 @@ $MSCA"
         if [ "$sc" = privatelink_public ]; then
             echo "CNAME through privatelink @@ >=1 @@ dns.cname == \"labreg.privatelink.azurecr.io\""
@@ -164,6 +164,7 @@ checks() {
         fi ;;
     *) return 1 ;;
     esac
+    return 0
 }
 
 LABELS=$DIR/LABELS.tsv
