@@ -65,6 +65,29 @@ $(BUILD)/fuzz/%-replay: tests/fuzz/%.c tests/fuzz/replay_main.c $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -MMD -MP -o $@ $< tests/fuzz/replay_main.c $(LIB) $(LDLIBS)
 
+# libFuzzer harnesses (`make fuzz`): clang with -fsanitize=fuzzer,address,undefined
+# builds build/fuzz/<harness>; the library is compiled apart for it.  Run one
+# with e.g. build/fuzz/fuzz_dns tests/fuzz/corpus/fuzz_dns (tests/fuzz/README.md).
+FUZZ_CC ?= clang
+FUZZ_DIR := build/fuzz
+FUZZ_CFLAGS := $(WARN) -O1 -g -fno-omit-frame-pointer -D_GNU_SOURCE \
+               -DACRDIAG_VERSION='"$(VERSION)"' -I. $(shell pkg-config --cflags $(PKGS) 2>/dev/null) \
+               -fsanitize=address,undefined -fno-sanitize-recover=all
+ifdef CI
+FUZZ_CFLAGS += -Werror
+endif
+FUZZ_OBJ := $(LIB_SRC:%.c=$(FUZZ_DIR)/obj/%.o)
+FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(FUZZ_DIR)/%)
+
+fuzz: $(FUZZ_BIN)
+
+$(FUZZ_DIR)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c -o $@ $<
+
+$(FUZZ_BIN): $(FUZZ_DIR)/%: tests/fuzz/%.c $(FUZZ_OBJ)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -MMD -MP -o $@ $< $(FUZZ_OBJ) $(LDLIBS)
+
 # Everything the test runner needs, then the runner itself.
 check: $(TOOL) $(UNIT_BIN) $(FUZZ_REPLAY)
 	BUILD=$(BUILD) tests/run.sh
