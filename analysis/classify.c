@@ -233,14 +233,17 @@ static enum an_flow_outcome decide_outcome(const struct an_engine *e, const stru
         d->trigger = d->certificate;
         return AN_FO_FOREIGN_CERT;
     }
-    if (d->alert_ref.frame) {
+    /* A close from the server side after the ClientHello, with no
+     * ServerHello, decides unless an alert came first: the client's own
+     * alert after such a close (OpenSSL sends decode_error) only reacts.  */
+    struct cap_ref close;
+    bool close_is_rst = false;
+    bool closed = d->has_ch && !d->has_sh && server_close_after(f, d->client_hello.frame, &close, &close_is_rst);
+    if (d->alert_ref.frame && (!closed || d->alert_ref.frame < close.frame)) {
         d->trigger = d->alert_ref;
         return AN_FO_TLS_ALERT;
     }
-    struct cap_ref close;
-    bool close_is_rst = false;
-    if (d->has_ch && !d->has_sh &&
-        server_close_after(f, d->client_hello.frame, &close, &close_is_rst)) {
+    if (closed) {
         d->trigger = close;
         if (close_is_rst) {
             d->has_rst = true;

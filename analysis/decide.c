@@ -314,7 +314,7 @@ static void decide_closed_after_hello(const struct an_engine *e, const struct an
         set_reason(ep, "the connection was %s %.1f ms after the ClientHello from %u hops away, while the SYN-ACK came from %u hops away: a middlebox decided on the TLS ClientHello",
                    rst ? "reset" : "closed", delay, hops, sa_hops);
     else
-        set_reason(ep, "the connection was %s %.1f ms after the ClientHello%s%s, with no ServerHello and no TLS alert: a firewall deciding on the SNI does this (Azure Firewall application rules close, others reset)",
+        set_reason(ep, "the connection was %s %.1f ms after the ClientHello%s%s, with no ServerHello and no TLS alert from the server: a firewall deciding on the SNI does this (Azure Firewall application rules close, others reset)",
                    rst ? "reset" : "closed", delay, d->sni[0] ? " naming " : "", d->sni);
 }
 
@@ -610,9 +610,15 @@ static int rank(const struct an_endpoint *ep)
     return r;
 }
 
+/* Equal ranks keep the order of the capture (qsort is not stable). */
 static int cmp_endpoints(const void *a, const void *b)
 {
-    return rank(a) - rank(b);
+    const struct an_endpoint *x = a, *y = b;
+    if (rank(x) != rank(y))
+        return rank(x) - rank(y);
+    uint64_t fx = x->n_flows_listed ? x->flows[0].first_frame : x->n_evidence ? x->evidence[0].frame : 0;
+    uint64_t fy = y->n_flows_listed ? y->flows[0].first_frame : y->n_evidence ? y->evidence[0].frame : 0;
+    return (fx > fy) - (fx < fy);
 }
 
 static const char *verdict_sentence(enum an_verdict v)
