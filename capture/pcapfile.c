@@ -14,6 +14,9 @@
  *     writers get snaplen wrong (0, or smaller than what they wrote);
  *   - caplen above wirelen is kept and wirelen is raised to caplen, so a
  *     record always satisfies caplen <= wirelen;
+ *   - a timestamp fraction out of range (>= 1 s) is carried into the
+ *     seconds rather than rejected; a Simple Packet Block has no timestamp
+ *     and gets ts_ns 0;
  *   - the first damaged record ends the file: cap_file_next returns -1 now
  *     and on every later call, with the same message.  */
 #include <errno.h>
@@ -71,6 +74,9 @@ struct cap_file {
     struct ng_iface ifaces[LIM_MAX_INTERFACES];
     uint32_t n_ifaces;
 
+    uint8_t pushback[4];        /* pcapng: the magic read by cap_file_open, */
+    size_t n_pushback;          /* handed back first so pipes need no seek */
+
     uint8_t *buf;               /* holds the current record or block */
     size_t buf_size;
     uint64_t offset;            /* file offset of the next unread byte */
@@ -123,9 +129,13 @@ static bool buf_reserve(struct cap_file *f, size_t n)
 
 /* Reads exactly n bytes.  Returns n, or how many were read before the end
  * of the file; *ioerr is set on a read error.  */
-static size_t read_full(struct cap_file *f, void *dst, size_t n, bool *ioerr)
+static size_t read_full(struct cap_file *f, uint8_t *dst, size_t n, bool *ioerr)
 {
-    size_t got = n ? fread(dst, 1, n, f->fp) : 0;
+    size_t from_pb = n < f->n_pushback ? n : f->n_pushback;
+    memcpy(dst, f->pushback, from_pb);
+    memmove(f->pushback, f->pushback + from_pb, f->n_pushback - from_pb);
+    f->n_pushback -= from_pb;
+    size_t got = from_pb + (n > from_pb ? fread(dst + from_pb, 1, n - from_pb, f->fp) : 0);
     f->offset += got;
     *ioerr = got < n && ferror(f->fp);
     return got;
@@ -474,11 +484,9 @@ struct cap_file *cap_file_open(const char *path, char *errbuf, size_t errlen)
     uint32_t magic = rd_le32(&r);
     uint32_t swapped = (magic >> 24) | (magic >> 8 & 0xff00u) | (magic << 8 & 0xff0000u) | magic << 24;
     if (magic == NG_SHB) {
-        /* Rewind so ng_next reads the section header like any other. */
-        if (fseek(fp, 0, SEEK_SET) != 0) {
-            set_err(errbuf, errlen, "cannot rewind file");
-            goto bad;
-        }
+        /* Hand the magic back so ng_next reads the section header like any other. */
+        memcpy(f->pushback, hdr, 4);
+        f->n_pushback = 4;
         f->offset = 0;
         f->fmt = FMT_PCAPNG;
         return f;
