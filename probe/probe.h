@@ -24,4 +24,8 @@ bool probe_drop_privileges(const char *user, char *err, size_t errlen);
  * Open every privileged handle before calling it.  */
 int probe_run_unprivileged(const char *user, int (*run)(void *arg), void *arg);
 
+/* `acrdiag probe NAME [options]`: active diagnosis of a registry (issue 5).
+ * Returns the exit status of verdicts.md.  */
+int probe_main(int argc, char **argv);
+
 #endif

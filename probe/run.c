@@ -1,0 +1,473 @@
+/* run.c: one probe run after the privilege drop: resolve, then every step
+ * for every address concurrently on one poll() loop, with the live capture
+ * read into the same engine `analyze` uses and into the -w file.  */
+#include <errno.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "analysis/facts.h"
+#include "probe_int.h"
+
+#define MS (1000000LL)
+/* A registry step waits long enough to see the kernel's first SYN
+ * retransmission (initial RTO 1 s, RFC 6298 2.1): two SYNs prove a drop. */
+#define PRIMARY_WAIT_NS (1400 * MS)
+/* Differential steps: an open path answers in milliseconds. */
+#define DIFF_WAIT_NS (1000 * MS)
+/* No SYN-ACK this long after the SYN: start the differential probes. */
+#define SILENT_AFTER_NS (250 * MS)
+/* Connected but no handshake this long: start the path-MTU test. */
+#define STALL_AFTER_NS (400 * MS)
+#define ECHO_GAP_NS (200 * MS)
+/* After the last step, late packets (RSTs, FINs) still reach the capture. */
+#define DRAIN_NS (60 * MS)
+/* What the end of the run keeps for finishing and writing the report. */
+#define REPORT_RESERVE_NS (150 * MS)
+
+int64_t probe_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* ---- facts ----------------------------------------------------------------- */
+
+static void fact(struct probe_ctx *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void fact(struct probe_ctx *p, const char *fmt, ...)
+{
+    if (p->n_facts >= PROBE_MAX_FACTS)
+        return;
+    char *f = p->facts[p->n_facts];
+    int n = snprintf(f, PROBE_FACT_LEN, "%s", AN_FACT_PREFIX);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(f + n, PROBE_FACT_LEN - (size_t)n, fmt, ap);
+    va_end(ap);
+    p->n_facts++;
+    if (p->writer)
+        cap_writer_note(p->writer, f);
+}
+
+static void endpoint_str(const struct cap_addr *a, uint16_t port, char *out, size_t len)
+{
+    char ip[64];
+    cap_addr_str(a, ip, sizeof(ip));
+    if (a->family == 6)
+        snprintf(out, len, "[%s]:%u", ip, port);
+    else
+        snprintf(out, len, "%s:%u", ip, port);
+}
+
+static const char *errno_name(int e)
+{
+    const char *n = e ? strerrorname_np(e) : "ok";
+    return n ? n : "error";
+}
+
+/* ---- the capture ------------------------------------------------------------ */
+
+static bool is_target(const struct probe_ctx *p, const struct cap_addr *a)
+{
+    for (unsigned i = 0; i < p->n_targets; i++)
+        if (cap_addr_eq(&p->targets[i].addr, a))
+            return true;
+    return false;
+}
+
+/* Only the probe's own traffic is evidence (and goes into the file):
+ * DNS, packets to and from the probed addresses, ICMP about them.  */
+static bool relevant(const struct probe_ctx *p, const struct cap_pkt *k)
+{
+    if (k->ipver == 0)
+        return false;
+    if ((k->proto == 6 || k->proto == 17) && (k->sport == 53 || k->dport == 53))
+        return true;
+    if (is_target(p, &k->src) || is_target(p, &k->dst))
+        return true;
+    if ((k->proto == 1 || k->proto == 58) && k->icmp_err.present)
+        return is_target(p, &k->icmp_err.q_dst);
+    return false;
+}
+
+void probe_pump_capture(struct probe_ctx *p)
+{
+    if (!p->live)
+        return;
+    /* Bounded per call; the next turn of the loop reads the rest. */
+    for (unsigned i = 0; i < 4096; i++) {
+        struct cap_record rec;
+        char err[256];
+        int rc = cap_live_next(p->live, &rec, err, sizeof(err));
+        if (rc != 1)
+            return;
+        struct cap_pkt pkt;
+        cap_decode(&rec, &pkt);
+        if (!relevant(p, &pkt))
+            continue;
+        /* Frames are numbered as the written file will number them. */
+        rec.frame = ++p->packets_kept;
+        pkt.frame = rec.frame;
+        an_engine_packet(p->engine, &pkt, rec.linktype);
+        if (p->writer)
+            cap_writer_packet(p->writer, &rec, NULL);
+    }
+}
+
+/* ---- planning --------------------------------------------------------------- */
+
+static struct probe_conn *new_conn(struct probe_ctx *p, enum probe_kind kind, unsigned target,
+                                   const struct cap_addr *a, uint16_t port, const char *sni, int64_t now,
+                                   int64_t wait)
+{
+    if (p->n_conns >= PROBE_MAX_CONNS)
+        return NULL;
+    struct probe_conn *c = &p->conns[p->n_conns++];
+    memset(c, 0, sizeof(*c));
+    c->kind = kind;
+    c->target = target;
+    c->addr = *a;
+    c->port = port;
+    c->sni = sni;
+    c->fd = -1;
+    int64_t end = p->deadline_ns - REPORT_RESERVE_NS;
+    c->deadline_ns = now + wait < end ? now + wait : end;
+    probe_conn_start(p, c, now);
+    return c;
+}
+
+static void add_target(struct probe_ctx *p, const struct cap_addr *a, unsigned name_idx, bool control)
+{
+    if (is_target(p, a) || p->n_targets >= sizeof(p->targets) / sizeof(p->targets[0]))
+        return;
+    struct probe_target *t = &p->targets[p->n_targets++];
+    memset(t, 0, sizeof(*t));
+    t->addr = *a;
+    t->name_idx = name_idx;
+    t->is_control = control;
+    t->primary = -1;
+    t->echo_id = (uint16_t)(getpid() ^ (p->n_targets << 8));
+}
+
+static void dns_facts(struct probe_ctx *p)
+{
+    for (unsigned i = 0; i < p->n_dns; i++) {
+        const struct probe_dns *d = &p->dns[i];
+        char chain[512] = "", addrs[512] = "", esc_chain[700], esc_addrs[700];
+        size_t o = 0;
+        for (unsigned j = 0; j < d->chain_len; j++) {
+            int n = snprintf(chain + o, sizeof(chain) - o, "%s%s", j ? "," : "", d->chain[j]);
+            if (n < 0 || (size_t)n >= sizeof(chain) - o)
+                break;
+            o += (size_t)n;
+        }
+        o = 0;
+        for (unsigned j = 0; j < d->n_addrs; j++) {
+            char ip[64];
+            cap_addr_str(&d->addrs[j], ip, sizeof(ip));
+            int n = snprintf(addrs + o, sizeof(addrs) - o, "%s%s", j ? "," : "", ip);
+            if (n < 0 || (size_t)n >= sizeof(addrs) - o)
+                break;
+            o += (size_t)n;
+        }
+        an_fact_escape(esc_chain, sizeof(esc_chain), chain);
+        an_fact_escape(esc_addrs, sizeof(esc_addrs), addrs);
+        char resolver[64];
+        an_fact_escape(resolver, sizeof(resolver), d->custom ? p->cfg.dns_server : "system");
+        fact(p, "fact=dns name=%s resolver=%s result=%s chain=%s addrs=%s ms=%lld", p->cfg.names[d->name_idx],
+             resolver, probe_dns_status_name(d->status), esc_chain, esc_addrs, (long long)(d->took_ns / MS));
+    }
+}
+
+static void plan_targets(struct probe_ctx *p)
+{
+    for (unsigned i = 0; i < p->n_dns; i++)
+        for (unsigned j = 0; j < p->dns[i].n_addrs && p->n_targets < PROBE_MAX_TARGETS; j++)
+            add_target(p, &p->dns[i].addrs[j], p->dns[i].name_idx, false);
+    for (unsigned i = 0; i < p->cfg.n_controls; i++) {
+        struct cap_addr a;
+        if (cap_addr_parse(p->cfg.controls[i], &a))
+            add_target(p, &a, 0, true);
+    }
+}
+
+static void start_primary(struct probe_ctx *p, unsigned t, int64_t now)
+{
+    struct probe_target *tg = &p->targets[t];
+    const char *name = p->cfg.names[tg->name_idx];
+    struct probe_conn *c = new_conn(p, PK_REGISTRY, t, &tg->addr, PROBE_PORT_TLS, name, now, PRIMARY_WAIT_NS);
+    if (c) {
+        tg->primary = (int)(c - p->conns);
+        /* Data endpoints serve blobs, not /v2/: their answer proves nothing. */
+        c->no_http = tg->name_idx > 0;
+    }
+    new_conn(p, PK_TLS12, t, &tg->addr, PROBE_PORT_TLS, name, now, PRIMARY_WAIT_NS);
+    new_conn(p, PK_CONTROL_SNI, t, &tg->addr, PROBE_PORT_TLS, PROBE_CONTROL_SNI, now, PRIMARY_WAIT_NS);
+}
+
+/* Silent drop, reset or foreign certificate: the probes that tell the
+ * specific class (verdicts.md nsg_drop, route_blackhole, firewall_reset):
+ * another port, an unused port, ICMP echo, and the control destinations. */
+static void start_differential(struct probe_ctx *p, unsigned t, int64_t now, bool *controls_started)
+{
+    struct probe_target *tg = &p->targets[t];
+    tg->diff_started = true;
+    new_conn(p, PK_TCP, t, &tg->addr, PROBE_PORT_OTHER, NULL, now, DIFF_WAIT_NS);
+    new_conn(p, PK_TCP, t, &tg->addr, PROBE_PORT_UNUSED, NULL, now, DIFF_WAIT_NS);
+    tg->echo_next_ns = now;
+    if (*controls_started)
+        return;
+    *controls_started = true;
+    for (unsigned i = 0; i < p->n_resolvers; i++)
+        new_conn(p, PK_TCP, t, &p->resolvers[i], 53, NULL, now, DIFF_WAIT_NS);
+    for (unsigned i = 0; i < p->n_targets; i++) {
+        if (!p->targets[i].is_control)
+            continue;
+        new_conn(p, PK_TCP, i, &p->targets[i].addr, PROBE_PORT_TLS, NULL, now, DIFF_WAIT_NS);
+        p->targets[i].echo_next_ns = now;
+    }
+}
+
+/* TTL-limited SYNs to 443 and to the other port: the smallest TTL that
+ * gets an answer is the hop distance of whatever answers (mtr's way:
+ * connect() with IP_TTL, so the kernel never resets a raw SYN's answer). */
+static void start_ttl(struct probe_ctx *p, unsigned t, int64_t now)
+{
+    struct probe_target *tg = &p->targets[t];
+    tg->ttl_started = true;
+    for (int ttl = 1; ttl <= (int)PROBE_TTL_MAX; ttl++) {
+        for (int k = 0; k < 2; k++) {
+            struct probe_conn *c = new_conn(p, PK_TTL, t, &tg->addr, k ? PROBE_PORT_OTHER : PROBE_PORT_TLS, NULL,
+                                            now, DIFF_WAIT_NS / 2);
+            if (c)
+                c->ttl = ttl;
+        }
+    }
+}
+
+static bool primary_failed(const struct probe_conn *c)
+{
+    if (c->state != PS_DONE)
+        return false;
+    return !c->connected || (c->tls_end != PT_OK) || (c->verify != 0 && c->verify != -1);
+}
+
+static void triggers(struct probe_ctx *p, int64_t now, bool *controls_started)
+{
+    for (unsigned t = 0; t < p->n_targets; t++) {
+        struct probe_target *tg = &p->targets[t];
+        if (tg->primary < 0)
+            continue;
+        const struct probe_conn *c = &p->conns[tg->primary];
+        bool silent = c->state == PS_CONNECTING && now - c->started_ns >= SILENT_AFTER_NS;
+        bool failed = primary_failed(c);
+        if (!tg->diff_started && (silent || failed))
+            start_differential(p, t, now, controls_started);
+        bool reset = c->state == PS_DONE && !c->local_err &&
+                     (c->err == ECONNREFUSED || c->tls_end == PT_EOF || c->tls_end == PT_RESET ||
+                      (c->tls_end == PT_OK && c->verify != 0));
+        if (!tg->ttl_started && reset)
+            start_ttl(p, t, now);
+        bool stalled = c->state == PS_TLS && c->connected && now - c->connected_ns >= STALL_AFTER_NS;
+        if (!tg->mtu_started && stalled) {
+            tg->mtu_started = true;
+            new_conn(p, PK_MTU, t, &tg->addr, PROBE_PORT_TLS, p->cfg.names[tg->name_idx], now, DIFF_WAIT_NS);
+        }
+    }
+}
+
+static bool echo_pending(struct probe_ctx *p, int64_t now)
+{
+    bool pending = false;
+    for (unsigned t = 0; t < p->n_targets; t++) {
+        struct probe_target *tg = &p->targets[t];
+        if (!tg->echo_next_ns || tg->echo_sent >= PROBE_ECHO_COUNT + 1)
+            continue;
+        if (now >= tg->echo_next_ns) {
+            /* The last "send" is only the wait for the last reply. */
+            if (tg->echo_sent < PROBE_ECHO_COUNT)
+                probe_icmp_echo(p, &tg->addr, tg->echo_id, (uint16_t)(tg->echo_sent + 1));
+            tg->echo_sent++;
+            tg->echo_next_ns = now + (tg->echo_sent < PROBE_ECHO_COUNT ? ECHO_GAP_NS : 3 * ECHO_GAP_NS);
+        }
+        pending = pending || tg->echo_sent < PROBE_ECHO_COUNT + 1;
+    }
+    return pending;
+}
+
+static void progress(struct probe_ctx *p, int64_t now, unsigned running)
+{
+    if (!p->progress)
+        return;
+    fprintf(stderr, "\racrdiag: probing %s: %u addresses, %u steps running, %.1f s ", p->cfg.names[0],
+            p->n_targets, running, (double)(now - p->start_ns) / 1e9);
+}
+
+/* ---- facts of the steps ------------------------------------------------------- */
+
+static void conn_facts(struct probe_ctx *p)
+{
+    /* TTL probes: one fact per address and port, the first TTL answered. */
+    for (unsigned t = 0; t < p->n_targets; t++) {
+        for (int k = 0; k < 2 && p->targets[t].ttl_started; k++) {
+            uint16_t port = k ? PROBE_PORT_OTHER : PROBE_PORT_TLS;
+            int first = 0;
+            const char *how = "none";
+            for (unsigned i = 0; i < p->n_conns && !first; i++) {
+                const struct probe_conn *c = &p->conns[i];
+                if (c->kind != PK_TTL || c->target != t || c->port != port)
+                    continue;
+                if (c->connected || c->err == ECONNREFUSED) {
+                    first = c->ttl;
+                    how = c->connected ? "synack" : "rst";
+                }
+            }
+            char ep[80];
+            endpoint_str(&p->targets[t].addr, port, ep, sizeof(ep));
+            fact(p, "fact=ttl endpoint=%s first_answer_ttl=%d answer=%s max_ttl=%u", ep, first, how, PROBE_TTL_MAX);
+        }
+    }
+    for (unsigned i = 0; i < p->n_conns; i++) {
+        const struct probe_conn *c = &p->conns[i];
+        if (c->kind == PK_TTL)
+            continue;
+        char ep[80], name[300] = "";
+        endpoint_str(&c->addr, c->port, ep, sizeof(ep));
+        const struct probe_target *tg = &p->targets[c->target];
+        if (c->kind != PK_TCP || !tg->is_control)
+            an_fact_escape(name, sizeof(name), p->cfg.names[tg->name_idx]);
+        fact(p, "fact=connect step=%s endpoint=%s name=%s result=%s local=%d ms=%lld", probe_kind_name(c->kind), ep,
+             name, errno_name(c->err), c->local_err ? 1 : 0,
+             (long long)(((c->connected ? c->connected_ns : probe_now_ns()) - c->started_ns) / MS));
+        if (!c->connected || c->kind == PK_TCP)
+            continue;
+        char sni[300], det[300], vmsg[200], icn[300], io[300], scn[300];
+        an_fact_escape(sni, sizeof(sni), c->sni);
+        an_fact_escape(det, sizeof(det), c->tls_detail);
+        an_fact_escape(vmsg, sizeof(vmsg), c->verify > 0 ? X509_verify_cert_error_string(c->verify) : "");
+        an_fact_escape(icn, sizeof(icn), c->issuer_cn);
+        an_fact_escape(io, sizeof(io), c->issuer_o);
+        an_fact_escape(scn, sizeof(scn), c->subject_cn);
+        char vres[16];
+        if (c->verify == 0)
+            snprintf(vres, sizeof(vres), "ok");
+        else if (c->verify < 0)
+            snprintf(vres, sizeof(vres), "none");
+        else
+            snprintf(vres, sizeof(vres), "%ld", c->verify);
+        fact(p, "fact=tls step=%s endpoint=%s sni=%s result=%s version=%s verify=%s verify_error=%s subject_cn=%s issuer_cn=%s issuer_o=%s detail=%s",
+             probe_kind_name(c->kind), ep, sni, probe_tls_end_name(c->tls_end), c->tls_version[0] ? c->tls_version : "-",
+             vres, vmsg, scn, icn, io, det);
+        if (c->kind != PK_REGISTRY || c->no_http || c->tls_end != PT_OK)
+            continue;
+        const struct cap_http_resp *h = &c->resp;
+        char reason[200], code[200], ip[200], msg[400];
+        an_fact_escape(reason, sizeof(reason), h->reason);
+        an_fact_escape(code, sizeof(code), h->error_code);
+        an_fact_escape(ip, sizeof(ip), h->denied_client_ip);
+        an_fact_escape(msg, sizeof(msg), h->error_message);
+        fact(p, "fact=http endpoint=%s status=%d reason=%s registry_headers=%d bearer=%d code=%s%s%s message=%.120s", ep,
+             h->status, reason, h->has_docker_api_version || h->has_ms_correlation, h->bearer_challenge, code,
+             h->denied_client_ip[0] ? " client_ip=" : "", ip, msg);
+    }
+}
+
+/* ---- the run -------------------------------------------------------------------- */
+
+/* Runs every step to its end or the deadline; returns when all are done. */
+static void step_loop(struct probe_ctx *p)
+{
+    bool controls_started = false;
+    int64_t last_progress = 0;
+    /* Bounded: each turn waits up to 20 ms and the deadline ends the loop. */
+    for (unsigned turn = 0; turn < 1000000; turn++) {
+        int64_t now = probe_now_ns();
+        triggers(p, now, &controls_started);
+        bool echoes = echo_pending(p, now);
+        struct pollfd pf[PROBE_MAX_CONNS + 1];
+        int map[PROBE_MAX_CONNS + 1];
+        unsigned n = 0, running = 0;
+        if (p->live) {
+            pf[n].fd = cap_live_fd(p->live);
+            pf[n].events = POLLIN;
+            map[n++] = -1;
+        }
+        for (unsigned i = 0; i < p->n_conns; i++) {
+            short ev = probe_conn_events(&p->conns[i]);
+            if (!ev)
+                continue;
+            running++;
+            pf[n].fd = p->conns[i].fd;
+            pf[n].events = ev;
+            map[n++] = (int)i;
+        }
+        if ((!running && !echoes) || now >= p->deadline_ns - REPORT_RESERVE_NS)
+            break;
+        if (now - last_progress >= 200 * MS) {
+            progress(p, now, running);
+            last_progress = now;
+        }
+        for (unsigned i = 0; i < n; i++)
+            pf[i].revents = 0;
+        poll(pf, n, 20);
+        probe_pump_capture(p);
+        now = probe_now_ns();
+        for (unsigned i = 0; i < n; i++)
+            if (map[i] >= 0)
+                probe_conn_step(&p->conns[map[i]], pf[i].revents, now);
+    }
+    /* Whatever is still running ends here, at its own deadline or ours. */
+    int64_t now = probe_now_ns();
+    for (unsigned i = 0; i < p->n_conns; i++) {
+        struct probe_conn *c = &p->conns[i];
+        if (c->state != PS_DONE) {
+            c->deadline_ns = now;
+            probe_conn_step(c, 0, now);
+        }
+        probe_conn_finish(c);
+    }
+    if (p->progress)
+        fprintf(stderr, "\r\033[K");
+}
+
+static void drain(struct probe_ctx *p)
+{
+    if (!p->live)
+        return;
+    int64_t until = probe_now_ns() + DRAIN_NS;
+    if (until > p->deadline_ns)
+        until = p->deadline_ns;
+    for (unsigned turn = 0; turn < 100; turn++) {
+        int64_t now = probe_now_ns();
+        if (now >= until)
+            break;
+        struct pollfd pf = { .fd = cap_live_fd(p->live), .events = POLLIN };
+        poll(&pf, 1, (int)((until - now) / MS) + 1);
+        probe_pump_capture(p);
+    }
+}
+
+int probe_run_steps(struct probe_ctx *p)
+{
+    fact(p, "fact=run name=%s uppercase=%d capture=%d icmp=%s timeout_ms=%lld", p->cfg.names[0], p->cfg.uppercase,
+         p->live != NULL, p->icmp4 < 0 && p->icmp6 < 0 ? "none" : p->icmp_raw ? "raw" : "datagram",
+         (long long)(p->cfg.timeout_s * 1000));
+    int64_t dns_until = p->start_ns + (int64_t)(p->cfg.timeout_s * 0.6 * 1e9);
+    probe_dns_resolve(p, dns_until);
+    dns_facts(p);
+    plan_targets(p);
+    int64_t now = probe_now_ns();
+    for (unsigned t = 0; t < p->n_targets; t++)
+        if (!p->targets[t].is_control)
+            start_primary(p, t, now);
+    step_loop(p);
+    drain(p);
+    conn_facts(p);
+    return 0;
+}
