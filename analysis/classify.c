@@ -58,6 +58,16 @@ static bool cert_covers(const struct cap_cert_info *c, const char *name)
     return c->n_sans == 0 && name_matches(c->subject_cn, name);
 }
 
+static bool claims_registry(const struct cap_cert_info *c)
+{
+    if (an_registry_name(c->subject_cn))
+        return true;
+    for (unsigned i = 0; i < c->n_sans && i < LIM_CERT_SANS; i++)
+        if (an_registry_name(c->sans[i]))
+            return true;
+    return false;
+}
+
 static bool has_upper(const char *s)
 {
     for (; *s; s++)
@@ -139,6 +149,7 @@ static void fill_basics(const struct cap_flow *f, struct an_flow_digest *d)
         d->rst = f->dir[CAP_C2S].rst[0];
     }
     d->data_after_rst = f->data_after_rst;
+    d->first_rst_frame = f->first_rst.frame;
     d->data_after_rst_ref = f->data_after_rst_ref;
     if (f->data_after_rst)
         d->findings |= 1u << AN_F_DATA_AFTER_RESET;
@@ -214,6 +225,12 @@ static enum an_flow_outcome decide_outcome(const struct an_engine *e, const stru
         d->findings |= 1u << AN_F_MIDSTREAM_START;
         return AN_FO_MIDSTREAM;
     }
+    /* One direction missing from the capture is not a drop: the client went
+     * on as if answered, or only the server's packets were captured.  */
+    if (c->pkts == 0 || (!f->n_synack && s->pkts == 0 && c->pkts > f->n_syn + c->n_rst)) {
+        d->one_sided = true;
+        return AN_FO_INCOMPLETE;
+    }
     if (!f->n_synack) {
         if (s->n_rst) {
             d->trigger = s->rst[0];
@@ -227,9 +244,11 @@ static enum an_flow_outcome decide_outcome(const struct an_engine *e, const stru
             return AN_FO_SILENT;
         return AN_FO_INCOMPLETE;
     }
-    /* Only a registry name (or none) is held to the registry's CAs. */
-    bool registry_sni = !d->sni[0] || an_registry_name(d->sni);
-    if (d->has_cert && registry_sni && !microsoft_issuer(&f->dir[CAP_S2C].tls->tls.cert)) {
+    /* Only a connection to the registry is held to the registry's CAs: the
+     * client asked for a registry name, or the certificate claims one.  */
+    const struct cap_cert_info *cert = d->has_cert ? &f->dir[CAP_S2C].tls->tls.cert : NULL;
+    bool registry = d->has_ch && ((d->sni[0] && an_registry_name(d->sni)) || (cert && claims_registry(cert)));
+    if (cert && registry && !microsoft_issuer(cert)) {
         d->trigger = d->certificate;
         return AN_FO_FOREIGN_CERT;
     }

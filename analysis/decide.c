@@ -302,6 +302,15 @@ static void decide_closed_after_hello(const struct an_engine *e, const struct an
     ev_client_hello(ep, d);
     add_ev(ep, d->trigger.frame, "%s ttl=%u (hop distance %u), %.1f ms after frame %llu, no ServerHello",
            rst ? "RST" : "FIN", d->trigger.ttl, hops, delay, (unsigned long long)d->client_hello.frame);
+    if (hops == 0 && sa_hops == 0) {
+        /* Captured on the server itself: its packets leave with an
+         * undecremented TTL, and this close is its own.  */
+        ep->verdict = AN_SERVER_RESET;
+        ep->confidence = AN_CONF_HIGH;
+        set_reason(ep, "this capture was taken on the server (its SYN-ACK and the %s left with an initial TTL): the server itself ended the connection %.1f ms after the ClientHello",
+                   rst ? "RST" : "FIN", delay);
+        return;
+    }
     ep->verdict = AN_FIREWALL_RESET;
     unsigned srv_hops;
     const struct an_answer *ref;
@@ -444,6 +453,9 @@ static void decide_incomplete(const struct an_flow_digest *d, struct an_endpoint
     if (d->findings & (1u << AN_F_CAPTURE_TRUNCATED)) {
         add_ev(ep, d->first_frame, "packets of this connection were cut by the snap length");
         set_reason(ep, "packets were cut by the capture's snap length, and truncation is not evidence: capture again with -s 0");
+    } else if (d->one_sided) {
+        add_ev(ep, d->first_frame, "only one direction of this connection is in the capture");
+        set_reason(ep, "the capture holds only one direction of the connection (the other was not captured, e.g. asymmetric routing or a filtered capture), which is not evidence of a drop");
     } else if (d->outcome == AN_FO_MIDSTREAM) {
         add_ev(ep, d->first_frame, "first packet of the connection is not a SYN or SYN-ACK");
         set_reason(ep, "the capture starts in the middle of the connection, so its handshake is missing");
@@ -519,7 +531,8 @@ static void build_endpoint(const struct an_engine *e, const struct an_ep_acc *ac
     case AN_FO_COUNT: decide_incomplete(d, ep); break;
     }
     if (d->data_after_rst)
-        add_ev(ep, d->data_after_rst_ref.frame, "data arrived after the RST");
+        add_ev(ep, d->data_after_rst_ref.frame, "data arrived after the RST of frame %llu",
+               (unsigned long long)d->first_rst_frame);
     if (ep->verdict != AN_OK && acc->first[AN_FO_OK] && acc->last_ok_frame > d->first_frame)
         ep->findings |= 1u << AN_F_CLIENT_RETRIED_AND_SUCCEEDED;
     /* The handshake answered by something nearer than the server's other

@@ -52,6 +52,8 @@ struct an_flow_digest {
     uint16_t client_mss, server_mss;
     bool data_after_rst;
     struct cap_ref data_after_rst_ref;
+    uint64_t first_rst_frame;
+    bool one_sided;                 /* one direction is missing from the capture */
     uint32_t findings;
 };
 

@@ -583,6 +583,7 @@ const struct cap_flow *cap_flows_tcp(struct cap_flow_table *t, const struct cap_
     if (fl & CAP_TH_RST) {
         if (!f->rst_seen) {
             f->rst_seen = true;
+            f->first_rst = ref;
             f->rst_stage = cap_flow_stage(f);
         }
         push_ref(d->rst, &d->n_rst, &ref);

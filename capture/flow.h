@@ -115,6 +115,7 @@ struct cap_flow {
     struct cap_ref hs_ack_ref;
 
     bool rst_seen;
+    struct cap_ref first_rst;   /* either direction */
     enum cap_stage rst_stage;   /* stage when the first RST arrived */
     bool data_after_rst;
     struct cap_ref data_after_rst_ref;
