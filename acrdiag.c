@@ -19,11 +19,14 @@
 static const char usage_text[] =
     "usage: acrdiag analyze [options] FILE...\n"
     "       acrdiag watch [options] [-i IFACE] [--duration S] [--until-idle S] [-w FILE]\n"
+    "       acrdiag probe [options] NAME      (see acrdiag probe --help)\n"
     "       acrdiag --version | --help\n"
     "\n"
     "Commands:\n"
     "  analyze FILE...        read pcap/pcapng captures (several files are read in\n"
     "                         order as one capture) and print a verdict per endpoint\n"
+    "  probe NAME             actively test a registry (root): DNS, TCP, TLS, /v2/,\n"
+    "                         differential and TTL probes; verdict with evidence\n"
     "  watch                  capture while a push runs (root), stop on Ctrl-C,\n"
     "                         SIGTERM, --duration or --until-idle, then report\n"
     "\n"
@@ -517,5 +520,7 @@ int main(int argc, char **argv)
         return cmd_analyze(argc - 1, argv + 1);
     if (strcmp(cmd, "watch") == 0)
         return cmd_watch(argc - 1, argv + 1);
+    if (strcmp(cmd, "probe") == 0)
+        return probe_main(argc - 1, argv + 1);
     return fail_usage("unknown command", cmd);
 }
