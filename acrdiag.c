@@ -451,6 +451,8 @@ static int watch_run(void *arg)
     if (cap_live_dropped(w->live))
         r.findings |= 1u << AN_F_KERNEL_DROPS;
     cap_live_close(w->live);
+    r.capture.n_files = 1;
+    r.capture.files[0] = c->write_path ? c->write_path : "live capture (not kept)";
     int status = an_exit_status(r.verdict);
     if (w->writer && cap_writer_detach(w->writer, err, sizeof(err)) != 0) {
         fprintf(stderr, "acrdiag: %s\n", err);
