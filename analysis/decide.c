@@ -154,7 +154,7 @@ static void ev_synack(struct an_endpoint *ep, const struct an_flow_digest *d)
 {
     if (!d->has_synack)
         return;
-    add_ev(ep, d->synack.frame, "SYN-ACK ttl=%u (hop distance %u), mss=%u, %.1f ms after the SYN",
+    add_ev(ep, d->synack.frame, "SYN-ACK ttl=%u (hop distance %u), mss=%u, %.2f ms after the SYN",
            d->synack.ttl, cap_hop_distance(d->synack.ttl), d->synack.mss,
            ms_between(d->syn_last.ts_ns, d->synack.ts_ns));
 }
@@ -266,7 +266,7 @@ static void decide_reset_at_syn(const struct an_engine *e, const struct an_flow_
     unsigned rst_hops = cap_hop_distance(d->trigger.ttl), srv_hops;
     const struct an_answer *ref;
     ev_syns(ep, d);
-    add_ev(ep, d->trigger.frame, "RST ttl=%u (hop distance %u), %.1f ms after the SYN", d->trigger.ttl, rst_hops,
+    add_ev(ep, d->trigger.frame, "RST ttl=%u (hop distance %u), %.2f ms after the SYN", d->trigger.ttl, rst_hops,
            ms_between(d->syn_last.ts_ns, d->trigger.ts_ns));
     if (server_hops(h, &srv_hops, &ref)) {
         add_ev(ep, ref->frame, "SYN-ACK from the same address on port %u ttl=%u (hop distance %u)", ref->port,
@@ -274,11 +274,11 @@ static void decide_reset_at_syn(const struct an_engine *e, const struct an_flow_
         ep->confidence = AN_CONF_HIGH;
         if (srv_hops == rst_hops) {
             ep->verdict = AN_SERVER_RESET;
-            set_reason(ep, "the SYN was answered by a RST from %u hops away, the same distance as the server's own SYN-ACKs: the endpoint refused the port",
+            set_reason(ep, "the SYN was answered by a RST at hop distance %u, the same distance as the server's own SYN-ACKs: the endpoint refused the port",
                        rst_hops);
         } else {
             ep->verdict = AN_FIREWALL_RESET;
-            set_reason(ep, "the SYN was answered by a RST from %u hops away while the server's own packets come from %u hops away: a device on the path rejected the connection",
+            set_reason(ep, "the SYN was answered by a RST at hop distance %u while the server's own packets come at hop distance %u: a device on the path rejected the connection",
                        rst_hops, srv_hops);
         }
         return;
@@ -286,7 +286,7 @@ static void decide_reset_at_syn(const struct an_engine *e, const struct an_flow_
     ep->verdict = AN_CONNECTION_RESET;
     ep->confidence = AN_CONF_MEDIUM;
     ep->candidates = 1u << AN_FIREWALL_RESET | 1u << AN_SERVER_RESET;
-    set_reason(ep, "the SYN was answered by a RST (ttl=%u, %u hops away); the capture holds no packet of the server itself to tell a firewall's reject from a closed port",
+    set_reason(ep, "the SYN was answered by a RST (ttl=%u, hop distance %u); the capture holds no packet of the server itself to tell a firewall's reject from a closed port",
                d->trigger.ttl, rst_hops);
 }
 
@@ -300,14 +300,14 @@ static void decide_closed_after_hello(const struct an_engine *e, const struct an
     double delay = ms_between(d->client_hello.ts_ns, d->trigger.ts_ns);
     ev_synack(ep, d);
     ev_client_hello(ep, d);
-    add_ev(ep, d->trigger.frame, "%s ttl=%u (hop distance %u), %.1f ms after frame %llu, no ServerHello",
+    add_ev(ep, d->trigger.frame, "%s ttl=%u (hop distance %u), %.2f ms after frame %llu, no ServerHello",
            rst ? "RST" : "FIN", d->trigger.ttl, hops, delay, (unsigned long long)d->client_hello.frame);
     if (hops == 0 && sa_hops == 0) {
         /* Captured on the server itself: its packets leave with an
          * undecremented TTL, and this close is its own.  */
         ep->verdict = AN_SERVER_RESET;
         ep->confidence = AN_CONF_HIGH;
-        set_reason(ep, "this capture was taken on the server (its SYN-ACK and the %s left with an initial TTL): the server itself ended the connection %.1f ms after the ClientHello",
+        set_reason(ep, "this capture was taken on the server (its SYN-ACK and the %s left with an initial TTL): the server itself ended the connection %.2f ms after the ClientHello",
                    rst ? "RST" : "FIN", delay);
         return;
     }
@@ -320,10 +320,10 @@ static void decide_closed_after_hello(const struct an_engine *e, const struct an
     else
         ep->confidence = AN_CONF_MEDIUM;
     if (hops != sa_hops)
-        set_reason(ep, "the connection was %s %.1f ms after the ClientHello from %u hops away, while the SYN-ACK came from %u hops away: a middlebox decided on the TLS ClientHello",
+        set_reason(ep, "the connection was %s %.2f ms after the ClientHello at hop distance %u, while the SYN-ACK came at hop distance %u: a middlebox decided on the TLS ClientHello",
                    rst ? "reset" : "closed", delay, hops, sa_hops);
     else
-        set_reason(ep, "the connection was %s %.1f ms after the ClientHello%s%s, with no ServerHello and no TLS alert from the server: a firewall deciding on the SNI does this (Azure Firewall application rules close, others reset)",
+        set_reason(ep, "the connection was %s %.2f ms after the ClientHello%s%s, with no ServerHello and no TLS alert from the server: a firewall deciding on the SNI does this (Azure Firewall application rules close, others reset)",
                    rst ? "reset" : "closed", delay, d->sni[0] ? " naming " : "", d->sni);
 }
 
@@ -408,7 +408,7 @@ static void decide_tls13_abort(const struct an_flow_digest *d, struct an_endpoin
     ev_synack(ep, d);
     ev_client_hello(ep, d);
     add_ev(ep, d->server_hello.frame, "ServerHello %s", tls_version_name(d->sh_version));
-    add_ev(ep, d->trigger.frame, "client %s %.1f ms after the ServerHello, before any application data",
+    add_ev(ep, d->trigger.frame, "client %s %.2f ms after the ServerHello, before any application data",
            (d->trigger.flags & CAP_TH_RST) ? "reset" : "closed", ms_between(d->server_hello.ts_ns, d->trigger.ts_ns));
     ep->verdict = AN_TLS_FAILURE;
     ep->confidence = AN_CONF_LOW;
@@ -423,7 +423,7 @@ static void decide_rst_later(const struct an_flow_digest *d, struct an_endpoint 
     if (d->has_synack && cap_hop_distance(d->synack.ttl) != hops) {
         ep->verdict = AN_FIREWALL_RESET;
         ep->confidence = AN_CONF_HIGH;
-        set_reason(ep, "an established connection was reset from %u hops away while the server is %u hops away: a device on the path injected the RST",
+        set_reason(ep, "an established connection was reset at hop distance %u while the server is at hop distance %u: a device on the path injected the RST",
                    hops, cap_hop_distance(d->synack.ttl));
     } else {
         ep->verdict = AN_SERVER_RESET;
