@@ -320,7 +320,7 @@ static void decide_closed_after_hello(const struct an_engine *e, const struct an
     else
         ep->confidence = AN_CONF_MEDIUM;
     if (hops != sa_hops)
-        set_reason(ep, "the connection was %s %.2f ms after the ClientHello at hop distance %u, while the SYN-ACK came at hop distance %u: a middlebox decided on the TLS ClientHello",
+        set_reason(ep, "the connection was %s %.2f ms after the ClientHello from hop distance %u, while the SYN-ACK came from hop distance %u: a middlebox decided on the TLS ClientHello",
                    rst ? "reset" : "closed", delay, hops, sa_hops);
     else
         set_reason(ep, "the connection was %s %.2f ms after the ClientHello%s%s, with no ServerHello and no TLS alert from the server: a firewall deciding on the SNI does this (Azure Firewall application rules close, others reset)",
