@@ -95,6 +95,16 @@ check: $(TOOL) $(UNIT_BIN) $(FUZZ_REPLAY)
 unit: $(UNIT_BIN)
 	@for t in $(UNIT_BIN); do $$t || exit 1; done
 
+# `make bench`: analyze's packet rate and peak memory against a bare libpcap
+# read and tshark on one large synthetic capture (README "Benchmark").
+# Informational: it never fails because a machine is slow.
+$(BUILD)/bench/%: bench/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -MMD -MP -o $@ $< $(LDLIBS)
+
+bench: $(TOOL) $(BUILD)/bench/gen $(BUILD)/bench/readloop
+	BUILD=$(BUILD) bench/run.sh
+
 demo: acrdiag
 	ACRDIAG=./acrdiag tests/demo.sh
 
