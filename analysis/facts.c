@@ -225,7 +225,7 @@ static void decide_from_connect(struct an_endpoint *ep, const char *conn, const 
         set_verdict(ep, AN_ICMP_UNREACHABLE, AN_CONF_MEDIUM, 0,
                     "connect() to %s:%u failed with %s after the SYN left: an ICMP destination unreachable answered it",
                     ip, ep->port, res);
-    add_ev(ep, "probe: connect() to %s:%u: %s", ip, ep->port, res);
+    add_ev(ep, "connect() to %s:%u: %s", ip, ep->port, res);
 }
 
 static void apply_tls(struct an_endpoint *ep, const char *tls, const char *ctl, bool decided_by_wire)
@@ -249,7 +249,7 @@ static void apply_tls(struct an_endpoint *ep, const char *tls, const char *ctl, 
     bool ctl_ok = ctl && fact_eq(ctl, "result", "ok");
 
     if (strcmp(res, "ok") == 0) {
-        add_ev(ep, "probe: TLS %s with SNI %s completed; chain verification %s%s%s; leaf issued by CN=%s%s%s", ver,
+        add_ev(ep, "TLS %s with SNI %s completed; chain verification %s%s%s; leaf issued by CN=%s%s%s", ver,
                sni, strcmp(vfy, "ok") == 0 ? "ok" : "FAILED", vmsg[0] ? ": " : "", vmsg, icn, io[0] ? ", O=" : "",
                io);
         if (strcmp(vfy, "ok") == 0 || (ep->verdict != AN_OK && ep->verdict != AN_INCOMPLETE))
@@ -267,10 +267,10 @@ static void apply_tls(struct an_endpoint *ep, const char *tls, const char *ctl, 
                         vmsg[0] ? vmsg : "untrusted");
         return;
     }
-    add_ev(ep, "probe: TLS with SNI %s: %s%s%s", sni, res, det[0] ? ", " : "", det);
+    add_ev(ep, "TLS with SNI %s: %s%s%s", sni, res, det[0] ? ", " : "", det);
     char ctl_sni[256] = "a control name";
     if (ctl && an_fact_get(ctl, "sni", ctl_sni, sizeof(ctl_sni)))
-        add_ev(ep, "probe: TLS with the control SNI %s: %s", ctl_sni, ctl_ok ? "completed" : "failed too");
+        add_ev(ep, "TLS with the control SNI %s: %s", ctl_sni, ctl_ok ? "completed" : "failed too");
     bool ended = strcmp(res, "eof") == 0 || strcmp(res, "reset") == 0;
     if (ended && ctl_ok && (ep->verdict == AN_CONNECTION_RESET || !decided_by_wire)) {
         set_verdict(ep, AN_FIREWALL_RESET, AN_CONF_HIGH, 0,
@@ -301,10 +301,10 @@ static void apply_http(struct an_endpoint *ep, const char *http)
         msg[0] = '\0';
     bool client_ip = an_fact_get(http, "client_ip", ip, sizeof(ip));
     if (status == 0) {
-        add_ev(ep, "probe: GET /v2/ got no HTTP answer");
+        add_ev(ep, "GET /v2/ got no HTTP answer");
         return;
     }
-    add_ev(ep, "probe: GET /v2/ answered %ld %s%s%s%s", status, reason, code[0] ? ", code " : "", code,
+    add_ev(ep, "GET /v2/ answered %ld %s%s%s%s", status, reason, code[0] ? ", code " : "", code,
            reg ? ", with registry headers" : ", WITHOUT registry headers");
     if (ep->verdict != AN_OK && ep->verdict != AN_INCOMPLETE)
         return;
@@ -381,7 +381,7 @@ static void apply_dns(struct an_report *r, const struct an_options *opt, const c
                             "the %s resolver answered %s for %s", resolver, res, name);
             }
             if (ep)
-                add_ev(ep, "probe: DNS lookup of %s via the %s resolver: %s", name, resolver, res);
+                add_ev(ep, "DNS lookup of %s via the %s resolver: %s", name, resolver, res);
             continue;
         }
         /* Each address of the answer, comma-separated. */
@@ -404,7 +404,7 @@ static void apply_dns(struct an_report *r, const struct an_options *opt, const c
             struct an_endpoint *ep = find_ep(r, &a, 443);
             if (ep && !(ep->findings & (1u << AN_F_PRIVATELINK_RESOLVES_PUBLIC))) {
                 ep->findings |= 1u << AN_F_PRIVATELINK_RESOLVES_PUBLIC;
-                add_ev(ep, "probe: %s resolves through a privatelink CNAME (%s) to the public address %s", name,
+                add_ev(ep, "%s resolves through a privatelink CNAME (%s) to the public address %s", name,
                        chain, one);
             }
         }
@@ -428,7 +428,7 @@ static void apply_dns(struct an_report *r, const struct an_options *opt, const c
             an_fact_get(facts[j], "resolver", rj, sizeof(rj));
             for (unsigned k = 0; k < r->n_endpoints; k++)
                 if (strcasecmp(r->endpoints[k].name, ni) == 0)
-                    add_ev(&r->endpoints[k], "probe: resolvers disagree on %s: %s answered %s, %s answered %s", ni,
+                    add_ev(&r->endpoints[k], "resolvers disagree on %s: %s answered %s, %s answered %s", ni,
                            ri, ai[0] ? ai : "nothing", rj, aj[0] ? aj : "nothing");
         }
     }
@@ -507,7 +507,7 @@ void an_facts_apply(struct an_report *r, const struct an_options *opt, const cha
             set_verdict(ep, AN_LOCAL_NO_ROUTE, AN_CONF_HIGH, 0,
                         "this host refused to send: connect() to %s:%u failed with %s before any packet left (no route, or a local firewall)",
                         ipbuf, port, res);
-            add_ev(ep, "probe: connect() to %s:%u failed locally: %s", ipbuf, port, res);
+            add_ev(ep, "connect() to %s:%u failed locally: %s", ipbuf, port, res);
             continue;
         }
         if (!fact_eq(facts[i], "result", "ok")) {

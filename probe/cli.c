@@ -217,11 +217,11 @@ static void note_missing(const struct probe_ctx *p, struct an_report *r)
         struct an_endpoint *ep = &r->endpoints[i];
         if (!p->live && ep->n_evidence < AN_MAX_EVIDENCE)
             snprintf(ep->evidence[ep->n_evidence++].what, sizeof(ep->evidence[0].what),
-                     "probe: no packet capture (%.120s): hop distances, RSTs, ICMP errors and DNS packets are not evidence",
+                     "no packet capture (%.120s): hop distances, RSTs, ICMP errors and DNS packets are not evidence",
                      p->live_err);
         if (p->icmp4 < 0 && p->icmp6 < 0 && ep->n_evidence < AN_MAX_EVIDENCE)
             snprintf(ep->evidence[ep->n_evidence++].what, sizeof(ep->evidence[0].what),
-                     "probe: no ICMP echo socket: ping could not be part of the differential probes");
+                     "no ICMP echo socket: ping could not be part of the differential probes");
     }
 }
 

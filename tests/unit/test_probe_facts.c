@@ -1,0 +1,223 @@
+/* test_probe_facts.c: probe facts (escape, lookup, applying them to a
+ * report) and registry name normalisation, without any network.  */
+#include <stdlib.h>
+#include <string.h>
+
+#include "analysis/facts.h"
+#include "check.h"
+#include "probe/probe_int.h"
+
+static void test_escape_roundtrip(void)
+{
+    char esc[128], line[256], back[128];
+    an_fact_escape(esc, sizeof(esc), "a b=c%d\x01\xff[2001:db8::1]:443");
+    CHECK(strchr(esc, ' ') == NULL);
+    CHECK(strchr(esc, '=') == NULL);
+    snprintf(line, sizeof(line), AN_FACT_PREFIX "fact=x key=%s other=1", esc);
+    CHECK(an_fact_get(line, "key", back, sizeof(back)));
+    /* Control and high bytes come back as '?': a fact never carries them. */
+    CHECK_EQ_STR(back, "a b=c%d??[2001:db8::1]:443");
+    CHECK(an_fact_get(line, "other", back, sizeof(back)));
+    CHECK_EQ_STR(back, "1");
+    CHECK(!an_fact_get(line, "missing", back, sizeof(back)));
+    CHECK(!an_fact_get("not a fact key=1", "key", back, sizeof(back)));
+    /* A prefix of a key is not the key. */
+    CHECK(!an_fact_get(AN_FACT_PREFIX "keyx=1", "key", back, sizeof(back)));
+    /* Cut at an escape boundary, always terminated. */
+    an_fact_escape(esc, 5, "a b c");
+    CHECK_EQ_STR(esc, "a%20");
+    an_fact_escape(esc, 4, "a b c");
+    CHECK_EQ_STR(esc, "a");
+}
+
+static void test_normalize(void)
+{
+    char out[LIM_DNS_NAME];
+    bool upper;
+    CHECK(probe_name_normalize("myreg", out, sizeof(out), &upper));
+    CHECK_EQ_STR(out, "myreg.azurecr.io");
+    CHECK(!upper);
+    CHECK(probe_name_normalize("MyReg.AzureCR.io.", out, sizeof(out), &upper));
+    CHECK_EQ_STR(out, "myreg.azurecr.io");
+    CHECK(upper);
+    CHECK(probe_name_normalize("registry.contoso.com", out, sizeof(out), &upper));
+    CHECK_EQ_STR(out, "registry.contoso.com");
+    CHECK(!probe_name_normalize("", out, sizeof(out), &upper));
+    CHECK(!probe_name_normalize("a..b", out, sizeof(out), &upper));
+    CHECK(!probe_name_normalize("a b", out, sizeof(out), &upper));
+    CHECK(!probe_name_normalize("-rf;x", out, sizeof(out), &upper));
+    CHECK(!probe_name_normalize("myreg", out, 8, &upper));
+}
+
+/* A report as the engine leaves it for one endpoint whose TLS completed. */
+static void report_ok(struct an_report *r, const char *ip)
+{
+    memset(r, 0, sizeof(*r));
+    r->mode = "probe";
+    r->endpoints = calloc(1, sizeof(*r->endpoints));
+    r->n_endpoints = 1;
+    struct an_endpoint *ep = &r->endpoints[0];
+    snprintf(ep->name, sizeof(ep->name), "labreg.azurecr.io");
+    ep->has_ip = true;
+    cap_addr_parse(ip, &ep->ip);
+    ep->port = 443;
+    ep->verdict = AN_OK;
+    ep->confidence = AN_CONF_HIGH;
+    r->verdict = AN_OK;
+}
+
+static const char *detail(const struct an_endpoint *ep, const char *key)
+{
+    for (unsigned i = 0; i < ep->n_detail; i++)
+        if (strcmp(ep->detail[i].key, key) == 0)
+            return ep->detail[i].value;
+    return "";
+}
+
+#define CONNECT_OK AN_FACT_PREFIX "fact=connect step=registry endpoint=198.19.10.10:443 name=labreg.azurecr.io result=ok local=0 ms=1"
+#define TLS_OK AN_FACT_PREFIX "fact=tls step=registry endpoint=198.19.10.10:443 sni=labreg.azurecr.io result=ok version=TLSv1.3 verify=ok issuer_cn=Microsoft%20Azure%20RSA%20TLS%20Issuing%20CA%2003 issuer_o=Microsoft%20Corporation"
+
+static void test_denied(void)
+{
+    struct an_report r;
+    struct an_options opt = { 0 };
+    report_ok(&r, "198.19.10.10");
+    const char *facts[] = {
+        CONNECT_OK, TLS_OK,
+        AN_FACT_PREFIX "fact=http endpoint=198.19.10.10:443 status=403 reason=Forbidden registry_headers=1 bearer=0 code=DENIED client_ip=198.18.1.2",
+    };
+    an_facts_apply(&r, &opt, facts, 3);
+    CHECK_EQ_INT(r.verdict, AN_REGISTRY_DENIED);
+    CHECK_EQ_STR(detail(&r.endpoints[0], "client_ip"), "198.18.1.2");
+    an_report_free(&r);
+}
+
+static void test_throttled_and_healthy(void)
+{
+    struct an_report r;
+    struct an_options opt = { 0 };
+    report_ok(&r, "198.19.10.10");
+    const char *facts[] = {
+        CONNECT_OK, TLS_OK,
+        AN_FACT_PREFIX "fact=http endpoint=198.19.10.10:443 status=429 reason=Too%20Many%20Requests registry_headers=1 code=TOOMANYREQUESTS",
+    };
+    an_facts_apply(&r, &opt, facts, 3);
+    CHECK_EQ_INT(r.verdict, AN_REGISTRY_ERROR);
+    an_report_free(&r);
+
+    report_ok(&r, "198.19.10.10");
+    facts[2] = AN_FACT_PREFIX "fact=http endpoint=198.19.10.10:443 status=401 registry_headers=1 bearer=1 code=UNAUTHORIZED";
+    an_facts_apply(&r, &opt, facts, 3);
+    CHECK_EQ_INT(r.verdict, AN_OK);
+    an_report_free(&r);
+
+    /* A 401 without the registry's headers came from something else. */
+    report_ok(&r, "198.19.10.10");
+    facts[2] = AN_FACT_PREFIX "fact=http endpoint=198.19.10.10:443 status=401 registry_headers=0 bearer=0";
+    an_facts_apply(&r, &opt, facts, 3);
+    CHECK_EQ_INT(r.verdict, AN_PROXY_INTERCEPTION);
+    CHECK_EQ_INT(r.endpoints[0].confidence, AN_CONF_LOW);
+    an_report_free(&r);
+}
+
+static void test_verify_failed(void)
+{
+    struct an_report r;
+    struct an_options opt = { 0 };
+    report_ok(&r, "198.19.10.10");
+    const char *facts[] = {
+        CONNECT_OK,
+        AN_FACT_PREFIX "fact=tls step=registry endpoint=198.19.10.10:443 sni=labreg.azurecr.io result=ok version=TLSv1.3 verify=19 verify_error=self-signed%20certificate%20in%20certificate%20chain issuer_cn=Contoso%20TLS%20Inspection%20CA issuer_o=Contoso%20Ltd",
+    };
+    an_facts_apply(&r, &opt, facts, 2);
+    CHECK_EQ_INT(r.verdict, AN_PROXY_INTERCEPTION);
+    an_report_free(&r);
+
+    /* Microsoft's own chain rejected by the local store is a TLS failure. */
+    report_ok(&r, "198.19.10.10");
+    facts[1] = AN_FACT_PREFIX "fact=tls step=registry endpoint=198.19.10.10:443 sni=labreg.azurecr.io result=ok verify=20 issuer_cn=Microsoft%20Azure%20RSA%20TLS%20Issuing%20CA%2003 issuer_o=Microsoft%20Corporation";
+    an_facts_apply(&r, &opt, facts, 2);
+    CHECK_EQ_INT(r.verdict, AN_TLS_FAILURE);
+    an_report_free(&r);
+}
+
+static void test_without_capture(void)
+{
+    struct an_report r;
+    struct an_options opt = { 0 };
+    memset(&r, 0, sizeof(r));
+    r.verdict = AN_INCOMPLETE;
+    const char *facts[] = {
+        AN_FACT_PREFIX "fact=connect step=registry endpoint=198.19.10.10:443 name=labreg.azurecr.io result=ENETUNREACH local=1",
+    };
+    an_facts_apply(&r, &opt, facts, 1);
+    CHECK_EQ_INT(r.n_endpoints, 1);
+    CHECK_EQ_INT(r.verdict, AN_LOCAL_NO_ROUTE);
+    an_report_free(&r);
+
+    memset(&r, 0, sizeof(r));
+    facts[0] = AN_FACT_PREFIX "fact=connect step=registry endpoint=198.19.10.10:443 name=labreg.azurecr.io result=ETIMEDOUT local=0";
+    an_facts_apply(&r, &opt, facts, 1);
+    CHECK_EQ_INT(r.verdict, AN_SILENT_DROP);
+    CHECK(r.endpoints[0].candidates & (1u << AN_NSG_DROP));
+    an_report_free(&r);
+
+    memset(&r, 0, sizeof(r));
+    facts[0] = AN_FACT_PREFIX "fact=dns name=labreg.azurecr.io resolver=system result=NXDOMAIN chain= addrs=";
+    an_facts_apply(&r, &opt, facts, 1);
+    CHECK_EQ_INT(r.verdict, AN_DNS_FAILURE);
+    CHECK_EQ_STR(detail(&r.endpoints[0], "dns"), "NXDOMAIN");
+    an_report_free(&r);
+}
+
+static void test_sni_filter(void)
+{
+    struct an_report r;
+    struct an_options opt = { 0 };
+    report_ok(&r, "198.19.10.10");
+    r.endpoints[0].verdict = AN_CONNECTION_RESET;
+    r.verdict = AN_CONNECTION_RESET;
+    const char *facts[] = {
+        CONNECT_OK,
+        AN_FACT_PREFIX "fact=tls step=registry endpoint=198.19.10.10:443 sni=labreg.azurecr.io result=reset",
+        AN_FACT_PREFIX "fact=tls step=control_sni endpoint=198.19.10.10:443 sni=control.invalid result=ok verify=62",
+    };
+    an_facts_apply(&r, &opt, facts, 3);
+    CHECK_EQ_INT(r.verdict, AN_FIREWALL_RESET);
+    an_report_free(&r);
+}
+
+static void test_privatelink(void)
+{
+    struct an_report r;
+    struct an_options opt = { 0 };
+    an_prefix_parse("198.18.0.0/16", &opt.private_nets[0]);
+    opt.n_private_nets = 1;
+    report_ok(&r, "198.19.10.10");
+    const char *facts[] = {
+        AN_FACT_PREFIX "fact=dns name=labreg.azurecr.io resolver=system result=ok chain=labreg.privatelink.azurecr.io,weu1.fe.azcr.io addrs=198.19.10.10",
+    };
+    an_facts_apply(&r, &opt, facts, 1);
+    CHECK(r.endpoints[0].findings & (1u << AN_F_PRIVATELINK_RESOLVES_PUBLIC));
+    an_report_free(&r);
+
+    /* Inside the private nets it is how a private endpoint should look. */
+    an_prefix_parse("198.19.0.0/16", &opt.private_nets[0]);
+    report_ok(&r, "198.19.10.10");
+    an_facts_apply(&r, &opt, facts, 1);
+    CHECK(!(r.endpoints[0].findings & (1u << AN_F_PRIVATELINK_RESOLVES_PUBLIC)));
+    an_report_free(&r);
+}
+
+int main(void)
+{
+    RUN(test_escape_roundtrip);
+    RUN(test_normalize);
+    RUN(test_denied);
+    RUN(test_throttled_and_healthy);
+    RUN(test_verify_failed);
+    RUN(test_without_capture);
+    RUN(test_sni_filter);
+    RUN(test_privatelink);
+    return check_summary();
+}
