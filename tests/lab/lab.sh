@@ -32,6 +32,16 @@ nsx() { local ns=$1; shift; ip netns exec "$ns" "$@"; }
 
 [ "$(id -u)" = 0 ] || die "must run as root (network namespaces)"
 
+# One lab per machine: up/down/cleanup are serialised with a lock, and record-all.sh
+# holds it for its whole run (exporting LAB_LOCK_HELD=1 to its own lab.sh calls).
+# Note the lock does not span an up ... down session of another user.
+lab_lock() {
+    [ -n "${LAB_LOCK_HELD:-}" ] && return 0
+    mkdir -p "$RUN"
+    exec 9>>"$RUN/lab.lock"
+    flock -w 900 9 || die "the lab is busy (another lab.sh or record-all.sh holds $RUN/lab.lock)"
+}
+
 # ---------------------------------------------------------------- cleanup
 kill_pid() { # kill one pid we started, TERM then KILL, bounded
     local pid=$1 i
@@ -176,7 +186,7 @@ build_topology() {
 # ---------------------------------------------------------------- servers
 start_bg() { # start_bg NAME NS CMD... : background process with a pid file
     local name=$1 ns=$2; shift 2
-    ip netns exec "$ns" "$@" >"$RUN/$name.log" 2>&1 </dev/null &
+    ip netns exec "$ns" "$@" >"$RUN/$name.log" 2>&1 </dev/null 9>&- &
     echo $! >"$RUN/pids/$name.pid"
 }
 
@@ -206,7 +216,7 @@ start_dns() {
                    --cname=labreg.privatelink.azurecr.io,weu1.fe.azcr.io) ;;
         *) args+=(--cname=$REGNAME,weu1.fe.azcr.io) ;;
     esac
-    ip netns exec acrd_reg dnsmasq "${args[@]}" >"$RUN/dnsmasq.out" 2>&1 </dev/null &
+    ip netns exec acrd_reg dnsmasq "${args[@]}" >"$RUN/dnsmasq.out" 2>&1 </dev/null 9>&- &
     echo $! >"$RUN/pids/dnsmasq-fg.pid"
     wait_for dnsmasq nsx acrd_reg sh -c "ss -lun | grep -q '$DNS4:53'"
 }
@@ -318,7 +328,7 @@ $login
     }
 }
 EOF
-    nsx acrd_reg nginx -c "$d/nginx.conf" -p "$d" -g 'daemon on; master_process on;' 2>"$RUN/nginx-reg.log" ||
+    nsx acrd_reg nginx -c "$d/nginx.conf" -p "$d" -g 'daemon on; master_process on;' 2>"$RUN/nginx-reg.log" 9>&- ||
         { cat "$RUN/nginx-reg.log" >&2; return 1; }
     wait_for nginx-reg test -s "$RUN/pids/nginx-reg.pid"
 }
@@ -386,7 +396,7 @@ http {
     }
 }
 EOF
-    nsx acrd_mbox nginx -c "$d/nginx.conf" -p "$d" -g 'daemon on; master_process on;' 2>"$RUN/nginx-mbox.log" ||
+    nsx acrd_mbox nginx -c "$d/nginx.conf" -p "$d" -g 'daemon on; master_process on;' 2>"$RUN/nginx-mbox.log" 9>&- ||
         { cat "$RUN/nginx-mbox.log" >&2; return 1; }
     wait_for nginx-mbox test -s "$RUN/pids/nginx-mbox.pid"
 }
@@ -494,8 +504,8 @@ cmd_exec() {
 
 cmd=${1:-}; [ $# -gt 0 ] && shift
 case $cmd in
-    up) cmd_up "$@" ;;
-    down|cleanup) do_cleanup; log "$cmd: done" ;;
+    up) lab_lock; cmd_up "$@" ;;
+    down|cleanup) lab_lock; do_cleanup; log "$cmd: done" ;;
     exec) cmd_exec "$@" ;;
     list) echo $SCENARIOS ;;
     status)

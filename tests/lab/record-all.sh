@@ -20,6 +20,10 @@ done
 [ "$(id -u)" = 0 ] || { echo "record-all: must run as root" >&2; exit 1; }
 mkdir -p "$OUT" && OUT=$(cd "$OUT" && pwd)
 LOGS=$RUN/record-logs
+mkdir -p "$RUN"
+exec 9>>"$RUN/lab.lock"
+flock -w 900 9 || { echo "record-all: the lab is busy ($RUN/lab.lock)" >&2; exit 1; }
+export LAB_LOCK_HELD=1
 
 TCPDUMP_PID=""
 stop_tcpdump() {
@@ -41,7 +45,7 @@ capture() {
     local file=$OUT/$name.pcap
     rm -f "$file"
     ip netns exec acrd_client tcpdump -i "$iface" -s 0 -U --immediate-mode -Z root -w "$file" \
-        >"$LOGS/$name.tcpdump" 2>&1 &
+        >"$LOGS/$name.tcpdump" 2>&1 9>&- &
     TCPDUMP_PID=$!
     for i in $(seq 1 50); do grep -qs 'listening on' "$LOGS/$name.tcpdump" && break; sleep 0.1; done
     sleep 0.2
