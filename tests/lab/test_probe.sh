@@ -6,6 +6,7 @@
 # agrees, and that the probing process really runs as nobody.  Needs root.
 # Prints "ok ..."/"FAIL ..." per check, a table of verdicts and wall times, then
 # "N passed, N failed".  ACRDIAG names the binary (default build/rel/acrdiag).
+# Arguments, when given, name the scenarios to run (and "privdrop").
 set -u
 LAB_DIR=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$LAB_DIR/../.." && pwd)
@@ -109,21 +110,27 @@ if "$ACRDIAG" probe labreg.azurecr.io --dry-run --control 198.19.20.20 | grep -q
     ok "dry run prints the plan"
 else bad "dry run" "no plan printed"; fi
 
-case_ healthy ok
-case_ nsg_drop nsg_drop
-case_ route_none route_blackhole
-case_ fw_reset_syn firewall_reset
-case_ fw_reset_sni firewall_reset
-case_ fw_close_sni firewall_reset
-case_ proxy_intercept proxy_interception
-case_ icmp_prohibited icmp_unreachable
-case_ acr_ip_denied registry_denied
-case_ registry_throttled registry_error
-case_ dns_nxdomain dns_failure
-case_ dns_timeout dns_failure
-case_ mtu_blackhole mtu_blackhole
-case_ privatelink_public registry_denied --private-net 198.18.0.0/16
-case_privdrop
+wanted() { [ ${#ONLY[@]} -eq 0 ] || printf '%s\n' "${ONLY[@]}" | grep -qx "$1"; }
+ONLY=("$@")
+while read -r sc want extra; do
+    [ -n "$sc" ] && wanted "$sc" && case_ "$sc" "$want" $extra
+done <<'CASES'
+healthy ok
+nsg_drop nsg_drop
+route_none route_blackhole
+fw_reset_syn firewall_reset
+fw_reset_sni firewall_reset
+fw_close_sni firewall_reset
+proxy_intercept proxy_interception
+icmp_prohibited icmp_unreachable
+acr_ip_denied registry_denied
+registry_throttled registry_error
+dns_nxdomain dns_failure
+dns_timeout dns_failure
+mtu_blackhole mtu_blackhole
+privatelink_public registry_denied --private-net 198.18.0.0/16
+CASES
+wanted privdrop && case_privdrop
 
 echo "scenario             verdict              wall"
 cat "$TABLE" 2>/dev/null
