@@ -288,6 +288,12 @@ static enum an_flow_outcome decide_outcome(const struct an_engine *e, const stru
         d->trigger = s->hole_after;
         return AN_FO_MTU;
     }
+    /* Without TLS facts (too many handshakes at once) only plain TCP
+     * outcomes can be judged.  */
+    if (c->tls_missing || s->tls_missing) {
+        d->tls_unknown = true;
+        return c->payload_bytes && s->payload_bytes ? AN_FO_OK : AN_FO_INCOMPLETE;
+    }
     uint64_t client_after_sh = 0;
     bool completed = d->has_sh && client_payload_after(c, d->server_hello.frame, &client_after_sh) &&
                      s->last_payload.frame > client_after_sh;

@@ -453,6 +453,9 @@ static void decide_incomplete(const struct an_flow_digest *d, struct an_endpoint
     if (d->findings & (1u << AN_F_CAPTURE_TRUNCATED)) {
         add_ev(ep, d->first_frame, "packets of this connection were cut by the snap length");
         set_reason(ep, "packets were cut by the capture's snap length, and truncation is not evidence: capture again with -s 0");
+    } else if (d->tls_unknown) {
+        add_ev(ep, d->first_frame, "no TLS facts were kept for this connection (too many at once)");
+        set_reason(ep, "too many handshakes were in progress at once for their TLS facts to be kept (flow_table_full), so this connection cannot be judged");
     } else if (d->one_sided) {
         add_ev(ep, d->first_frame, "only one direction of this connection is in the capture");
         set_reason(ep, "the capture holds only one direction of the connection (the other was not captured, e.g. asymmetric routing or a filtered capture), which is not evidence of a drop");

@@ -54,6 +54,7 @@ struct an_flow_digest {
     struct cap_ref data_after_rst_ref;
     uint64_t first_rst_frame;
     bool one_sided;                 /* one direction is missing from the capture */
+    bool tls_unknown;               /* no TLS facts were kept for this flow */
     uint32_t findings;
 };
 

@@ -434,6 +434,33 @@ static void apply_dns(struct an_report *r, const struct an_options *opt, const c
     }
 }
 
+/* TTL-limited SYNs (probe): the hop distance of whatever answers on 443
+ * against the server's own on another port.  */
+static void apply_ttl(struct an_endpoint *ep, const char *const *facts, size_t n, const char *endpoint)
+{
+    char other[80];
+    const char *colon = strrchr(endpoint, ':');
+    if (!colon)
+        return;
+    snprintf(other, sizeof(other), "%.*s:80", (int)(colon - endpoint), endpoint);
+    const char *t443 = find_fact(facts, n, "ttl", endpoint, NULL);
+    const char *t80 = find_fact(facts, n, "ttl", other, NULL);
+    if (!t443)
+        return;
+    long a = fact_num(t443, "first_answer_ttl", 0), b = t80 ? fact_num(t80, "first_answer_ttl", 0) : 0;
+    char how[16] = "", how80[16] = "";
+    an_fact_get(t443, "answer", how, sizeof(how));
+    if (t80)
+        an_fact_get(t80, "answer", how80, sizeof(how80));
+    if (a && b && a < b)
+        add_ev(ep, "TTL-limited SYNs: port 443 is answered (%s) from %ld hops away, port 80 of the same address (%s) from %ld: something nearer than the server answers for it",
+               how, a, how80, b);
+    else if (a && b)
+        add_ev(ep, "TTL-limited SYNs: port 443 answered (%s) at TTL %ld, port 80 (%s) at TTL %ld", how, a, how80, b);
+    else if (a)
+        add_ev(ep, "TTL-limited SYNs: port 443 answered (%s) at TTL %ld", how, a);
+}
+
 /* ---- the report ------------------------------------------------------------- */
 
 static int rank(const struct an_endpoint *ep)
@@ -510,6 +537,7 @@ void an_facts_apply(struct an_report *r, const struct an_options *opt, const cha
             add_ev(ep, "connect() to %s:%u failed locally: %s", ipbuf, port, res);
             continue;
         }
+        apply_ttl(ep, facts, n, endpoint);
         if (!fact_eq(facts[i], "result", "ok")) {
             if (!by_wire)
                 decide_from_connect(ep, facts[i], ipbuf);

@@ -18,15 +18,20 @@ struct cap_stream {
     } runs[LIM_SEGMENTS];
 };
 
+/* Flows in order of last activity; head: least recently active. */
+struct flow_list {
+    struct cap_flow *head, *tail;
+};
+
 struct cap_flow_table {
     struct cap_flow **buckets;
     size_t n_buckets;
     size_t n_flows;
     uint64_t evicted;
-    size_t live_streams;
+    size_t live_streams, live_tls;
     uint64_t streams_denied;
     uint64_t seed;
-    struct cap_flow *lru_head, *lru_tail;   /* head: least recently used */
+    struct flow_list open, closed;
     cap_flow_done_fn done;
     void *ctx;
 };
@@ -144,8 +149,7 @@ static struct cap_ref make_ref(const struct cap_pkt *p)
 
 static void push_ref(struct cap_ref *arr, unsigned *n, const struct cap_ref *r)
 {
-    if (*n < LIM_FRAMES_PER_KIND)
-        arr[*n] = *r;
+    arr[*n < LIM_FRAMES_PER_KIND ? *n : LIM_FRAMES_PER_KIND - 1] = *r;
     if (*n < UINT32_MAX)
         (*n)++;
 }
@@ -198,31 +202,38 @@ struct cap_flow_table *cap_flows_new(cap_flow_done_fn done, void *ctx)
     return t;
 }
 
+static struct flow_list *list_of(struct cap_flow_table *t, const struct cap_flow *f)
+{
+    return f->closed ? &t->closed : &t->open;
+}
+
 static void lru_unlink(struct cap_flow_table *t, struct cap_flow *f)
 {
+    struct flow_list *l = list_of(t, f);
     if (f->lru_prev)
         f->lru_prev->lru_next = f->lru_next;
     else
-        t->lru_head = f->lru_next;
+        l->head = f->lru_next;
     if (f->lru_next)
         f->lru_next->lru_prev = f->lru_prev;
     else
-        t->lru_tail = f->lru_prev;
+        l->tail = f->lru_prev;
     f->lru_prev = f->lru_next = NULL;
 }
 
 static void lru_append(struct cap_flow_table *t, struct cap_flow *f)
 {
-    f->lru_prev = t->lru_tail;
+    struct flow_list *l = list_of(t, f);
+    f->lru_prev = l->tail;
     f->lru_next = NULL;
-    if (t->lru_tail)
-        t->lru_tail->lru_next = f;
+    if (l->tail)
+        l->tail->lru_next = f;
     else
-        t->lru_head = f;
-    t->lru_tail = f;
+        l->head = f;
+    l->tail = f;
 }
 
-static void finish_tls(struct cap_flow_dir *d);
+static void finish_tls(struct cap_flow_table *t, struct cap_flow_dir *d);
 
 static void flow_release(struct cap_flow_table *t, struct cap_flow *f)
 {
@@ -234,26 +245,35 @@ static void flow_release(struct cap_flow_table *t, struct cap_flow *f)
         *pp = f->hash_next;
     lru_unlink(t, f);
     t->n_flows--;
-    for (int d = 0; d < 2; d++) {
-        if (f->dir[d].stream)
-            t->live_streams--;
-        finish_tls(&f->dir[d]);
-    }
+    for (int d = 0; d < 2; d++)
+        finish_tls(t, &f->dir[d]);
     if (t->done)
         t->done(t->ctx, f);
     for (int d = 0; d < 2; d++) {
-        free(f->dir[d].stream);
+        if (f->dir[d].tls)
+            t->live_tls--;
         free(f->dir[d].tls);
     }
     free(f);
+}
+
+/* Folds what is finished: closed flows that lingered, and long-idle ones. */
+static void sweep(struct cap_flow_table *t, int64_t now)
+{
+    while (t->closed.head && now - t->closed.head->last_ts > LIM_CLOSED_LINGER_NS)
+        flow_release(t, t->closed.head);
+    while (t->open.head && now - t->open.head->last_ts > LIM_IDLE_NS)
+        flow_release(t, t->open.head);
 }
 
 void cap_flows_free(struct cap_flow_table *t)
 {
     if (!t)
         return;
-    while (t->lru_head)
-        flow_release(t, t->lru_head);
+    while (t->closed.head)
+        flow_release(t, t->closed.head);
+    while (t->open.head)
+        flow_release(t, t->open.head);
     free(t->buckets);
     free(t);
 }
@@ -318,7 +338,7 @@ static struct cap_flow *flow_create(struct cap_flow_table *t, const struct cap_p
 {
     if (t->n_flows >= LIM_FLOWS) {
         t->evicted++;
-        flow_release(t, t->lru_head);
+        flow_release(t, t->closed.head ? t->closed.head : t->open.head);
     }
     struct cap_flow *f = calloc(1, sizeof(*f));
     if (!f)
@@ -406,10 +426,11 @@ static struct cap_ref frame_at(const struct cap_stream *s, uint32_t off)
 static void parse_stream(struct cap_flow_dir *d, bool final)
 {
     struct cap_stream *s = d->stream;
-    if (!s || !d->tls || s->filled == 0)
+    if (!s || !d->tls || (s->filled == 0 && !final))
         return;
     struct cap_tls_dir *tls = &d->tls->tls;
-    cap_tls_parse(s->buf, s->filled, tls);
+    if (s->filled)
+        cap_tls_parse(s->buf, s->filled, tls);
     bool done = final || tls->not_tls || tls->n_alerts > 0 || tls->change_cipher_spec ||
                 s->filled >= LIM_TLS_STREAM_BYTES ||
                 (tls->server_hello && (tls->sh_version >= 0x0304 || tls->certificate)) ||
@@ -429,10 +450,13 @@ static void parse_stream(struct cap_flow_dir *d, bool final)
     d->tls_done = true;
 }
 
-static void finish_tls(struct cap_flow_dir *d)
+static void finish_tls(struct cap_flow_table *t, struct cap_flow_dir *d)
 {
-    if (!d->tls_done)
-        parse_stream(d, true);
+    if (d->tls_done)
+        return;
+    if (d->stream)
+        t->live_streams--;
+    parse_stream(d, true);
 }
 
 /* ---- per-packet update ---------------------------------------------------- */
@@ -498,27 +522,36 @@ static void track_payload(struct cap_flow_table *t, struct cap_flow *f, int dir,
     if (d->tls_done || rel >= LIM_TLS_STREAM_BYTES || p->payload_len == 0)
         return;
     if (!d->tls) {
-        if (t->live_streams >= LIM_LIVE_STREAMS) {
+        /* Closed flows hold TLS facts but need them no more than for their
+         * verdict: fold the oldest to make room before refusing.  */
+        while (t->live_tls >= LIM_LIVE_TLS && t->closed.head && t->closed.head != f)
+            flow_release(t, t->closed.head);
+        if (t->live_streams >= LIM_LIVE_STREAMS || t->live_tls >= LIM_LIVE_TLS) {
             t->streams_denied++;
             d->tls_done = true;
+            d->tls_missing = true;
             return;
         }
         d->tls = calloc(1, sizeof(*d->tls));
         d->stream = calloc(1, sizeof(*d->stream));
         if (!d->tls || !d->stream) {
+            free(d->tls);
             free(d->stream);
+            d->tls = NULL;
             d->stream = NULL;
             d->tls_done = true;
+            d->tls_missing = true;
             return;
         }
         t->live_streams++;
+        t->live_tls++;
     }
     if (!stream_write(d->stream, rel, p->payload, p->payload_len, &ref))
         parse_stream(d, true);
     else if (d->stream->filled)
         parse_stream(d, false);
     if (!d->stream)
-        t->live_streams--;
+        t->live_streams--;      /* parse_stream took the facts and freed it */
 }
 
 static void track_ack(struct cap_flow *f, int dir, const struct cap_pkt *p)
@@ -540,6 +573,7 @@ const struct cap_flow *cap_flows_tcp(struct cap_flow_table *t, const struct cap_
 {
     if (p->ipver == 0 || p->proto != 6 || p->status == CAP_INVALID)
         return NULL;
+    sweep(t, p->ts_ns);
     int dir;
     struct cap_flow *f = lookup(t, &p->src, p->sport, &p->dst, p->dport, &dir);
     if (!f) {
@@ -612,6 +646,15 @@ const struct cap_flow *cap_flows_tcp(struct cap_flow_table *t, const struct cap_
         d->fin = true;
         d->fin_ref = ref;
         history_add(f, dir, 'F');
+    }
+    if (!f->closed && (f->rst_seen || (f->dir[CAP_C2S].fin && f->dir[CAP_S2C].fin))) {
+        /* The handshake is over for good: take its facts, free the buffers,
+         * and let the flow linger on the closed list.  */
+        for (int k = 0; k < 2; k++)
+            finish_tls(t, &f->dir[k]);
+        lru_unlink(t, f);
+        f->closed = true;
+        lru_append(t, f);
     }
     return f;
 }

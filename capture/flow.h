@@ -93,6 +93,7 @@ struct cap_flow_dir {
     struct cap_stream *stream;
     struct cap_tls_facts *tls; /* NULL until the first payload */
     bool tls_done;
+    bool tls_missing;           /* payload came but no facts could be kept */
 };
 
 struct cap_flow {
@@ -127,6 +128,7 @@ struct cap_flow {
     uint16_t history_seen;      /* letters already recorded, per direction */
 
     /* table bookkeeping */
+    bool closed;                /* on the closed list */
     struct cap_flow *hash_next;
     struct cap_flow *lru_prev, *lru_next;
 };

@@ -39,11 +39,24 @@
 #define LIM_CERT_NAME 256u
 #define LIM_CERT_SANS 8u
 
-/* Flow table: flows tracked at once.  When full, the oldest flow is folded
- * into its endpoint's results and freed; the report says so.  */
-#define LIM_FLOWS 65536u
-/* Frames remembered per flow for each kind of evidence (SYNs, RSTs, ...).  */
-#define LIM_FRAMES_PER_KIND 8u
+/* Flow table: flows tracked at once (about 1.6 KB each).  When full, the
+ * least recently active flow is folded into its endpoint's results and
+ * freed; the report says so (flow_table_full).  */
+#define LIM_FLOWS 32768u
+/* A closed flow (RST, or FIN both ways) stays this long after its last
+ * packet, in capture time, for late retransmissions and data after a RST
+ * (2 MSL, TCP's TIME-WAIT), unless room is needed: then the oldest closed
+ * flow is folded first.  Any flow idle longer than LIM_IDLE_NS is folded
+ * too: longer than the largest gap between retransmitted SYNs (64 s on
+ * Linux).  */
+#define LIM_CLOSED_LINGER_NS (60LL * 1000000000LL)
+#define LIM_IDLE_NS (120LL * 1000000000LL)
+/* Frames remembered per flow for each kind of evidence (SYNs, RSTs, ...);
+ * past it the last slot keeps the latest, so first and last are known.  */
+#define LIM_FRAMES_PER_KIND 4u
+/* Flows holding TLS facts at once (about 3.4 KB per direction); flows
+ * beyond it get none and are not judged on TLS.  */
+#define LIM_LIVE_TLS 8192u
 /* Zeek-style history string length kept per flow.  */
 #define LIM_HISTORY 16u
 
