@@ -124,7 +124,7 @@ void probe_pump_capture(struct probe_ctx *p)
 
 static struct probe_conn *new_conn(struct probe_ctx *p, enum probe_kind kind, unsigned target,
                                    const struct cap_addr *a, uint16_t port, const char *sni, int64_t now,
-                                   int64_t wait)
+                                   int64_t wait, int ttl)
 {
     if (p->n_conns >= PROBE_MAX_CONNS)
         return NULL;
@@ -136,6 +136,7 @@ static struct probe_conn *new_conn(struct probe_ctx *p, enum probe_kind kind, un
     c->port = port;
     c->sni = sni;
     c->fd = -1;
+    c->ttl = ttl;
     int64_t end = p->deadline_ns - REPORT_RESERVE_NS;
     c->deadline_ns = now + wait < end ? now + wait : end;
     probe_conn_start(p, c, now);
@@ -201,14 +202,14 @@ static void start_primary(struct probe_ctx *p, unsigned t, int64_t now)
 {
     struct probe_target *tg = &p->targets[t];
     const char *name = p->cfg.names[tg->name_idx];
-    struct probe_conn *c = new_conn(p, PK_REGISTRY, t, &tg->addr, PROBE_PORT_TLS, name, now, PRIMARY_WAIT_NS);
+    struct probe_conn *c = new_conn(p, PK_REGISTRY, t, &tg->addr, PROBE_PORT_TLS, name, now, PRIMARY_WAIT_NS, 0);
     if (c) {
         tg->primary = (int)(c - p->conns);
         /* Data endpoints serve blobs, not /v2/: their answer proves nothing. */
         c->no_http = tg->name_idx > 0;
     }
-    new_conn(p, PK_TLS12, t, &tg->addr, PROBE_PORT_TLS, name, now, PRIMARY_WAIT_NS);
-    new_conn(p, PK_CONTROL_SNI, t, &tg->addr, PROBE_PORT_TLS, PROBE_CONTROL_SNI, now, PRIMARY_WAIT_NS);
+    new_conn(p, PK_TLS12, t, &tg->addr, PROBE_PORT_TLS, name, now, PRIMARY_WAIT_NS, 0);
+    new_conn(p, PK_CONTROL_SNI, t, &tg->addr, PROBE_PORT_TLS, PROBE_CONTROL_SNI, now, PRIMARY_WAIT_NS, 0);
 }
 
 /* Silent drop, reset or foreign certificate: the probes that tell the
@@ -218,18 +219,18 @@ static void start_differential(struct probe_ctx *p, unsigned t, int64_t now, boo
 {
     struct probe_target *tg = &p->targets[t];
     tg->diff_started = true;
-    new_conn(p, PK_TCP, t, &tg->addr, PROBE_PORT_OTHER, NULL, now, DIFF_WAIT_NS);
-    new_conn(p, PK_TCP, t, &tg->addr, PROBE_PORT_UNUSED, NULL, now, DIFF_WAIT_NS);
+    new_conn(p, PK_TCP, t, &tg->addr, PROBE_PORT_OTHER, NULL, now, DIFF_WAIT_NS, 0);
+    new_conn(p, PK_TCP, t, &tg->addr, PROBE_PORT_UNUSED, NULL, now, DIFF_WAIT_NS, 0);
     tg->echo_next_ns = now;
     if (*controls_started)
         return;
     *controls_started = true;
     for (unsigned i = 0; i < p->n_resolvers; i++)
-        new_conn(p, PK_TCP, t, &p->resolvers[i], 53, NULL, now, DIFF_WAIT_NS);
+        new_conn(p, PK_TCP, t, &p->resolvers[i], 53, NULL, now, DIFF_WAIT_NS, 0);
     for (unsigned i = 0; i < p->n_targets; i++) {
         if (!p->targets[i].is_control)
             continue;
-        new_conn(p, PK_TCP, i, &p->targets[i].addr, PROBE_PORT_TLS, NULL, now, DIFF_WAIT_NS);
+        new_conn(p, PK_TCP, i, &p->targets[i].addr, PROBE_PORT_TLS, NULL, now, DIFF_WAIT_NS, 0);
         p->targets[i].echo_next_ns = now;
     }
 }
@@ -243,10 +244,8 @@ static void start_ttl(struct probe_ctx *p, unsigned t, int64_t now)
     tg->ttl_started = true;
     for (int ttl = 1; ttl <= (int)PROBE_TTL_MAX; ttl++) {
         for (int k = 0; k < 2; k++) {
-            struct probe_conn *c = new_conn(p, PK_TTL, t, &tg->addr, k ? PROBE_PORT_OTHER : PROBE_PORT_TLS, NULL,
-                                            now, DIFF_WAIT_NS / 2);
-            if (c)
-                c->ttl = ttl;
+            new_conn(p, PK_TTL, t, &tg->addr, k ? PROBE_PORT_OTHER : PROBE_PORT_TLS, NULL, now, DIFF_WAIT_NS / 2,
+                     ttl);
         }
     }
 }
@@ -277,7 +276,7 @@ static void triggers(struct probe_ctx *p, int64_t now, bool *controls_started)
         bool stalled = c->state == PS_TLS && c->connected && now - c->connected_ns >= STALL_AFTER_NS;
         if (!tg->mtu_started && stalled) {
             tg->mtu_started = true;
-            new_conn(p, PK_MTU, t, &tg->addr, PROBE_PORT_TLS, p->cfg.names[tg->name_idx], now, DIFF_WAIT_NS);
+            new_conn(p, PK_MTU, t, &tg->addr, PROBE_PORT_TLS, p->cfg.names[tg->name_idx], now, DIFF_WAIT_NS, 0);
         }
     }
 }
@@ -354,7 +353,7 @@ static void conn_facts(struct probe_ctx *p)
         an_fact_escape(icn, sizeof(icn), c->issuer_cn);
         an_fact_escape(io, sizeof(io), c->issuer_o);
         an_fact_escape(scn, sizeof(scn), c->subject_cn);
-        char vres[16];
+        char vres[24];
         if (c->verify == 0)
             snprintf(vres, sizeof(vres), "ok");
         else if (c->verify < 0)
@@ -367,12 +366,12 @@ static void conn_facts(struct probe_ctx *p)
         if (c->kind != PK_REGISTRY || c->no_http || c->tls_end != PT_OK)
             continue;
         const struct cap_http_resp *h = &c->resp;
-        char reason[200], code[200], ip[200], msg[400];
+        char reason[200], code[200], ip[200], msg[130];
         an_fact_escape(reason, sizeof(reason), h->reason);
         an_fact_escape(code, sizeof(code), h->error_code);
         an_fact_escape(ip, sizeof(ip), h->denied_client_ip);
         an_fact_escape(msg, sizeof(msg), h->error_message);
-        fact(p, "fact=http endpoint=%s status=%d reason=%s registry_headers=%d bearer=%d code=%s%s%s message=%.120s", ep,
+        fact(p, "fact=http endpoint=%s status=%d reason=%s registry_headers=%d bearer=%d code=%s%s%s message=%s", ep,
              h->status, reason, h->has_docker_api_version || h->has_ms_correlation, h->bearer_challenge, code,
              h->denied_client_ip[0] ? " client_ip=" : "", ip, msg);
     }
