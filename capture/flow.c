@@ -533,7 +533,12 @@ static void track_payload(struct cap_flow_table *t, struct cap_flow *f, int dir,
             return;
         }
         d->tls = calloc(1, sizeof(*d->tls));
-        d->stream = calloc(1, sizeof(*d->stream));
+        /* Not zeroed: only bytes recorded in runs are ever read. */
+        d->stream = malloc(sizeof(*d->stream));
+        if (d->stream) {
+            d->stream->filled = 0;
+            d->stream->n_runs = 0;
+        }
         if (!d->tls || !d->stream) {
             free(d->tls);
             free(d->stream);
