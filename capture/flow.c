@@ -11,6 +11,8 @@
 struct cap_stream {
     uint8_t buf[LIM_TLS_STREAM_BYTES];
     uint32_t filled;                /* contiguous bytes from offset 0 */
+    uint32_t need;                  /* bytes the next parse needs: the end of
+                                       the first incomplete TLS record */
     unsigned n_runs;
     struct {
         uint32_t start, end;
@@ -426,11 +428,19 @@ static struct cap_ref frame_at(const struct cap_stream *s, uint32_t off)
 static void parse_stream(struct cap_flow_dir *d, bool final)
 {
     struct cap_stream *s = d->stream;
-    if (!s || !d->tls || (s->filled == 0 && !final))
+    if (!s || !d->tls ||
+        (!final && (s->filled == 0 || (s->filled < s->need && s->filled < LIM_TLS_STREAM_BYTES))))
         return;
     struct cap_tls_dir *tls = &d->tls->tls;
     if (s->filled)
         cap_tls_parse(s->buf, s->filled, tls);
+    /* Parsing again before the next record is complete would find nothing
+     * new (RFC 8446 5.1: the record header's last two bytes are its length). */
+    uint32_t at = tls->bytes_parsed;
+    if (at + 5 <= s->filled)
+        s->need = at + 5 + ((uint32_t)s->buf[at + 3] << 8 | s->buf[at + 4]);
+    else
+        s->need = at + 5;
     bool done = final || tls->not_tls || tls->n_alerts > 0 || tls->change_cipher_spec ||
                 s->filled >= LIM_TLS_STREAM_BYTES ||
                 (tls->server_hello && (tls->sh_version >= 0x0304 || tls->certificate)) ||
@@ -537,6 +547,7 @@ static void track_payload(struct cap_flow_table *t, struct cap_flow *f, int dir,
         d->stream = malloc(sizeof(*d->stream));
         if (d->stream) {
             d->stream->filled = 0;
+            d->stream->need = 0;
             d->stream->n_runs = 0;
         }
         if (!d->tls || !d->stream) {
