@@ -359,7 +359,6 @@ static void do_tls(struct probe_conn *c, int64_t now)
 
 static void on_timeout(struct probe_conn *c)
 {
-    c->timed_out = true;
     switch (c->state) {
     case PS_CONNECTING:
         c->err = ETIMEDOUT;

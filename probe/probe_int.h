@@ -45,7 +45,6 @@ struct probe_cfg {
     enum probe_format format;
     struct an_options an;
     bool dry_run;
-    bool debug_hold;                /* ACRDIAG_PROBE_HOLD: pause after the drop (tests) */
 };
 
 /* One resolution of one name by one resolver. */
@@ -88,7 +87,7 @@ struct probe_conn {
     int64_t started_ns, connected_ns, deadline_ns;
     int err;                        /* errno of connect() or the socket */
     bool local_err;                 /* connect() itself refused: nothing was sent */
-    bool connected, timed_out;
+    bool connected;
     bool no_http;                   /* PK_REGISTRY of a data endpoint */
     enum probe_tls_end tls_end;
     char tls_detail[128];

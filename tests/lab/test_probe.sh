@@ -92,12 +92,17 @@ case_privdrop() {
     ACRDIAG_PROBE_HOLD_MS=1500 "$LAB" exec "$ACRDIAG" probe labreg.azurecr.io --dns-server "$DNS" \
         --cacert "$CA" --json >/dev/null 2>&1 &
     local parent=$! child="" i uid=""
+    # The child drops root right after the fork, then holds 1.5 s: read it mid-hold.
+    # $! becomes acrdiag once lab.sh and ip netns exec have exec'd into it.
     for i in $(seq 1 40); do
-        child=$(cat "/proc/$parent/task/$parent/children" 2>/dev/null | awk '{print $1}')
-        [ -n "$child" ] && uid=$(awk '/^Uid:/ {print $2, $3, $4, $5}' "/proc/$child/status" 2>/dev/null)
-        [ -n "$uid" ] && break
+        if grep -q '^acrdiag' "/proc/$parent/comm" 2>/dev/null; then
+            child=$(cat "/proc/$parent/task/$parent/children" 2>/dev/null | awk '{print $1}')
+            [ -n "$child" ] && break
+        fi
         sleep 0.05
     done
+    sleep 0.5
+    [ -n "$child" ] && uid=$(awk '/^Uid:/ {print $2, $3, $4, $5}' "/proc/$child/status" 2>/dev/null)
     wait "$parent"
     local nobody
     nobody=$(id -u nobody)
