@@ -497,6 +497,21 @@ static void name_endpoint(const struct an_engine *e, const struct an_ep_acc *acc
     ep->is_data_endpoint = strstr(ep->name, ".data.") != NULL;
 }
 
+/* Evidence in frame order, as it happened; steps without a frame last. */
+static void sort_evidence(struct an_endpoint *ep)
+{
+    for (unsigned i = 1; i < ep->n_evidence; i++) {
+        struct an_evidence cur = ep->evidence[i];
+        uint64_t key = cur.frame ? cur.frame : UINT64_MAX;
+        unsigned j = i;
+        while (j > 0 && (ep->evidence[j - 1].frame ? ep->evidence[j - 1].frame : UINT64_MAX) > key) {
+            ep->evidence[j] = ep->evidence[j - 1];
+            j--;
+        }
+        ep->evidence[j] = cur;
+    }
+}
+
 static void build_endpoint(const struct an_engine *e, const struct an_ep_acc *acc, struct an_endpoint *ep)
 {
     memset(ep, 0, sizeof(*ep));
@@ -548,6 +563,7 @@ static void build_endpoint(const struct an_engine *e, const struct an_ep_acc *ac
     }
     if (ep->verdict != AN_OK && ep->n_flows > 1)
         add_detail(ep, "flows_failed", "%u of %u", ep->n_flows - acc->outcome_count[AN_FO_OK], ep->n_flows);
+    sort_evidence(ep);
 }
 
 bool an_registry_name(const char *name)
