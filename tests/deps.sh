@@ -5,7 +5,7 @@
 set -eu
 build="make gcc pkg-config libpcap-dev libnet1-dev libc-ares-dev libssl-dev libjansson-dev"
 test="$build clang libclang-rt-14-dev iproute2 nftables iptables dnsmasq nginx-light
-      docker-registry skopeo curl openssl tcpdump tshark procps psmisc python3 iputils-ping ca-certificates ethtool time"
+      docker-registry skopeo curl openssl tcpdump tshark procps psmisc python3 iputils-ping ca-certificates ethtool time jq"
 case "${1:-build}" in
     build) want=$build ;;
     test) want=$test ;;
