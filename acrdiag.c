@@ -197,6 +197,11 @@ static int read_files(const struct cli *c, struct an_engine *e)
             an_engine_packet(e, &pkt, rec.linktype);
             next_frame = rec.frame + 1;
         }
+        /* A prober's capture carries what the wire cannot in its comments. */
+        const char *const *comments;
+        unsigned n_comments = cap_file_comments(f, &comments);
+        for (unsigned k = 0; k < n_comments; k++)
+            an_engine_fact(e, comments[k]);
         cap_file_close(f);
         if (rc < 0) {
             if (records == 0) {

@@ -157,6 +157,23 @@ struct an_engine;
 struct an_engine *an_engine_new(const struct an_options *opt);
 /* Feeds one decoded packet (any status). */
 void an_engine_packet(struct an_engine *e, const struct cap_pkt *pkt, uint32_t linktype);
+/* Facts the wire cannot carry (a connect() errno, OpenSSL's chain
+ * verification, a decrypted HTTP answer): the prober writes them as pcapng
+ * section comments and feeds them to its engine; analyze passes the
+ * comments of a file.  Every fact is one line: this prefix, then
+ * space-separated key=value pairs, the first being fact=KIND; values are
+ * percent-encoded (any byte outside [A-Za-z0-9._:/@,+*[]-] becomes %HH).
+ * Lines without the prefix are ignored; at most AN_MAX_FACTS are kept.  */
+#define AN_FACT_PREFIX "acrdiag-fact: "
+#define AN_MAX_FACTS 128
+void an_engine_fact(struct an_engine *e, const char *line);
+/* Percent-encodes src into dst (always terminated; cut at an escape
+ * boundary when it does not fit).  */
+void an_fact_escape(char *dst, size_t dstlen, const char *src);
+/* The value of `key` in one fact line, decoded into out; false when the
+ * line is not a fact or has no such key.  */
+bool an_fact_get(const char *fact, const char *key, char *out, size_t outlen);
+
 /* Tells the engine the capture ran until ts_ns even if no packet came then
  * (a live capture stopped by the user): a lone SYN that long ago counts. */
 void an_engine_set_end(struct an_engine *e, int64_t ts_ns);

@@ -551,7 +551,10 @@ static void build_endpoint(const struct an_engine *e, const struct an_ep_acc *ac
     if (d->data_after_rst)
         add_ev(ep, d->data_after_rst_ref.frame, "data arrived after the RST of frame %llu",
                (unsigned long long)d->first_rst_frame);
-    if (ep->verdict != AN_OK && acc->first[AN_FO_OK] && acc->last_ok_frame > d->first_frame)
+    /* Retried: a connection that worked began after this failure showed
+     * (parallel attempts, as a prober makes, are not retries).  */
+    if (ep->verdict != AN_OK && acc->first[AN_FO_OK] && acc->last_ok_frame > d->trigger.frame &&
+        acc->last_ok_frame > d->syn_last.frame)
         ep->findings |= 1u << AN_F_CLIENT_RETRIED_AND_SUCCEEDED;
     /* The handshake answered by something nearer than the server's other
      * answers: the SYN-ACK came from a middlebox.  */
@@ -677,6 +680,30 @@ static const char *verdict_sentence(enum an_verdict v)
     return "the capture does not hold enough evidence to decide";
 }
 
+void an_report_conclude(struct an_report *r, const struct an_options *opt)
+{
+    qsort(r->endpoints, r->n_endpoints, sizeof(*r->endpoints), cmp_endpoints);
+    r->verdict = r->n_endpoints ? r->endpoints[0].verdict : AN_INCOMPLETE;
+    if (r->n_endpoints) {
+        const struct an_endpoint *top = &r->endpoints[0];
+        char ip[64] = "";
+        if (top->has_ip)
+            cap_addr_str(&top->ip, ip, sizeof(ip));
+        const char *name = top->name[0] ? top->name : ip;
+        if (top->has_ip && top->name[0])
+            snprintf(r->summary, sizeof(r->summary), "%s (%s port %u): %s.", name, ip, top->port,
+                     verdict_sentence(top->verdict));
+        else if (top->has_ip)
+            snprintf(r->summary, sizeof(r->summary), "%s port %u: %s.", ip, top->port,
+                     verdict_sentence(top->verdict));
+        else
+            snprintf(r->summary, sizeof(r->summary), "%s: %s.", name, verdict_sentence(top->verdict));
+    } else {
+        snprintf(r->summary, sizeof(r->summary), "The capture holds no traffic to TCP port %d%s%s: %s.", opt->port,
+                 opt->host ? " of " : "", opt->host ? opt->host : "", verdict_sentence(AN_INCOMPLETE));
+    }
+}
+
 void an_engine_finish(struct an_engine *e, const char *mode, struct an_report *r)
 {
     memset(r, 0, sizeof(*r));
@@ -702,31 +729,14 @@ void an_engine_finish(struct an_engine *e, const char *mode, struct an_report *r
                 continue;
             build_dns_endpoint(n, &r->endpoints[r->n_endpoints++]);
         }
-        qsort(r->endpoints, r->n_endpoints, sizeof(*r->endpoints), cmp_endpoints);
     }
     if (evicted || e->endpoints_dropped || denied)
         r->findings |= 1u << AN_F_FLOW_TABLE_FULL;
     if (e->info.packets_snapped)
         r->findings |= 1u << AN_F_CAPTURE_TRUNCATED;
 
-    r->verdict = r->n_endpoints ? r->endpoints[0].verdict : AN_INCOMPLETE;
-    if (r->n_endpoints) {
-        const struct an_endpoint *top = &r->endpoints[0];
-        char ip[64] = "";
-        if (top->has_ip)
-            cap_addr_str(&top->ip, ip, sizeof(ip));
-        const char *name = top->name[0] ? top->name : ip;
-        if (top->has_ip && top->name[0])
-            snprintf(r->summary, sizeof(r->summary), "%s (%s port %u): %s.", name, ip, top->port,
-                     verdict_sentence(top->verdict));
-        else if (top->has_ip)
-            snprintf(r->summary, sizeof(r->summary), "%s port %u: %s.", ip, top->port,
-                     verdict_sentence(top->verdict));
-        else
-            snprintf(r->summary, sizeof(r->summary), "%s: %s.", name, verdict_sentence(top->verdict));
-    } else {
-        snprintf(r->summary, sizeof(r->summary), "The capture holds no traffic to TCP port %d%s%s: %s.", e->opt.port,
-                 e->opt.host ? " of " : "", e->opt.host ? e->opt.host : "", verdict_sentence(AN_INCOMPLETE));
-    }
+    an_report_conclude(r, &e->opt);
     r->capture = e->info;
+    if (e->n_facts)
+        an_facts_apply(r, &e->opt, (const char *const *)e->facts, e->n_facts);
 }

@@ -157,6 +157,8 @@ void an_engine_free(struct an_engine *e)
         free(e->eps[i]);
     }
     free(e->dns);
+    for (unsigned i = 0; i < e->n_facts; i++)
+        free(e->facts[i]);
     free(e);
 }
 
@@ -164,6 +166,15 @@ void an_engine_set_end(struct an_engine *e, int64_t ts_ns)
 {
     if (ts_ns > e->last_ts_ns)
         e->last_ts_ns = ts_ns;
+}
+
+void an_engine_fact(struct an_engine *e, const char *line)
+{
+    if (strncmp(line, AN_FACT_PREFIX, strlen(AN_FACT_PREFIX)) != 0 || e->n_facts >= AN_MAX_FACTS)
+        return;
+    char *copy = strndup(line, LIM_FILE_COMMENT);
+    if (copy)
+        e->facts[e->n_facts++] = copy;
 }
 
 void an_engine_damaged(struct an_engine *e, const char *why)

@@ -121,6 +121,8 @@ struct an_engine {
     unsigned n_dns;
     int64_t last_ts_ns;
     struct an_capture_info info;
+    char *facts[AN_MAX_FACTS];
+    unsigned n_facts;
 };
 
 struct an_host *an_host_get(struct an_engine *e, const struct cap_addr *a);
@@ -135,6 +137,16 @@ bool an_registry_name(const char *name);
 void an_classify_flow(const struct an_engine *e, const struct cap_flow *f, struct an_flow_digest *out);
 enum an_verdict an_outcome_verdict(enum an_flow_outcome o);
 void an_note_other_tcp(struct an_engine *e, const struct cap_pkt *p);
+
+/* decide.c: puts the endpoints in report order (login servers before data
+ * endpoints, failures before ok) and sets the top verdict and summary.  */
+void an_report_conclude(struct an_report *r, const struct an_options *opt);
+
+/* facts.c: applies the facts to a finished report: endpoints the capture
+ * could not decide (ok at the TCP/TLS layer, or absent because nothing was
+ * captured) get the verdict the facts prove, with probe evidence (frame 0);
+ * then the report is concluded again.  */
+void an_facts_apply(struct an_report *r, const struct an_options *opt, const char *const *facts, size_t n);
 
 /* dnsmap.c */
 void an_dns_packet(struct an_engine *e, const struct cap_pkt *p, bool over_tcp);

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "facts.h"
+#include "engine.h"
 
 #define FACT_VAL 256
 
@@ -463,44 +463,8 @@ static void apply_ttl(struct an_endpoint *ep, const char *const *facts, size_t n
 
 /* ---- the report ------------------------------------------------------------- */
 
-static int rank(const struct an_endpoint *ep)
-{
-    int r = ep->is_data_endpoint ? 10 : 0;
-    if (ep->verdict == AN_OK)
-        r += 100;
-    else if (ep->verdict == AN_INCOMPLETE)
-        r += 200;
-    return r;
-}
-
-static int cmp_endpoints(const void *a, const void *b)
-{
-    return rank(a) - rank(b);
-}
-
-static void summarize(struct an_report *r)
-{
-    r->verdict = r->n_endpoints ? r->endpoints[0].verdict : AN_INCOMPLETE;
-    if (!r->n_endpoints)
-        return;
-    const struct an_endpoint *top = &r->endpoints[0];
-    char ip[64] = "";
-    if (top->has_ip)
-        cap_addr_str(&top->ip, ip, sizeof(ip));
-    if (top->has_ip)
-        snprintf(r->summary, sizeof(r->summary), "%.100s (%.46s port %u): %s: %.300s.", top->name[0] ? top->name : ip, ip,
-                 top->port, an_verdict_name(top->verdict), top->reason);
-    else
-        snprintf(r->summary, sizeof(r->summary), "%.100s: %s: %.300s.", top->name, an_verdict_name(top->verdict),
-                 top->reason);
-}
-
 void an_facts_apply(struct an_report *r, const struct an_options *opt, const char *const *facts, size_t n)
 {
-    enum an_verdict before = r->verdict;
-    char before_name[LIM_DNS_NAME] = "";
-    if (r->n_endpoints)
-        snprintf(before_name, sizeof(before_name), "%s", r->endpoints[0].name);
     for (size_t i = 0; i < n; i++)
         if (fact_is(facts[i], "run") && fact_eq(facts[i], "uppercase", "1"))
             r->findings |= 1u << AN_F_UPPERCASE_REGISTRY_NAME;
@@ -552,8 +516,5 @@ void an_facts_apply(struct an_report *r, const struct an_options *opt, const cha
             apply_http(ep, http);
     }
     apply_dns(r, opt, facts, n);
-    qsort(r->endpoints, r->n_endpoints, sizeof(*r->endpoints), cmp_endpoints);
-    /* The engine's summary stands when the facts did not change the top. */
-    if (!r->n_endpoints || r->endpoints[0].verdict != before || strcmp(r->endpoints[0].name, before_name) != 0)
-        summarize(r);
+    an_report_conclude(r, opt);
 }

@@ -51,6 +51,10 @@ int cap_file_next(struct cap_file *f, struct cap_record *rec, char *errbuf, size
  * one stream (ring buffers read in order).  */
 void cap_file_set_next_frame(struct cap_file *f, uint64_t frame);
 
+/* The pcapng section comments read so far (all of them once the file has
+ * been read to its end), NUL-terminated, owned by f.  */
+unsigned cap_file_comments(const struct cap_file *f, const char *const **out);
+
 void cap_file_close(struct cap_file *f);
 
 /* ---- packet summaries (decode.c) ----------------------------------------- */

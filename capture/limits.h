@@ -12,6 +12,11 @@
 /* Interfaces described in one pcapng section; more is a damaged file.  */
 #define LIM_MAX_INTERFACES 256u
 
+/* Section comments kept from a pcapng file (the prober's facts travel
+ * there), and the bytes kept of each.  */
+#define LIM_FILE_COMMENTS 128u
+#define LIM_FILE_COMMENT 1024u
+
 /* Nested encapsulations (VLAN tags, IPv6 extension headers) walked before a
  * packet is called invalid; Suricata uses 16 layers.  */
 #define LIM_MAX_LAYERS 16u

@@ -97,7 +97,9 @@ uint64_t cap_live_dropped(struct cap_live *l)
     struct pcap_stat st;
     if (pcap_stats(l->p, &st) != 0)
         return 0;
-    return (uint64_t)st.ps_drop + st.ps_ifdrop;
+    /* ps_ifdrop is the interface's own drop counter (on Linux, rx_dropped
+     * from /proc/net/dev, which counts unknown protocols too): not ours.  */
+    return st.ps_drop;
 }
 
 void cap_live_close(struct cap_live *l)

@@ -43,6 +43,7 @@
 #define NG_BOM 0x1A2B3C4Du
 #define NG_BLOCK_MIN 12u              /* type, length, trailing length */
 #define NG_OPT_ENDOFOPT 0u
+#define NG_OPT_COMMENT 1u
 #define NG_OPT_IF_TSRESOL 9u
 #define NG_OPT_IF_TSOFFSET 14u
 
@@ -73,6 +74,9 @@ struct cap_file {
     /* pcapng: interfaces of the current section */
     struct ng_iface ifaces[LIM_MAX_INTERFACES];
     uint32_t n_ifaces;
+
+    char *comments[LIM_FILE_COMMENTS];  /* pcapng section comments, in order */
+    unsigned n_comments;
 
     uint8_t pushback[4];        /* pcapng: the magic read by cap_file_open, */
     size_t n_pushback;          /* handed back first so pipes need no seek */
@@ -264,6 +268,23 @@ static int ng_shb(struct cap_file *f, struct rd *body, char *msg, size_t msglen)
         return -1;
     }
     f->n_ifaces = 0;    /* interfaces are numbered per section (pcapng 4.2) */
+    rd_skip(body, 2 + 8);   /* minor version, section length */
+    /* opt_comment (code 1) values are kept; the rest of the options are not
+     * needed, and a damaged option list only ends the walk (pcapng 3.5). */
+    while (rd_left(body) >= 4) {
+        uint16_t code = get16(body, f->be);
+        uint16_t len = get16(body, f->be);
+        struct rd val = rd_sub(body, len);
+        rd_skip(body, (4 - (len & 3)) & 3);
+        if (body->bad || code == NG_OPT_ENDOFOPT)
+            break;
+        if (code != NG_OPT_COMMENT || f->n_comments >= LIM_FILE_COMMENTS)
+            continue;
+        size_t n = len < LIM_FILE_COMMENT ? len : LIM_FILE_COMMENT;
+        char *c = strndup((const char *)val.p, n);
+        if (c)
+            f->comments[f->n_comments++] = c;
+    }
     return 0;
 }
 
@@ -535,10 +556,18 @@ void cap_file_set_next_frame(struct cap_file *f, uint64_t frame)
     f->next_frame = frame;
 }
 
+unsigned cap_file_comments(const struct cap_file *f, const char *const **out)
+{
+    *out = (const char *const *)f->comments;
+    return f->n_comments;
+}
+
 void cap_file_close(struct cap_file *f)
 {
     if (!f)
         return;
+    for (unsigned i = 0; i < f->n_comments; i++)
+        free(f->comments[i]);
     if (f->fp)
         fclose(f->fp);
     free(f->buf);

@@ -8,7 +8,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "analysis/facts.h"
 #include "probe.h"
 #include "probe_int.h"
 
@@ -245,20 +244,15 @@ static int child_main(void *arg)
     p->deadline_ns = p->start_ns + (int64_t)(p->cfg.timeout_s * 1e9);
     probe_run_steps(p);
 
+    /* The same path as analyze of the written capture: facts into the engine. */
+    for (unsigned i = 0; i < p->n_facts; i++)
+        an_engine_fact(p->engine, p->facts[i]);
     struct an_report r;
     an_engine_finish(p->engine, "probe", &r);
     an_engine_free(p->engine);
     p->engine = NULL;
     if (p->live && cap_live_dropped(p->live))
         r.findings |= 1u << AN_F_KERNEL_DROPS;
-    const char *facts[PROBE_MAX_FACTS];
-    for (unsigned i = 0; i < p->n_facts; i++)
-        facts[i] = p->facts[i];
-    an_facts_apply(&r, &p->cfg.an, facts, p->n_facts);
-    /* The probe's parallel steps are not a client retrying: the engine's
-     * "retried and succeeded" reading of them would mislead.  */
-    for (unsigned i = 0; i < r.n_endpoints; i++)
-        r.endpoints[i].findings &= ~(1u << AN_F_CLIENT_RETRIED_AND_SUCCEEDED);
     note_missing(p, &r);
 
     int status = an_exit_status(r.verdict);

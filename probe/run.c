@@ -10,7 +10,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "analysis/facts.h"
 #include "probe_int.h"
 
 #define MS (1000000LL)

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "analysis/facts.h"
+#include "analysis/engine.h"
 #include "check.h"
 #include "probe/probe_int.h"
 

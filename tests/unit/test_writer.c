@@ -60,6 +60,10 @@ static void roundtrip(void)
     CHECK_EQ_INT(r.caplen, 3);
     CHECK_EQ_INT(r.wirelen, 60);
     CHECK_EQ_INT(cap_file_next(f, &r, err, sizeof(err)), 0);
+    /* The note travels as a section comment, for analyze to read back. */
+    const char *const *comments;
+    CHECK_EQ_INT(cap_file_comments(f, &comments), 1);
+    CHECK_EQ_STR(comments[0], "acrdiag-fact: http_status=401");
     cap_file_close(f);
     unlink(path);
 }
