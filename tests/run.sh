@@ -46,6 +46,10 @@ done
 suite captures python3 tests/check_captures.py
 suite corpus python3 tests/check_corpus.py
 suite lab-selfcheck tests/lab/selfcheck.sh pcaps
+# Memory bounds are the release build's: sanitizers multiply memory use.
+if [ "$BUILD" = build/rel ]; then
+    suite bounds tests/bounds/run.sh
+fi
 if [ "${LAB:-1}" != 0 ] && [ "$(id -u)" = 0 ]; then
     for t in tests/lab/test_*.sh; do
         [ -x "$t" ] && suite "lab-$(basename "$t" .sh)" "$t"
