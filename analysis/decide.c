@@ -278,7 +278,7 @@ static void decide_reset_at_syn(const struct an_engine *e, const struct an_flow_
                        rst_hops);
         } else {
             ep->verdict = AN_FIREWALL_RESET;
-            set_reason(ep, "the SYN was answered by a RST at hop distance %u while the server's own packets come at hop distance %u: a device on the path rejected the connection",
+            set_reason(ep, "the SYN was answered by a RST at hop distance %u while the server's own packets come from hop distance %u: a device on the path rejected the connection",
                        rst_hops, srv_hops);
         }
         return;

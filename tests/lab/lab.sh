@@ -148,16 +148,18 @@ build_topology() {
         ip -n "$ns" link set lo up
         nsx "$ns" sysctl -qw net.ipv6.conf.all.accept_ra=0 net.ipv6.conf.default.accept_ra=0
     done
-    # the registry side starts packets at TTL/hop limit 128, routers and the client at 64
-    nsx acrd_reg sysctl -qw net.ipv4.ip_default_ttl=128 net.ipv6.conf.all.hop_limit=128 \
-        net.ipv6.conf.default.hop_limit=128 net.ipv6.conf.lo.hop_limit=128
+    # the registry side starts packets at TTL/hop limit 128 (LAB_REG_TTL), routers and
+    # the client at 64
+    local rt=${LAB_REG_TTL:-128}
+    nsx acrd_reg sysctl -qw net.ipv4.ip_default_ttl="$rt" net.ipv6.conf.all.hop_limit="$rt" \
+        net.ipv6.conf.default.hop_limit="$rt" net.ipv6.conf.lo.hop_limit="$rt"
     for ns in acrd_edge acrd_mbox; do
         nsx "$ns" sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
     done
     link acrd_client eth0 198.18.1.2/24 2001:db8:1::2/64 acrd_edge c0 198.18.1.1/24 2001:db8:1::1/64 || return 1
     link acrd_edge   m0   198.18.2.1/24 2001:db8:2::1/64 acrd_mbox e0 198.18.2.2/24 2001:db8:2::2/64 || return 1
     link acrd_mbox   r0   198.18.3.1/24 2001:db8:3::1/64 acrd_reg eth0 198.18.3.2/24 2001:db8:3::2/64 || return 1
-    nsx acrd_reg sysctl -qw net.ipv6.conf.eth0.hop_limit=128
+    nsx acrd_reg sysctl -qw net.ipv6.conf.eth0.hop_limit="$rt"
     # real segments on the wire: no TSO/GSO/GRO super-packets, real checksums
     for pair in acrd_client:eth0 acrd_edge:c0 acrd_edge:m0 acrd_mbox:e0 acrd_mbox:r0 acrd_reg:eth0; do
         nsx "${pair%%:*}" ethtool -K "${pair#*:}" tx off tso off gso off gro off >/dev/null 2>&1 ||

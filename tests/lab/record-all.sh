@@ -56,7 +56,9 @@ capture() {
     printf '  %-36s %s\n' "$name.pcap" "$(grep -o '[0-9]* packets captured' "$LOGS/$name.tcpdump")"
 }
 
-# plan: SCENARIO "CLIENTS" [LAB_IPV6]
+# plan: SCENARIO[@6|@ttl64] CLIENTS: @6 publishes AAAA records (LAB_IPV6=1);
+# @ttl64 starts the registry side at TTL 64 like the routers, so verdicts must
+# rest on hop distance, not on TTL values (captures get a .ttl64 suffix)
 plan() {
     cat <<'EOF2'
 healthy curl,curl12,openssl,skopeo,diff,curl.any
@@ -70,6 +72,8 @@ fw_close_sni curl,curl12,openssl,skopeo
 proxy_intercept curl,curl12,openssl,skopeo
 icmp_prohibited curl,openssl
 icmp_prohibited@6 curl6
+fw_reset_sni@ttl64 curl
+fw_reset_syn@ttl64 diff
 acr_ip_denied curl,curl12
 registry_throttled curl,curl12
 dns_nxdomain curl
@@ -86,16 +90,20 @@ rm -rf "$LOGS"; mkdir -p "$LOGS"
 [ ${#only[@]} -eq 0 ] && rm -f "$OUT"/*.pcap "$OUT"/*.pcapng
 start=$(date +%s)
 while read -r entry clients; do
-    sc=${entry%@6}; v6=0; [ "$entry" != "$sc" ] && v6=1
-    if [ ${#only[@]} -gt 0 ] && ! printf '%s\n' "${only[@]}" | grep -qx "$sc"; then continue; fi
+    sc=${entry%@*}; v6=0; regttl=128; suffix=""
+    case $entry in
+        *@6) v6=1 ;;
+        *@ttl64) regttl=64; suffix=.ttl64 ;;
+    esac
+    if [ ${#only[@]} -gt 0 ] && ! printf '%s\n' "${only[@]}" | grep -qx -e "$sc" -e "$entry"; then continue; fi
     echo "record-all: $entry" >&2
-    if ! LAB_IPV6=$v6 "$LAB" up "$sc" >"$LOGS/$entry.up" 2>&1; then
+    if ! LAB_IPV6=$v6 LAB_REG_TTL=$regttl "$LAB" up "$sc" >"$LOGS/$entry.up" 2>&1; then
         cat "$LOGS/$entry.up" >&2; echo "record-all: up $entry failed" >&2; exit 1
     fi
     for c in ${clients//,/ }; do
         case $c in
             curl.any) capture "$sc.curl.any" curl any ;;
-            *) capture "$sc.$c" "$c" ;;
+            *) capture "$sc.$c$suffix" "$c" ;;
         esac
     done
     "$LAB" down >/dev/null 2>&1
