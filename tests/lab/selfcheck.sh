@@ -37,6 +37,9 @@ BIGSRV="tcp.srcport==443 && $REGSRC && tcp.len>1228"     # cannot cross the 1280
 # checks SCENARIO CLIENT VARIANT: print "description @@ op @@ filter" lines
 checks() {
     local sc=$1 cl=$2 var=$3
+    # ttl64: the registry side starts at 64 like the routers (record-all @ttl64)
+    local SRV=$SRV
+    [ "$var" = ttl64 ] && SRV='(ip.ttl==62 || ipv6.hlim==62)'
     echo "not truncated @@ ==0 @@ frame.len > frame.cap_len"
     case $var in
         vlan) echo "802.1Q tag VID 100 @@ >=1 @@ vlan.id==100" ;;
@@ -76,7 +79,7 @@ checks() {
             echo "port 80 was tried @@ >=1 @@ tcp.flags.syn==1 && tcp.flags.ack==0 && tcp.dstport==80 && ip.dst==198.19.10.10"
             echo "registry IP was pinged @@ >=2 @@ icmp.type==8 && ip.dst==198.19.10.10"
             if [ "$sc" = nsg_drop ]; then
-                echo "port 80 of the registry IP answers (server TTL) @@ >=1 @@ tcp.flags.syn==1 && tcp.flags.ack==1 && tcp.srcport==80 && ip.src==198.19.10.10 && ip.ttl==126"
+                echo "port 80 of the registry IP answers (server TTL) @@ >=1 @@ tcp.flags.syn==1 && tcp.flags.ack==1 && tcp.srcport==80 && ip.src==198.19.10.10 && $SRV"
                 echo "registry IP answers ping @@ >=1 @@ icmp.type==0 && ip.src==198.19.10.10"
             else
                 echo "nothing at all from the registry IP @@ ==0 @@ ip.src==198.19.10.10"
@@ -87,10 +90,10 @@ checks() {
         echo "no SYN-ACK from 443 @@ ==0 @@ $SYNACK443"
         echo "RST with the middlebox TTL 63 @@ >=1 @@ $RST443 && $MBX"
         echo "no RST with the server TTL @@ ==0 @@ $RST443 && $SRV"
-        [ "$cl" = diff ] && echo "port 80 SYN-ACK with server TTL 126 @@ >=1 @@ tcp.flags.syn==1 && tcp.flags.ack==1 && tcp.srcport==80 && ip.src==198.19.10.10 && ip.ttl==126"
+        [ "$cl" = diff ] && echo "port 80 SYN-ACK with server TTL @@ >=1 @@ tcp.flags.syn==1 && tcp.flags.ack==1 && tcp.srcport==80 && ip.src==198.19.10.10 && $SRV"
         ;;
     fw_reset_sni)
-        echo "SYN-ACK from the real server (TTL 126) @@ >=1 @@ $SYNACK443 && $SRV"
+        echo "SYN-ACK from the real server (server TTL) @@ >=1 @@ $SYNACK443 && $SRV"
         echo "ClientHello naming the registry @@ >=1 @@ $CH_SNI"
         echo "RST with the middlebox TTL 63 @@ >=1 @@ $RST443 && $MBX"
         echo "no ServerHello @@ ==0 @@ $SH" ;;
