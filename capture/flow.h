@@ -97,12 +97,19 @@ struct cap_flow_dir {
 };
 
 struct cap_flow {
+    /* Table bookkeeping first, beside the key and the last timestamp: a
+     * lookup then touches one cache line of a flow it passes over.  */
+    struct cap_flow *hash_next;
+    struct cap_flow *lru_prev, *lru_next;
+    bool closed;                /* on the closed list */
+    int64_t last_ts;
+
     struct cap_addr client, server;
     uint16_t cport, sport;
     char client_by;             /* 's' SYN, 'h' SYN-ACK, 'p' port, 'f' first */
 
     uint64_t first_frame, last_frame;
-    int64_t first_ts, last_ts;
+    int64_t first_ts;
     uint64_t pkts;
     bool snapped;               /* a packet of this flow was cut by the snap length */
 
@@ -127,10 +134,6 @@ struct cap_flow {
     char history[LIM_HISTORY + 1];
     uint16_t history_seen;      /* letters already recorded, per direction */
 
-    /* table bookkeeping */
-    bool closed;                /* on the closed list */
-    struct cap_flow *hash_next;
-    struct cap_flow *lru_prev, *lru_next;
 };
 
 /* Called once per flow when it leaves the table (evicted or flushed); the
