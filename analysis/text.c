@@ -11,22 +11,7 @@
  * is, every other byte as \xHH.  */
 static void put_safe(FILE *out, const char *s, size_t max)
 {
-    const unsigned char *p = (const unsigned char *)s;
-    size_t n = strnlen(s, max);
-
-    for (size_t i = 0; i < n;) {
-        uint32_t cp;
-        size_t len = an_utf8_seq(p + i, n - i, &cp);
-
-        if (len && an_cp_shown(cp)) {
-            fwrite(p + i, 1, len, out);
-            i += len;
-            continue;
-        }
-        for (size_t k = 0; k < (len ? len : 1); k++)
-            fprintf(out, "\\x%02x", p[i + k]);
-        i += len ? len : 1;
-    }
+    an_put_wire(out, s, max, NULL);
 }
 
 /* The remedy with "<name>" replaced by the endpoint's name. */

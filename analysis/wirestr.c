@@ -1,4 +1,6 @@
 /* wirestr.c: UTF-8 validation and printability for strings from the wire. */
+#include <string.h>
+
 #include "analysis/wirestr.h"
 
 size_t an_utf8_seq(const unsigned char *p, size_t n, uint32_t *cp)
@@ -41,4 +43,26 @@ bool an_cp_shown(uint32_t cp)
         (cp >= 0x2066 && cp <= 0x2069))
         return false;
     return true;
+}
+
+void an_put_wire(FILE *out, const char *s, size_t max, const char *escape)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t n = strnlen(s, max);
+
+    for (size_t i = 0; i < n;) {
+        uint32_t cp;
+        size_t len = an_utf8_seq(p + i, n - i, &cp);
+
+        if (len && an_cp_shown(cp)) {
+            if (escape && cp < 0x80 && strchr(escape, (int)cp))
+                fputc('\\', out);
+            fwrite(p + i, 1, len, out);
+            i += len;
+            continue;
+        }
+        for (size_t k = 0; k < (len ? len : 1); k++)
+            fprintf(out, "\\x%02x", p[i + k]);
+        i += len ? len : 1;
+    }
 }

@@ -4,6 +4,7 @@
 #define ACRDIAG_WIRESTR_H
 
 #include <stdbool.h>
+#include <stdio.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -18,5 +19,10 @@ size_t an_utf8_seq(const unsigned char *p, size_t n, uint32_t *cp);
  * not DEL, not a line separator, not a bidirectional control that reorders
  * what a person reads.  Writers print anything else as \xHH.  */
 bool an_cp_shown(uint32_t cp);
+
+/* Writes at most max bytes of s (stopping at a NUL): printable UTF-8 as it
+ * is, with a backslash before any ASCII character in `escape` (NULL: none),
+ * every other byte as \xHH.  */
+void an_put_wire(FILE *out, const char *s, size_t max, const char *escape);
 
 #endif
