@@ -63,5 +63,10 @@ if [ "$name" = fuzz_file ]; then
     shopt -s nullglob
     group pcaps/*.pcap pcaps/*.pcapng
 fi
+# A harness with nothing to replay tests nothing: that is a failure.
+if [ "$passed" -eq 0 ] && [ "$failed" -eq 0 ]; then
+    echo "FAIL $name: no saved inputs in tests/fuzz/corpus/$name"
+    failed=1
+fi
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
