@@ -426,10 +426,14 @@ static void apply_dns(struct an_report *r, const struct an_options *opt, const c
                 continue;
             an_fact_get(facts[i], "resolver", ri, sizeof(ri));
             an_fact_get(facts[j], "resolver", rj, sizeof(rj));
-            for (unsigned k = 0; k < r->n_endpoints; k++)
-                if (strcasecmp(r->endpoints[k].name, ni) == 0)
-                    add_ev(&r->endpoints[k], "resolvers disagree on %s: %s answered %s, %s answered %s", ni,
-                           ri, ai[0] ? ai : "nothing", rj, aj[0] ? aj : "nothing");
+            r->findings |= 1u << AN_F_DNS_ANSWERS_DIFFER;
+            for (unsigned k = 0; k < r->n_endpoints; k++) {
+                if (strcasecmp(r->endpoints[k].name, ni) != 0)
+                    continue;
+                r->endpoints[k].findings |= 1u << AN_F_DNS_ANSWERS_DIFFER;
+                add_ev(&r->endpoints[k], "resolvers disagree on %s: %s answered %s, %s answered %s", ni, ri,
+                       ai[0] ? ai : "nothing", rj, aj[0] ? aj : "nothing");
+            }
         }
     }
 }

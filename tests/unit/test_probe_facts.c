@@ -209,6 +209,28 @@ static void test_privatelink(void)
     an_report_free(&r);
 }
 
+static void test_resolvers_differ(void)
+{
+    struct an_report r;
+    struct an_options opt = { 0 };
+    report_ok(&r, "198.19.10.10");
+    const char *facts[] = {
+        AN_FACT_PREFIX "fact=dns name=labreg.azurecr.io resolver=system result=ok chain= addrs=198.19.10.10",
+        AN_FACT_PREFIX "fact=dns name=labreg.azurecr.io resolver=198.19.30.53 result=ok chain= addrs=198.18.5.5",
+    };
+    an_facts_apply(&r, &opt, facts, 2);
+    CHECK(r.findings & (1u << AN_F_DNS_ANSWERS_DIFFER));
+    CHECK(r.endpoints[0].findings & (1u << AN_F_DNS_ANSWERS_DIFFER));
+    an_report_free(&r);
+
+    /* The same answer from both is no finding. */
+    report_ok(&r, "198.19.10.10");
+    facts[1] = AN_FACT_PREFIX "fact=dns name=labreg.azurecr.io resolver=198.19.30.53 result=ok chain= addrs=198.19.10.10";
+    an_facts_apply(&r, &opt, facts, 2);
+    CHECK(!(r.findings & (1u << AN_F_DNS_ANSWERS_DIFFER)));
+    an_report_free(&r);
+}
+
 int main(void)
 {
     RUN(test_escape_roundtrip);
@@ -219,5 +241,6 @@ int main(void)
     RUN(test_without_capture);
     RUN(test_sni_filter);
     RUN(test_privatelink);
+    RUN(test_resolvers_differ);
     return check_summary();
 }
