@@ -20,14 +20,37 @@ struct cap_stream {
     } runs[LIM_SEGMENTS];
 };
 
-/* Flows in order of last activity; head: least recently active. */
+/* No slot: the end of a hash chain or of an activity list. */
+#define NIL UINT32_MAX
+/* Hash buckets: twice LIM_FLOWS, a power of two so a mask picks one. */
+#define FLOW_BUCKETS (LIM_FLOWS * 2u)
+
+/* The table's bookkeeping for one flow slot, kept apart from the flows (24
+ * bytes against 1.7 KB) because it is what every packet walks: a lookup
+ * compares hashes here and reads a flow only when its hash matches, and an
+ * LRU move relinks neighbours here without touching their flows.  */
+struct flow_node {
+    int64_t last_ts;            /* capture time of the flow's last packet */
+    uint32_t hash;              /* key_hash() of the flow */
+    uint32_t chain;             /* next slot in the same bucket */
+    uint32_t prev, next;        /* activity list neighbours */
+};
+
+/* Slots in order of last activity; head: least recently active. */
 struct flow_list {
-    struct cap_flow *head, *tail;
+    uint32_t head, tail;
 };
 
 struct cap_flow_table {
-    struct cap_flow **buckets;
-    size_t n_buckets;
+    /* LIM_FLOWS slots allocated once (pages are only touched when used)
+     * instead of a calloc and free per flow; a released slot is reused
+     * first, while its cache lines are still warm from the release.  */
+    struct cap_flow *flows;
+    struct flow_node *nodes;
+    uint32_t *buckets;          /* FLOW_BUCKETS chain heads */
+    uint32_t *free_slots;       /* released slots, a stack */
+    size_t n_free;
+    size_t n_used;              /* slots handed out at least once */
     size_t n_flows;
     uint64_t evicted;
     size_t live_streams, live_tls;
@@ -158,30 +181,39 @@ static void push_ref(struct cap_ref *arr, unsigned *n, const struct cap_ref *r)
 
 /* ---- hashing -------------------------------------------------------------- */
 
-static uint64_t mix(uint64_t h, const uint8_t *p, size_t n)
+/* MurmurHash3's 64-bit finalizer: every input bit reaches every output bit. */
+static uint64_t fmix(uint64_t h)
 {
-    /* FNV-1a over the bytes, seeded per run so crafted captures cannot
-     * aim every flow at one bucket.  */
-    for (size_t i = 0; i < n; i++) {
-        h ^= p[i];
-        h *= 0x100000001b3ull;
-    }
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdull;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ull;
+    h ^= h >> 33;
     return h;
 }
 
+/* Seeded per run so crafted captures cannot aim every flow at one bucket.
+ * Word-wise rather than byte-wise, and only the bytes in use: an IPv4
+ * address is one 32-bit word (reading past it into the rest of the array
+ * would also stall on the decoder's just-stored bytes).  */
 static uint64_t hash_side(uint64_t seed, const struct cap_addr *a, uint16_t port)
 {
-    uint8_t pb[2] = { (uint8_t)(port >> 8), (uint8_t)port };
-    uint64_t h = mix(seed, a->a, 16);
-    return mix(h, pb, 2);
+    if (a->family == 4) {
+        uint32_t v4;
+        memcpy(&v4, a->a, sizeof(v4));
+        return fmix(seed ^ ((uint64_t)port << 32 | v4));
+    }
+    uint64_t lo, hi;
+    memcpy(&lo, a->a, sizeof(lo));
+    memcpy(&hi, a->a + sizeof(lo), sizeof(hi));
+    return fmix(lo ^ seed) ^ fmix(hi ^ (seed + port + 1));
 }
 
 /* The same value for both directions of a flow. */
-static size_t bucket_of(const struct cap_flow_table *t, const struct cap_addr *a, uint16_t ap,
-                        const struct cap_addr *b, uint16_t bp)
+static uint32_t key_hash(const struct cap_flow_table *t, const struct cap_addr *a, uint16_t ap,
+                         const struct cap_addr *b, uint16_t bp)
 {
-    uint64_t x = hash_side(t->seed, a, ap), y = hash_side(t->seed, b, bp);
-    return (size_t)((x ^ y) % t->n_buckets);
+    return (uint32_t)(hash_side(t->seed, a, ap) ^ hash_side(t->seed, b, bp));
 }
 
 /* ---- table ---------------------------------------------------------------- */
@@ -191,12 +223,22 @@ struct cap_flow_table *cap_flows_new(cap_flow_done_fn done, void *ctx)
     struct cap_flow_table *t = calloc(1, sizeof(*t));
     if (!t)
         return NULL;
-    t->n_buckets = LIM_FLOWS * 2u;
-    t->buckets = calloc(t->n_buckets, sizeof(*t->buckets));
-    if (!t->buckets) {
+    t->flows = calloc(LIM_FLOWS, sizeof(*t->flows));
+    t->nodes = malloc(LIM_FLOWS * sizeof(*t->nodes));
+    t->free_slots = malloc(LIM_FLOWS * sizeof(*t->free_slots));
+    t->buckets = malloc(FLOW_BUCKETS * sizeof(*t->buckets));
+    if (!t->flows || !t->nodes || !t->free_slots || !t->buckets) {
+        free(t->flows);
+        free(t->nodes);
+        free(t->free_slots);
+        free(t->buckets);
         free(t);
         return NULL;
     }
+    for (size_t b = 0; b < FLOW_BUCKETS; b++)
+        t->buckets[b] = NIL;
+    t->open.head = t->open.tail = NIL;
+    t->closed.head = t->closed.tail = NIL;
     if (getrandom(&t->seed, sizeof(t->seed), 0) != (ssize_t)sizeof(t->seed))
         t->seed = 0xcbf29ce484222325ull;
     t->done = done;
@@ -209,42 +251,49 @@ static struct flow_list *list_of(struct cap_flow_table *t, const struct cap_flow
     return f->closed ? &t->closed : &t->open;
 }
 
+static uint32_t slot_of(const struct cap_flow_table *t, const struct cap_flow *f)
+{
+    return (uint32_t)(f - t->flows);
+}
+
 static void lru_unlink(struct cap_flow_table *t, struct cap_flow *f)
 {
     struct flow_list *l = list_of(t, f);
-    if (f->lru_prev)
-        f->lru_prev->lru_next = f->lru_next;
+    struct flow_node *n = &t->nodes[slot_of(t, f)];
+    if (n->prev != NIL)
+        t->nodes[n->prev].next = n->next;
     else
-        l->head = f->lru_next;
-    if (f->lru_next)
-        f->lru_next->lru_prev = f->lru_prev;
+        l->head = n->next;
+    if (n->next != NIL)
+        t->nodes[n->next].prev = n->prev;
     else
-        l->tail = f->lru_prev;
-    f->lru_prev = f->lru_next = NULL;
+        l->tail = n->prev;
+    n->prev = n->next = NIL;
 }
 
 static void lru_append(struct cap_flow_table *t, struct cap_flow *f)
 {
     struct flow_list *l = list_of(t, f);
-    f->lru_prev = l->tail;
-    f->lru_next = NULL;
-    if (l->tail)
-        l->tail->lru_next = f;
+    uint32_t i = slot_of(t, f);
+    t->nodes[i].prev = l->tail;
+    t->nodes[i].next = NIL;
+    if (l->tail != NIL)
+        t->nodes[l->tail].next = i;
     else
-        l->head = f;
-    l->tail = f;
+        l->head = i;
+    l->tail = i;
 }
 
 static void finish_tls(struct cap_flow_table *t, struct cap_flow_dir *d);
 
-static void flow_release(struct cap_flow_table *t, struct cap_flow *f)
+static void flow_release(struct cap_flow_table *t, uint32_t i)
 {
-    size_t b = bucket_of(t, &f->client, f->cport, &f->server, f->sport);
-    struct cap_flow **pp = &t->buckets[b];
-    while (*pp && *pp != f)
-        pp = &(*pp)->hash_next;
-    if (*pp)
-        *pp = f->hash_next;
+    struct cap_flow *f = &t->flows[i];
+    uint32_t *pp = &t->buckets[t->nodes[i].hash & (FLOW_BUCKETS - 1)];
+    while (*pp != NIL && *pp != i)
+        pp = &t->nodes[*pp].chain;
+    if (*pp != NIL)
+        *pp = t->nodes[i].chain;
     lru_unlink(t, f);
     t->n_flows--;
     for (int d = 0; d < 2; d++)
@@ -256,15 +305,15 @@ static void flow_release(struct cap_flow_table *t, struct cap_flow *f)
             t->live_tls--;
         free(f->dir[d].tls);
     }
-    free(f);
+    t->free_slots[t->n_free++] = i;
 }
 
 /* Folds what is finished: closed flows that lingered, and long-idle ones. */
 static void sweep(struct cap_flow_table *t, int64_t now)
 {
-    while (t->closed.head && now - t->closed.head->last_ts > LIM_CLOSED_LINGER_NS)
+    while (t->closed.head != NIL && now - t->nodes[t->closed.head].last_ts > LIM_CLOSED_LINGER_NS)
         flow_release(t, t->closed.head);
-    while (t->open.head && now - t->open.head->last_ts > LIM_IDLE_NS)
+    while (t->open.head != NIL && now - t->nodes[t->open.head].last_ts > LIM_IDLE_NS)
         flow_release(t, t->open.head);
 }
 
@@ -272,10 +321,13 @@ void cap_flows_free(struct cap_flow_table *t)
 {
     if (!t)
         return;
-    while (t->closed.head)
+    while (t->closed.head != NIL)
         flow_release(t, t->closed.head);
-    while (t->open.head)
+    while (t->open.head != NIL)
         flow_release(t, t->open.head);
+    free(t->flows);
+    free(t->nodes);
+    free(t->free_slots);
     free(t->buckets);
     free(t);
 }
@@ -295,8 +347,11 @@ uint64_t cap_flows_streams_denied(const struct cap_flow_table *t)
 static struct cap_flow *lookup(struct cap_flow_table *t, const struct cap_addr *src, uint16_t sport,
                                const struct cap_addr *dst, uint16_t dport, int *dir)
 {
-    size_t b = bucket_of(t, src, sport, dst, dport);
-    for (struct cap_flow *f = t->buckets[b]; f; f = f->hash_next) {
+    uint32_t h = key_hash(t, src, sport, dst, dport);
+    for (uint32_t i = t->buckets[h & (FLOW_BUCKETS - 1)]; i != NIL; i = t->nodes[i].chain) {
+        if (t->nodes[i].hash != h)
+            continue;
+        struct cap_flow *f = &t->flows[i];
         if (f->cport == sport && f->sport == dport && cap_addr_eq(&f->client, src) &&
             cap_addr_eq(&f->server, dst)) {
             *dir = CAP_C2S;
@@ -340,11 +395,11 @@ static struct cap_flow *flow_create(struct cap_flow_table *t, const struct cap_p
 {
     if (t->n_flows >= LIM_FLOWS) {
         t->evicted++;
-        flow_release(t, t->closed.head ? t->closed.head : t->open.head);
+        flow_release(t, t->closed.head != NIL ? t->closed.head : t->open.head);
     }
-    struct cap_flow *f = calloc(1, sizeof(*f));
-    if (!f)
-        return NULL;
+    uint32_t i = t->n_free ? t->free_slots[--t->n_free] : (uint32_t)t->n_used++;
+    struct cap_flow *f = &t->flows[i];
+    memset(f, 0, sizeof(*f));
     *dir = choose_roles(p, &f->client_by);
     if (*dir == CAP_C2S) {
         f->client = p->src;
@@ -359,9 +414,11 @@ static struct cap_flow *flow_create(struct cap_flow_table *t, const struct cap_p
     }
     f->first_frame = p->frame;
     f->first_ts = p->ts_ns;
-    size_t b = bucket_of(t, &f->client, f->cport, &f->server, f->sport);
-    f->hash_next = t->buckets[b];
-    t->buckets[b] = f;
+    struct flow_node *n = &t->nodes[i];
+    n->last_ts = p->ts_ns;
+    n->hash = key_hash(t, &f->client, f->cport, &f->server, f->sport);
+    n->chain = t->buckets[n->hash & (FLOW_BUCKETS - 1)];
+    t->buckets[n->hash & (FLOW_BUCKETS - 1)] = i;
     lru_append(t, f);
     t->n_flows++;
     return f;
@@ -534,7 +591,7 @@ static void track_payload(struct cap_flow_table *t, struct cap_flow *f, int dir,
     if (!d->tls) {
         /* Closed flows hold TLS facts but need them no more than for their
          * verdict: fold the oldest to make room before refusing.  */
-        while (t->live_tls >= LIM_LIVE_TLS && t->closed.head && t->closed.head != f)
+        while (t->live_tls >= LIM_LIVE_TLS && t->closed.head != NIL && t->closed.head != slot_of(t, f))
             flow_release(t, t->closed.head);
         if (t->live_streams >= LIM_LIVE_STREAMS || t->live_tls >= LIM_LIVE_TLS) {
             t->streams_denied++;
@@ -605,7 +662,7 @@ const struct cap_flow *cap_flows_tcp(struct cap_flow_table *t, const struct cap_
     struct cap_ref ref = make_ref(p);
 
     f->last_frame = p->frame;
-    f->last_ts = p->ts_ns;
+    t->nodes[slot_of(t, f)].last_ts = p->ts_ns;
     f->pkts++;
     d->pkts++;
     if (p->snapped || p->status == CAP_TRUNCATED)
@@ -707,6 +764,6 @@ const struct cap_flow *cap_flows_icmp(struct cap_flow_table *t, const struct cap
     if (f->n_icmp < UINT32_MAX)
         f->n_icmp++;
     f->last_frame = p->frame;
-    f->last_ts = p->ts_ns;
+    t->nodes[slot_of(t, f)].last_ts = p->ts_ns;
     return f;
 }

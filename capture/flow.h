@@ -97,12 +97,10 @@ struct cap_flow_dir {
 };
 
 struct cap_flow {
-    /* Table bookkeeping first, beside the key and the last timestamp: a
-     * lookup then touches one cache line of a flow it passes over.  */
-    struct cap_flow *hash_next;
-    struct cap_flow *lru_prev, *lru_next;
+    /* The table's links, hashes and last timestamps live apart, in its own
+     * small per-slot array (flow.c): a lookup or an LRU move then never
+     * touches a flow other than the one it is after.  */
     bool closed;                /* on the closed list */
-    int64_t last_ts;
 
     struct cap_addr client, server;
     uint16_t cport, sport;
