@@ -6,8 +6,9 @@
  * either byte order, interfaces of different link types, if_tsresol and
  * if_tsoffset, and the EPB, SPB and obsolete PB packet blocks.
  *
- * Records are read with fread into one buffer that grows up to LIM_MAX_BLOCK
- * and is reused; the file is never loaded whole.  Decisions on damaged
+ * The file is read with read(2) into one READ_BUF buffer, reused, and a
+ * record is handed out where it lies in that buffer (no copy per record);
+ * the file is never loaded whole.  Decisions on damaged
  * record headers:
  *   - caplen above LIM_MAX_RECORD is a damaged file (libpcap's own cap);
  *   - caplen above the header's snaplen but within LIM_MAX_RECORD is kept:
@@ -20,10 +21,12 @@
  *   - the first damaged record ends the file: cap_file_next returns -1 now
  *     and on every later call, with the same message.  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "capture.h"
 #include "rd.h"
@@ -49,6 +52,14 @@
 
 #define NS_PER_SEC 1000000000ll
 
+/* Input buffer: any block up to LIM_MAX_BLOCK fits whole so it can be
+ * handed out in place.  It is refilled READ_CHUNK bytes at a time: few
+ * syscalls, yet what the kernel copies in is still in the CPU's cache when
+ * the decoder reads it (1 MiB reads left it to be fetched again).  */
+#define READ_BUF (1u << 20)
+#define READ_CHUNK (64u << 10)
+_Static_assert(READ_BUF >= LIM_MAX_BLOCK, "a whole block must fit in the input buffer");
+
 enum cap_format { FMT_PCAP, FMT_PCAPNG };
 
 struct ng_iface {
@@ -59,7 +70,7 @@ struct ng_iface {
 };
 
 struct cap_file {
-    FILE *fp;
+    int fd;
     enum cap_format fmt;
     bool be;                    /* file (pcap) or current section (pcapng) is big-endian */
     bool failed;                /* a damaged record was seen: every later call fails */
@@ -78,11 +89,10 @@ struct cap_file {
     char *comments[LIM_FILE_COMMENTS];  /* pcapng section comments, in order */
     unsigned n_comments;
 
-    uint8_t pushback[4];        /* pcapng: the magic read by cap_file_open, */
-    size_t n_pushback;          /* handed back first so pipes need no seek */
-
-    uint8_t *buf;               /* holds the current record or block */
-    size_t buf_size;
+    uint8_t *in;                /* READ_BUF bytes read ahead; */
+    size_t in_pos, in_end;      /* in[in_pos, in_end) are not consumed yet */
+    bool in_eof;                /* read(2) returned 0 */
+    int in_errno;               /* read(2) failed with this; 0: no error */
     uint64_t offset;            /* file offset of the next unread byte */
     uint64_t records;           /* packet records returned from this file */
     uint64_t next_frame;
@@ -113,35 +123,50 @@ static uint32_t get32(struct rd *r, bool be)
     return be ? rd_be32(r) : rd_le32(r);
 }
 
-/* Makes room for n bytes; n was checked against LIM_MAX_BLOCK by the caller. */
-static bool buf_reserve(struct cap_file *f, size_t n)
+/* Makes n bytes (at most READ_BUF) contiguous from in + in_pos, reading
+ * on as needed; returns how many are there, fewer than n only at the end
+ * of the file or after a read error.  Moves the unconsumed bytes to the
+ * front, so pointers into the buffer die here.  */
+static size_t fill(struct cap_file *f, size_t n)
 {
-    if (n <= f->buf_size)
-        return true;
-    size_t want = f->buf_size ? f->buf_size : 65536;
-    while (want < n)
-        want *= 2;
-    if (want > LIM_MAX_BLOCK)
-        want = LIM_MAX_BLOCK;
-    uint8_t *nb = realloc(f->buf, want);
-    if (!nb)
-        return false;
-    f->buf = nb;
-    f->buf_size = want;
-    return true;
+    size_t have = f->in_end - f->in_pos;
+    if (have >= n)
+        return n;
+    memmove(f->in, f->in + f->in_pos, have);
+    f->in_pos = 0;
+    f->in_end = have;
+    while (f->in_end < n && !f->in_eof && !f->in_errno) {
+        size_t room = READ_BUF - f->in_end;
+        ssize_t got = read(f->fd, f->in + f->in_end, room < READ_CHUNK ? room : READ_CHUNK);
+        if (got > 0)
+            f->in_end += (size_t)got;
+        else if (got == 0)
+            f->in_eof = true;
+        else if (errno != EINTR)
+            f->in_errno = errno;
+    }
+    return f->in_end < n ? f->in_end : n;
 }
 
-/* Reads exactly n bytes.  Returns n, or how many were read before the end
- * of the file; *ioerr is set on a read error.  */
+/* Consumes up to n bytes (at most READ_BUF); *at points at them in the
+ * input buffer, valid until the next read.  Returns n, or how many were
+ * read before the end of the file; *ioerr is set on a read error.  */
+static size_t take(struct cap_file *f, size_t n, const uint8_t **at, bool *ioerr)
+{
+    size_t got = fill(f, n);
+    *at = f->in + f->in_pos;
+    f->in_pos += got;
+    f->offset += got;
+    *ioerr = got < n && f->in_errno;
+    return got;
+}
+
+/* take() into a caller's buffer, for headers read in several steps. */
 static size_t read_full(struct cap_file *f, uint8_t *dst, size_t n, bool *ioerr)
 {
-    size_t from_pb = n < f->n_pushback ? n : f->n_pushback;
-    memcpy(dst, f->pushback, from_pb);
-    memmove(f->pushback, f->pushback + from_pb, f->n_pushback - from_pb);
-    f->n_pushback -= from_pb;
-    size_t got = from_pb + (n > from_pb ? fread(dst + from_pb, 1, n - from_pb, f->fp) : 0);
-    f->offset += got;
-    *ioerr = got < n && ferror(f->fp);
+    const uint8_t *at;
+    size_t got = take(f, n, &at, ioerr);
+    memcpy(dst, at, got);
     return got;
 }
 
@@ -220,7 +245,7 @@ static int pcap_next(struct cap_file *f, struct cap_record *rec, char *errbuf, s
         return 0;
     if (got < f->rec_hdr_len) {
         if (ioerr)
-            snprintf(msg, sizeof msg, "record %" PRIu64 ": read error: %s", recno, strerror(errno));
+            snprintf(msg, sizeof msg, "record %" PRIu64 ": read error: %s", recno, strerror(f->in_errno));
         else
             snprintf(msg, sizeof msg, "record %" PRIu64 ": cut off (file ends inside a record header)", recno);
         return fail(f, errbuf, errlen, msg);
@@ -235,11 +260,10 @@ static int pcap_next(struct cap_file *f, struct cap_record *rec, char *errbuf, s
                  recno, caplen, LIM_MAX_RECORD);
         return fail(f, errbuf, errlen, msg);
     }
-    if (!buf_reserve(f, caplen ? caplen : 1))
-        return fail(f, errbuf, errlen, "out of memory");
-    if (read_full(f, f->buf, caplen, &ioerr) < caplen) {
+    const uint8_t *data;
+    if (take(f, caplen, &data, &ioerr) < caplen) {
         if (ioerr)
-            snprintf(msg, sizeof msg, "record %" PRIu64 ": read error: %s", recno, strerror(errno));
+            snprintf(msg, sizeof msg, "record %" PRIu64 ": read error: %s", recno, strerror(f->in_errno));
         else
             snprintf(msg, sizeof msg, "record %" PRIu64 ": cut off (file ends inside a packet)", recno);
         return fail(f, errbuf, errlen, msg);
@@ -249,7 +273,7 @@ static int pcap_next(struct cap_file *f, struct cap_record *rec, char *errbuf, s
     rec->linktype = f->linktype;
     rec->caplen = caplen;
     rec->wirelen = wirelen < caplen ? caplen : wirelen;
-    rec->data = f->buf;
+    rec->data = data;
     return 1;
 }
 
@@ -436,21 +460,20 @@ static int ng_next(struct cap_file *f, struct cap_record *rec, char *errbuf, siz
             return fail(f, errbuf, errlen, msg);
         }
         size_t rest = len - have;      /* body and trailing length */
-        if (!buf_reserve(f, rest))
-            return fail(f, errbuf, errlen, "out of memory");
-        if (read_full(f, f->buf, rest, &ioerr) < rest) {
+        const uint8_t *block;
+        if (take(f, rest, &block, &ioerr) < rest) {
             if (is_pkt)
                 snprintf(msg, sizeof msg, "record %" PRIu64 ": cut off (file ends inside a packet)", recno);
             else
                 snprintf(msg, sizeof msg, "block at offset %" PRIu64 ": cut off (file ends inside a block)", at);
             return fail(f, errbuf, errlen, msg);
         }
-        struct rd tail = rd_make(f->buf + rest - 4, 4);
+        struct rd tail = rd_make(block + rest - 4, 4);
         if (get32(&tail, f->be) != len) {
             snprintf(msg, sizeof msg, "block at offset %" PRIu64 ": trailing length does not match", at);
             return fail(f, errbuf, errlen, msg);
         }
-        struct rd body = rd_make(f->buf, rest - 4);
+        struct rd body = rd_make(block, rest - 4);
         int rc = 0;
         switch (type) {
         case NG_SHB:
@@ -479,22 +502,24 @@ static int ng_next(struct cap_file *f, struct cap_record *rec, char *errbuf, siz
 struct cap_file *cap_file_open(const char *path, char *errbuf, size_t errlen)
 {
     char msg[160];
-    FILE *fp = fopen(path, "rb");
-    if (!fp) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
         snprintf(msg, sizeof msg, "%s: %s", path, strerror(errno));
         set_err(errbuf, errlen, msg);
         return NULL;
     }
     struct cap_file *f = calloc(1, sizeof *f);
-    if (!f) {
-        fclose(fp);
+    uint8_t *in = malloc(READ_BUF);
+    if (!f || !in) {
+        free(f);
+        free(in);
+        close(fd);
         set_err(errbuf, errlen, "out of memory");
         return NULL;
     }
-    f->fp = fp;
+    f->fd = fd;
+    f->in = in;
     f->next_frame = 1;
-    /* Large reads: a multi-gigabyte ring buffer costs far fewer syscalls. */
-    setvbuf(fp, NULL, _IOFBF, 1u << 20);
 
     uint8_t hdr[PCAP_FILE_HDR];
     bool ioerr;
@@ -507,9 +532,9 @@ struct cap_file *cap_file_open(const char *path, char *errbuf, size_t errlen)
     uint32_t magic = rd_le32(&r);
     uint32_t swapped = (magic >> 24) | (magic >> 8 & 0xff00u) | (magic << 8 & 0xff0000u) | magic << 24;
     if (magic == NG_SHB) {
-        /* Hand the magic back so ng_next reads the section header like any other. */
-        memcpy(f->pushback, hdr, 4);
-        f->n_pushback = 4;
+        /* Hand the magic back (it is still at the start of the buffer) so
+         * ng_next reads the section header like any other; pipes need no seek. */
+        f->in_pos = 0;
         f->offset = 0;
         f->fmt = FMT_PCAPNG;
         return f;
@@ -568,8 +593,7 @@ void cap_file_close(struct cap_file *f)
         return;
     for (unsigned i = 0; i < f->n_comments; i++)
         free(f->comments[i]);
-    if (f->fp)
-        fclose(f->fp);
-    free(f->buf);
+    close(f->fd);
+    free(f->in);
     free(f);
 }
