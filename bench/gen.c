@@ -39,8 +39,10 @@ enum kind { K_TLS13, K_TLS12, K_SILENT, K_RST_SYN, K_RST_HELLO, K_ICMP, K_DNS, K
 static const unsigned kind_weight[K_COUNT] = { 40, 8, 12, 12, 10, 8, 10 };
 static const unsigned kind_servers[K_COUNT] = { 24, 4, 4, 4, 4, 4, 0 };
 #define N_SERVERS 44u
-#define RESOLVER 0xa83f8110u    /* 168.63.129.16 */
-#define ROUTER 0x0aff0001u      /* 10.255.0.1 */
+/* Addresses from 198.18.0.0/15 only (the project's test range): clients in
+ * 198.18.0.0/16, servers, the resolver and the router in 198.19.0.0/16. */
+#define RESOLVER 0xc6130035u    /* 198.19.0.53 */
+#define ROUTER 0xc613ff01u      /* 198.19.255.1 */
 
 struct session {
     enum kind kind;
@@ -107,7 +109,7 @@ static void put32le(uint8_t *p, uint32_t v)
 
 static uint32_t server_ip(unsigned s)
 {
-    return 0x14320000u | (s + 1) << 8 | 10u;    /* 20.50.<s+1>.10 */
+    return 0xc6130000u | (s + 1) << 8 | 10u;    /* 198.19.<s+1>.10 */
 }
 
 /* Internet checksum (RFC 1071) of n bytes. */
@@ -486,7 +488,7 @@ static void session_start(struct gen *g, struct session *s)
         first += kind_servers[i];
     s->server = s->kind == K_DNS ? rnd_below(g, N_SERVERS) : first + rnd_below(g, kind_servers[k]);
     unsigned c = rnd_below(g, N_CLIENTS);
-    s->cip = 0x0a010000u | (c + 1);     /* 10.1.x.y */
+    s->cip = 0xc6120000u | (c + 1);     /* 198.18.x.y */
     s->cport = (uint16_t)(PORT_FIRST + g->next_port[c]++ % 28000u);
     s->cseq = (uint32_t)rnd(g);
     s->sseq = (uint32_t)rnd(g);

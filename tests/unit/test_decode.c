@@ -27,8 +27,8 @@ static void test_eth_ipv4_tcp_syn_options(void)
         0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb, 0x08, 0x00,
         /* IPv4: version 4 IHL 5, TOS, total 60, id 0x1234, DF, TTL 64, proto 6, checksum */
         0x45, 0x00, 0x00, 0x3c, 0x12, 0x34, 0x40, 0x00, 0x40, 0x06, 0x00, 0x00,
-        /* src 10.0.0.1, dst 20.0.0.2 */
-        10, 0, 0, 1, 20, 0, 0, 2,
+        /* src 198.18.0.1, dst 198.19.0.2 */
+        198, 18, 0, 1, 198, 19, 0, 2,
         /* TCP: sport 50000, dport 443, seq 0x01020304, ack 0 */
         0xc3, 0x50, 0x01, 0xbb, 0x01, 0x02, 0x03, 0x04, 0x00, 0x00, 0x00, 0x00,
         /* data offset 10 words, flags SYN, window 64240, checksum, urgent */
@@ -46,8 +46,8 @@ static void test_eth_ipv4_tcp_syn_options(void)
     CHECK_EQ_INT(dec(CAP_LT_ETHERNET, b, sizeof b, 0, &p), CAP_OK);
     CHECK_EQ_INT(p.frame, 7);
     CHECK_EQ_INT(p.ipver, 4);
-    addr_is(&p.src, "10.0.0.1");
-    addr_is(&p.dst, "20.0.0.2");
+    addr_is(&p.src, "198.18.0.1");
+    addr_is(&p.dst, "198.19.0.2");
     CHECK_EQ_INT(p.ttl, 64);
     CHECK_EQ_INT(p.ip_id, 0x1234);
     CHECK(p.df);
@@ -71,8 +71,8 @@ static void test_eth_ipv4_tcp_syn_options(void)
 #define IPV4_UDP_4                                                               \
     /* IPv4: IHL 5, total 32, id 1, no flags, TTL 60, proto 17 */                \
     0x45, 0x00, 0x00, 0x20, 0x00, 0x01, 0x00, 0x00, 0x3c, 0x11, 0x00, 0x00,      \
-    /* src 192.0.2.1, dst 198.51.100.2 */                                        \
-    192, 0, 2, 1, 198, 51, 100, 2,                                               \
+    /* src 198.18.0.1, dst 198.19.0.2 */                                         \
+    198, 18, 0, 1, 198, 19, 0, 2,                                                \
     /* UDP: sport 5353, dport 53, length 12, checksum */                         \
     0x14, 0xe9, 0x00, 0x35, 0x00, 0x0c, 0x00, 0x00,                              \
     /* payload */                                                                \
@@ -278,14 +278,14 @@ static void test_null_big_endian_ipv6_and_loop(void)
 static void test_icmp_unreach_quoting_tcp_syn(void)
 {
     static const uint8_t b[] = {
-        /* IPv4: total 56, TTL 250, proto ICMP, router 203.0.113.9 -> 10.0.0.1 */
+        /* IPv4: total 56, TTL 250, proto ICMP, router 198.19.255.9 -> 198.18.0.1 */
         0x45, 0x00, 0x00, 0x38, 0x00, 0x00, 0x00, 0x00, 0xfa, 0x01, 0x00, 0x00,
-        203, 0, 113, 9, 10, 0, 0, 1,
+        198, 19, 255, 9, 198, 18, 0, 1,
         /* ICMP: type 3 (unreachable), code 13 (administratively prohibited), checksum, unused */
         0x03, 0x0d, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
-        /* quoted IPv4: total 60, id 0x1234, DF, TTL 1, proto TCP, 10.0.0.1 -> 20.0.0.2 */
+        /* quoted IPv4: total 60, id 0x1234, DF, TTL 1, proto TCP, 198.18.0.1 -> 198.19.0.2 */
         0x45, 0x00, 0x00, 0x3c, 0x12, 0x34, 0x40, 0x00, 0x01, 0x06, 0x00, 0x00,
-        10, 0, 0, 1, 20, 0, 0, 2,
+        198, 18, 0, 1, 198, 19, 0, 2,
         /* quoted TCP, first 8 bytes: sport 50000, dport 443, seq 0xdeadbeef */
         0xc3, 0x50, 0x01, 0xbb, 0xde, 0xad, 0xbe, 0xef,
     };
@@ -298,8 +298,8 @@ static void test_icmp_unreach_quoting_tcp_syn(void)
     CHECK_EQ_INT(p.icmp_err.code, 13);
     CHECK_EQ_INT(p.icmp_err.next_mtu, 0);
     CHECK_EQ_INT(p.icmp_err.q_proto, 6);
-    addr_is(&p.icmp_err.q_src, "10.0.0.1");
-    addr_is(&p.icmp_err.q_dst, "20.0.0.2");
+    addr_is(&p.icmp_err.q_src, "198.18.0.1");
+    addr_is(&p.icmp_err.q_dst, "198.19.0.2");
     CHECK(p.icmp_err.q_ports_valid);
     CHECK_EQ_INT(p.icmp_err.q_sport, 50000);
     CHECK_EQ_INT(p.icmp_err.q_dport, 443);
@@ -314,12 +314,12 @@ static void test_icmp_frag_needed_mtu(void)
     static const uint8_t b[] = {
         /* IPv4: total 52, TTL 254, proto ICMP */
         0x45, 0x00, 0x00, 0x34, 0x00, 0x00, 0x00, 0x00, 0xfe, 0x01, 0x00, 0x00,
-        203, 0, 113, 9, 10, 0, 0, 1,
+        198, 19, 255, 9, 198, 18, 0, 1,
         /* ICMP: type 3 code 4 (fragmentation needed), checksum, unused, next-hop MTU 1400 */
         0x03, 0x04, 0x00, 0x00, 0x00, 0x00, 0x05, 0x78,
-        /* quoted IPv4: total 1500, DF, TTL 3, proto UDP, 10.0.0.1 -> 20.0.0.2 */
+        /* quoted IPv4: total 1500, DF, TTL 3, proto UDP, 198.18.0.1 -> 198.19.0.2 */
         0x45, 0x00, 0x05, 0xdc, 0x00, 0x01, 0x40, 0x00, 0x03, 0x11, 0x00, 0x00,
-        10, 0, 0, 1, 20, 0, 0, 2,
+        198, 18, 0, 1, 198, 19, 0, 2,
         /* quoted UDP, only 4 bytes: sport 4500, dport 4500 (quote short of 8) */
         0x11, 0x94, 0x11, 0x94,
     };
@@ -391,7 +391,7 @@ static void test_ethernet_padding_not_payload(void)
         1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 0x08, 0x00,
         /* IPv4: total 30, TTL 64, proto UDP */
         0x45, 0x00, 0x00, 0x1e, 0x00, 0x00, 0x00, 0x00, 0x40, 0x11, 0x00, 0x00,
-        10, 0, 0, 1, 10, 0, 0, 2,
+        198, 18, 0, 1, 198, 18, 0, 2,
         /* UDP: sport 1000, dport 2000, length 10 */
         0x03, 0xe8, 0x07, 0xd0, 0x00, 0x0a, 0x00, 0x00,
         /* payload */
@@ -410,9 +410,9 @@ static void test_ethernet_padding_not_payload(void)
 static void test_truncated_tcp_header(void)
 {
     static const uint8_t b[] = {
-        /* IPv4: total 40, proto TCP, 10.0.0.1 -> 10.0.0.2 */
+        /* IPv4: total 40, proto TCP, 198.18.0.1 -> 198.18.0.2 */
         0x45, 0x00, 0x00, 0x28, 0x00, 0x00, 0x00, 0x00, 0x40, 0x06, 0x00, 0x00,
-        10, 0, 0, 1, 10, 0, 0, 2,
+        198, 18, 0, 1, 198, 18, 0, 2,
         /* TCP, first 10 of 20 bytes: sport 80, dport 1024, seq 9, ack (cut) */
         0x00, 0x50, 0x04, 0x00, 0, 0, 0, 9, 0, 0,
     };
@@ -432,7 +432,7 @@ static enum cap_status tcp_with_options(const uint8_t opt[4], struct cap_pkt *p)
     uint8_t b[] = {
         /* IPv4: total 44, proto TCP */
         0x45, 0x00, 0x00, 0x2c, 0x00, 0x00, 0x00, 0x00, 0x40, 0x06, 0x00, 0x00,
-        10, 0, 0, 1, 10, 0, 0, 2,
+        198, 18, 0, 1, 198, 18, 0, 2,
         /* TCP: ports, seq, ack, data offset 6, SYN, window, checksum, urgent */
         0x00, 0x50, 0x04, 0x00, 0, 0, 0, 1, 0, 0, 0, 0, 0x60, 0x02, 0x10, 0x00, 0, 0, 0, 0,
         /* options (filled in) */
@@ -471,7 +471,7 @@ static void test_tcp_data_offset_too_small(void)
     static const uint8_t b[] = {
         /* IPv4: total 40, proto TCP */
         0x45, 0x00, 0x00, 0x28, 0x00, 0x00, 0x00, 0x00, 0x40, 0x06, 0x00, 0x00,
-        10, 0, 0, 1, 10, 0, 0, 2,
+        198, 18, 0, 1, 198, 18, 0, 2,
         /* TCP with data offset 4 words (< 5) */
         0x00, 0x50, 0x04, 0x00, 0, 0, 0, 1, 0, 0, 0, 0, 0x40, 0x02, 0x10, 0x00, 0, 0, 0, 0,
     };
@@ -484,7 +484,7 @@ static void test_ihl_below_five(void)
     static const uint8_t b[] = {
         /* IPv4 with IHL 4 (16 bytes): contradicts the 20-byte minimum */
         0x44, 0x00, 0x00, 0x28, 0x00, 0x00, 0x00, 0x00, 0x40, 0x06, 0x00, 0x00,
-        10, 0, 0, 1, 10, 0, 0, 2,
+        198, 18, 0, 1, 198, 18, 0, 2,
         0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     };
     struct cap_pkt p;
@@ -524,7 +524,7 @@ static void test_ipv4_later_fragment(void)
     static const uint8_t b[] = {
         /* IPv4: total 28, id 9, fragment offset 185 (1480 bytes), proto UDP */
         0x45, 0x00, 0x00, 0x1c, 0x00, 0x09, 0x00, 0xb9, 0x40, 0x11, 0x00, 0x00,
-        10, 0, 0, 1, 10, 0, 0, 2,
+        198, 18, 0, 1, 198, 18, 0, 2,
         /* fragment data, not a UDP header */
         0x12, 0x34, 0x56, 0x78, 0x00, 0x00, 0x00, 0x00,
     };
@@ -541,7 +541,7 @@ static void test_rst_with_data(void)
     static const uint8_t b[] = {
         /* IPv4: total 43, proto TCP */
         0x45, 0x00, 0x00, 0x2b, 0x00, 0x00, 0x00, 0x00, 0x40, 0x06, 0x00, 0x00,
-        10, 0, 0, 1, 10, 0, 0, 2,
+        198, 18, 0, 1, 198, 18, 0, 2,
         /* TCP: offset 5, RST|ACK */
         0x01, 0xbb, 0x04, 0x00, 0, 0, 0, 1, 0, 0, 0, 2, 0x50, 0x14, 0x00, 0x00, 0, 0, 0, 0,
         /* diagnostic text */

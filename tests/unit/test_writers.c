@@ -127,7 +127,7 @@ static void firewall_reset_report(struct an_report *r)
     ep->n_flows = 1;
     ep->n_flows_listed = 1;
     ep->flows[0].first_frame = 1;
-    ep->flows[0].client = addr("10.0.0.4");
+    ep->flows[0].client = addr("198.18.0.4");
     ep->flows[0].client_port = 51234;
     snprintf(ep->flows[0].conn_state, sizeof ep->flows[0].conn_state, "RSTR");
     snprintf(ep->flows[0].history, sizeof ep->flows[0].history, "ShADr");
@@ -333,7 +333,7 @@ static void test_json_contract(void)
     CHECK(strstr(jstr(ep, "remedy"), "allow the registry FQDN myregistry.azurecr.io") != NULL);
     CHECK(json_object_get(ep, "detail") == NULL);
     CHECK_EQ_INT(json_integer_value(json_object_get(ep, "flow_count")), 1);
-    CHECK_EQ_STR(jstr(json_array_get(json_object_get(ep, "flows"), 0), "client"), "10.0.0.4");
+    CHECK_EQ_STR(jstr(json_array_get(json_object_get(ep, "flows"), 0), "client"), "198.18.0.4");
     CHECK_EQ_STR(jstr(json_array_get(json_object_get(ep, "flows"), 0), "conn_state"), "RSTR");
     CHECK_EQ_STR(jstr(json_array_get(json_object_get(ep, "flows"), 0), "outcome"),
                  "firewall_reset");
@@ -495,7 +495,7 @@ static void test_markdown_layout(void)
         CHECK(strstr(m, "| 5 | RST ttl=63 (hop distance 1), 0.4 ms after frame 4 | "
                         "`frame.number == 5` |") != NULL);
         CHECK(strstr(m, "**Findings:** `rst_faster_than_rtt`") != NULL);
-        CHECK(strstr(m, "| 1 | 10.0.0.4:51234 | RSTR | ShADr | `firewall_reset` |") != NULL);
+        CHECK(strstr(m, "| 1 | 198.18.0.4:51234 | RSTR | ShADr | `firewall_reset` |") != NULL);
         /* Our own remedy text is escaped too: "*.blob" must not start emphasis. */
         CHECK(strstr(m, "\\*.blob.core.windows.net") != NULL);
     }
