@@ -57,6 +57,9 @@ struct cap_tls_facts {
     struct cap_ref alerts[LIM_TLS_ALERTS];
 };
 
+/* Fields are grouped by how often they are touched: what every packet
+ * reads or updates first, the frames kept as evidence after, so a packet's
+ * update touches few cache lines of its flow.  */
 struct cap_flow_dir {
     uint32_t pkts;
     uint64_t payload_bytes;
@@ -69,31 +72,32 @@ struct cap_flow_dir {
     uint32_t seq_high;          /* highest seq + len sent, relative to seq_base */
     uint32_t retransmits;       /* payload segments at or below seq_high */
     uint32_t full_retransmits;  /* ... of them near full size */
-    struct cap_ref first_full_retransmit;
     uint32_t full_retransmit_end;   /* relative end of the retransmitted data */
 
     bool hole;                  /* a segment arrived beyond a gap */
     bool hole_filled;
     uint32_t hole_start, hole_len;
-    struct cap_ref hole_after;  /* the segment that arrived beyond the gap */
     uint32_t small_after_hole;  /* segments that still arrived beyond it */
 
     bool ack_set;
     uint32_t ack_high;          /* highest ACK this side sent, relative to the peer's seq_base */
 
-    struct cap_ref payload[4];  /* first payload segments */
     unsigned n_payload;
-    struct cap_ref last_payload;
-
     bool fin;
-    struct cap_ref fin_ref;
     unsigned n_rst;
-    struct cap_ref rst[LIM_FRAMES_PER_KIND];
 
     struct cap_stream *stream;
     struct cap_tls_facts *tls; /* NULL until the first payload */
     bool tls_done;
     bool tls_missing;           /* payload came but no facts could be kept */
+
+    /* Evidence. */
+    struct cap_ref last_payload;
+    struct cap_ref payload[4];  /* first payload segments */
+    struct cap_ref first_full_retransmit;
+    struct cap_ref hole_after;  /* the segment that arrived beyond the gap */
+    struct cap_ref fin_ref;
+    struct cap_ref rst[LIM_FRAMES_PER_KIND];
 };
 
 struct cap_flow {
@@ -111,27 +115,25 @@ struct cap_flow {
     uint64_t pkts;
     bool snapped;               /* a packet of this flow was cut by the snap length */
 
-    struct cap_flow_dir dir[2];
-
-    unsigned n_syn;
-    struct cap_ref syn[LIM_FRAMES_PER_KIND];
-    unsigned n_synack;
-    struct cap_ref synack[LIM_FRAMES_PER_KIND];
+    unsigned n_syn, n_synack;
     bool hs_ack;
-    struct cap_ref hs_ack_ref;
-
     bool rst_seen;
-    struct cap_ref first_rst;   /* either direction */
     enum cap_stage rst_stage;   /* stage when the first RST arrived */
     bool data_after_rst;
-    struct cap_ref data_after_rst_ref;
-
     unsigned n_icmp;
-    struct cap_icmp_ref icmp[LIM_FRAMES_PER_KIND];
 
-    char history[LIM_HISTORY + 1];
     uint16_t history_seen;      /* letters already recorded, per direction */
+    char history[LIM_HISTORY + 1];
 
+    struct cap_flow_dir dir[2];
+
+    /* Evidence. */
+    struct cap_ref syn[LIM_FRAMES_PER_KIND];
+    struct cap_ref synack[LIM_FRAMES_PER_KIND];
+    struct cap_ref hs_ack_ref;
+    struct cap_ref first_rst;   /* either direction */
+    struct cap_ref data_after_rst_ref;
+    struct cap_icmp_ref icmp[LIM_FRAMES_PER_KIND];
 };
 
 /* Called once per flow when it leaves the table (evicted or flushed); the
