@@ -232,7 +232,6 @@ struct cap_tls_dir {
 
     bool certificate;
     uint32_t certificate_offset;
-    struct cap_cert_info cert;      /* leaf certificate */
 
     bool change_cipher_spec;
     unsigned n_alerts;              /* kept, at most LIM_TLS_ALERTS */
@@ -242,6 +241,11 @@ struct cap_tls_dir {
     bool malformed;                 /* a record or handshake length or type
                                      * contradicted its container; parsing
                                      * stopped there */
+
+    /* Last: cap_tls_parse zeroes the members before it, but of this one
+     * only the counts, flags and name terminators (its 2.8 KB are zeroed
+     * when a Certificate message is parsed).  */
+    struct cap_cert_info cert;      /* leaf certificate */
 };
 
 /* Parses TLS records from the start of one direction's stream.  `len` may
