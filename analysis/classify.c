@@ -305,6 +305,20 @@ static enum an_flow_outcome decide_outcome(const struct an_engine *e, const stru
         }
         return AN_FO_OK;
     }
+    /* A router said "fragmentation needed" (or "packet too big") with a
+     * small next-hop MTU and the connection never completed: the path MTU
+     * is the failure (verdicts.md, mtu_blackhole).  */
+    for (unsigned i = 0; i < f->n_icmp && i < LIM_FRAMES_PER_KIND; i++) {
+        const struct cap_icmp_ref *r = &f->icmp[i];
+        bool too_big = r->v6 ? r->type == 2 : (r->type == 3 && r->code == 4);
+        if (too_big && r->next_mtu && r->next_mtu < 1500) {
+            d->icmp = *r;
+            d->frag_needed = true;
+            d->trigger.frame = r->frame;
+            d->trigger.ts_ns = r->ts_ns;
+            return AN_FO_MTU;
+        }
+    }
     if (d->has_sh && d->sh_version >= 0x0304 && (c->fin || c->n_rst)) {
         d->trigger = c->fin ? c->fin_ref : c->rst[0];
         return AN_FO_TLS13_ABORT;

@@ -368,6 +368,15 @@ static void decide_mtu(const struct an_flow_digest *d, struct an_endpoint *ep)
                d->trigger.len, d->full_retransmits);
         set_reason(ep, "the handshake and small segments were acknowledged but %u retransmissions of full-size segments (%u bytes) never were: packets near the MSS vanish on the path",
                    d->full_retransmits, d->trigger.len);
+    } else if (d->frag_needed) {
+        char rep[64];
+        cap_addr_str(&d->icmp.reporter, rep, sizeof(rep));
+        ep->confidence = AN_CONF_HIGH;
+        add_ev(ep, d->icmp.frame, "ICMP%s %s from %s: next-hop MTU %u", d->icmp.v6 ? "v6" : "",
+               d->icmp.v6 ? "packet too big" : "fragmentation needed", rep, d->icmp.next_mtu);
+        add_detail(ep, "next_hop_mtu", "%u", d->icmp.next_mtu);
+        set_reason(ep, "%s reported a next-hop MTU of %u and the connection never completed: full-size packets do not fit the path",
+                   rep, d->icmp.next_mtu);
     } else {
         add_ev(ep, d->trigger.frame, "server data arrived after a gap of %u bytes that was never filled", d->hole_len);
         set_reason(ep, "the server's data arrived with a gap of %u bytes that never came, while its smaller segments did: full-size packets from the server vanish on the path",

@@ -47,6 +47,7 @@ struct an_flow_digest {
     char cert_subject[LIM_CERT_NAME], cert_issuer_cn[LIM_CERT_NAME], cert_issuer_o[LIM_CERT_NAME];
     bool cert_name_mismatch;
     struct cap_icmp_ref icmp;
+    bool frag_needed;               /* icmp is a fragmentation-needed / too-big */
     uint32_t full_retransmits, hole_len;
     int64_t rtt_ns;                 /* SYN-ACK to handshake ACK, or SYN to SYN-ACK */
     uint16_t client_mss, server_mss;
