@@ -90,6 +90,13 @@ static bool fact_eq(const char *fact, const char *key, const char *want)
     return an_fact_get(fact, key, v, sizeof(v)) && strcmp(v, want) == 0;
 }
 
+/* The value of key, or "" when the fact has none. */
+static void fact_str(const char *fact, const char *key, char *out, size_t outlen)
+{
+    if (!an_fact_get(fact, key, out, outlen))
+        out[0] = '\0';
+}
+
 static long fact_num(const char *fact, const char *key, long dflt)
 {
     char v[32];
@@ -232,20 +239,14 @@ static void apply_tls(struct an_endpoint *ep, const char *tls, const char *ctl, 
 {
     char res[32], ver[16], vfy[64], vmsg[160], icn[128], io[128], sni[256], det[160];
     an_fact_get(tls, "result", res, sizeof(res));
-    if (!an_fact_get(tls, "version", ver, sizeof(ver)))
-        ver[0] = '\0';
+    fact_str(tls, "version", ver, sizeof(ver));
     if (!an_fact_get(tls, "verify", vfy, sizeof(vfy)))
         snprintf(vfy, sizeof(vfy), "none");
-    if (!an_fact_get(tls, "verify_error", vmsg, sizeof(vmsg)))
-        vmsg[0] = '\0';
-    if (!an_fact_get(tls, "issuer_cn", icn, sizeof(icn)))
-        icn[0] = '\0';
-    if (!an_fact_get(tls, "issuer_o", io, sizeof(io)))
-        io[0] = '\0';
-    if (!an_fact_get(tls, "sni", sni, sizeof(sni)))
-        sni[0] = '\0';
-    if (!an_fact_get(tls, "detail", det, sizeof(det)))
-        det[0] = '\0';
+    fact_str(tls, "verify_error", vmsg, sizeof(vmsg));
+    fact_str(tls, "issuer_cn", icn, sizeof(icn));
+    fact_str(tls, "issuer_o", io, sizeof(io));
+    fact_str(tls, "sni", sni, sizeof(sni));
+    fact_str(tls, "detail", det, sizeof(det));
     bool ctl_ok = ctl && fact_eq(ctl, "result", "ok");
 
     if (strcmp(res, "ok") == 0) {
@@ -293,12 +294,9 @@ static void apply_http(struct an_endpoint *ep, const char *http)
     long status = fact_num(http, "status", 0);
     bool reg = fact_eq(http, "registry_headers", "1");
     bool bearer = fact_eq(http, "bearer", "1");
-    if (!an_fact_get(http, "reason", reason, sizeof(reason)))
-        reason[0] = '\0';
-    if (!an_fact_get(http, "code", code, sizeof(code)))
-        code[0] = '\0';
-    if (!an_fact_get(http, "message", msg, sizeof(msg)))
-        msg[0] = '\0';
+    fact_str(http, "reason", reason, sizeof(reason));
+    fact_str(http, "code", code, sizeof(code));
+    fact_str(http, "message", msg, sizeof(msg));
     bool client_ip = an_fact_get(http, "client_ip", ip, sizeof(ip));
     if (status == 0) {
         add_ev(ep, "GET /v2/ got no HTTP answer");
@@ -360,10 +358,8 @@ static void apply_dns(struct an_report *r, const struct an_options *opt, const c
         an_fact_get(facts[i], "result", res, sizeof(res));
         if (!an_fact_get(facts[i], "resolver", resolver, sizeof(resolver)))
             snprintf(resolver, sizeof(resolver), "system");
-        if (!an_fact_get(facts[i], "chain", chain, sizeof(chain)))
-            chain[0] = '\0';
-        if (!an_fact_get(facts[i], "addrs", addrs, sizeof(addrs)))
-            addrs[0] = '\0';
+        fact_str(facts[i], "chain", chain, sizeof(chain));
+        fact_str(facts[i], "addrs", addrs, sizeof(addrs));
         if (strcmp(res, "ok") != 0) {
             bool have = false;
             for (unsigned j = 0; j < r->n_endpoints; j++)
@@ -418,10 +414,8 @@ static void apply_dns(struct an_report *r, const struct an_options *opt, const c
                 !an_fact_get(facts[i], "name", ni, sizeof(ni)) || !an_fact_get(facts[j], "name", nj, sizeof(nj)) ||
                 strcmp(ni, nj) != 0)
                 continue;
-            if (!an_fact_get(facts[i], "addrs", ai, sizeof(ai)))
-                ai[0] = '\0';
-            if (!an_fact_get(facts[j], "addrs", aj, sizeof(aj)))
-                aj[0] = '\0';
+            fact_str(facts[i], "addrs", ai, sizeof(ai));
+            fact_str(facts[j], "addrs", aj, sizeof(aj));
             if (strcmp(ai, aj) == 0)
                 continue;
             an_fact_get(facts[i], "resolver", ri, sizeof(ri));
@@ -482,8 +476,7 @@ void an_facts_apply(struct an_report *r, const struct an_options *opt, const cha
         uint16_t port;
         if (!an_fact_get(facts[i], "endpoint", endpoint, sizeof(endpoint)) || !parse_endpoint(endpoint, &a, &port))
             continue;
-        if (!an_fact_get(facts[i], "name", name, sizeof(name)))
-            name[0] = '\0';
+        fact_str(facts[i], "name", name, sizeof(name));
         cap_addr_str(&a, ipbuf, sizeof(ipbuf));
         struct an_endpoint *ep = find_ep(r, &a, port);
         bool by_wire = ep && ep->verdict != AN_INCOMPLETE;

@@ -10,46 +10,18 @@
 #include "analysis/analysis.h"
 #include "analysis/wirestr.h"
 
-/* Appends at most max bytes of s (stopping at a NUL) to buf at *o as
- * printable UTF-8, other bytes as \xHH.  buf must have room for 4 bytes per
- * input byte.  */
-static void append_safe(char *buf, size_t *o, const char *s, size_t max)
-{
-    static const char hex[] = "0123456789abcdef";
-    const unsigned char *p = (const unsigned char *)s;
-    size_t n = strnlen(s, max);
-
-    for (size_t i = 0; i < n;) {
-        uint32_t cp;
-        size_t len = an_utf8_seq(p + i, n - i, &cp);
-
-        if (len && an_cp_shown(cp)) {
-            memcpy(buf + *o, p + i, len);
-            *o += len;
-            i += len;
-            continue;
-        }
-        for (size_t k = 0; k < (len ? len : 1); k++, i++) {
-            buf[(*o)++] = '\\';
-            buf[(*o)++] = 'x';
-            buf[(*o)++] = hex[p[i] >> 4];
-            buf[(*o)++] = hex[p[i] & 0x0f];
-        }
-    }
-}
-
 /* A JSON string from text the wire may have shaped; NULL only when memory
  * is exhausted.  */
 static json_t *safe_string(const char *s, size_t max)
 {
-    size_t n = strnlen(s, max), o = 0;
+    size_t n = strnlen(s, max);
     char *buf = malloc(n * 4 + 1);
     json_t *j;
 
     if (!buf)
         return NULL;
-    append_safe(buf, &o, s, n);
-    j = json_stringn(buf, o);
+    n = an_wire_copy(buf, s, n);
+    j = json_stringn(buf, n);
     free(buf);
     return j;
 }
@@ -71,11 +43,11 @@ static json_t *remedy_string(enum an_verdict v, const char *name, size_t max)
     if (!buf)
         return NULL;
     while ((at = strstr(remedy, token)) != NULL) {
-        append_safe(buf, &o, remedy, (size_t)(at - remedy));
-        append_safe(buf, &o, name, max);
+        o += an_wire_copy(buf + o, remedy, (size_t)(at - remedy));
+        o += an_wire_copy(buf + o, name, max);
         remedy = at + sizeof token - 1;
     }
-    append_safe(buf, &o, remedy, strlen(remedy));
+    o += an_wire_copy(buf + o, remedy, strlen(remedy));
     j = json_stringn(buf, o);
     free(buf);
     return j;
@@ -182,9 +154,8 @@ static json_t *endpoint(const struct an_endpoint *ep, bool *ok)
         for (unsigned i = 0; i < n_det; i++) {
             const struct an_detail *d = &ep->detail[i];
             char key[sizeof d->key * 4 + 1];
-            size_t k = 0;
+            size_t k = an_wire_copy(key, d->key, sizeof d->key);
 
-            append_safe(key, &k, d->key, sizeof d->key);
             key[k] = '\0';
             set(detail, key, safe_string(d->value, sizeof d->value), ok);
         }

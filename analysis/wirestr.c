@@ -45,24 +45,59 @@ bool an_cp_shown(uint32_t cp)
     return true;
 }
 
+/* The first piece of p (n > 0 bytes) as the writers show it: a printable
+ * UTF-8 sequence as it is, after a backslash when it is an ASCII character
+ * in `escape` (NULL: none); else each byte of the invalid or unshown
+ * sequence as \xHH.  Writes at most WIRE_PIECE_MAX bytes to out and their
+ * count to *out_len; returns how many bytes of p it took.  */
+#define WIRE_PIECE_MAX 16
+static size_t wire_piece(const unsigned char *p, size_t n, const char *escape, char *out, size_t *out_len)
+{
+    static const char hex[] = "0123456789abcdef";
+    uint32_t cp;
+    size_t len = an_utf8_seq(p, n, &cp), o = 0;
+
+    if (len && an_cp_shown(cp)) {
+        if (escape && cp < 0x80 && strchr(escape, (int)cp))
+            out[o++] = '\\';
+        memcpy(out + o, p, len);
+        *out_len = o + len;
+        return len;
+    }
+    if (!len)
+        len = 1;
+    for (size_t k = 0; k < len; k++) {
+        out[o++] = '\\';
+        out[o++] = 'x';
+        out[o++] = hex[p[k] >> 4];
+        out[o++] = hex[p[k] & 0x0f];
+    }
+    *out_len = o;
+    return len;
+}
+
 void an_put_wire(FILE *out, const char *s, size_t max, const char *escape)
 {
     const unsigned char *p = (const unsigned char *)s;
     size_t n = strnlen(s, max);
+    char piece[WIRE_PIECE_MAX];
 
     for (size_t i = 0; i < n;) {
-        uint32_t cp;
-        size_t len = an_utf8_seq(p + i, n - i, &cp);
-
-        if (len && an_cp_shown(cp)) {
-            if (escape && cp < 0x80 && strchr(escape, (int)cp))
-                fputc('\\', out);
-            fwrite(p + i, 1, len, out);
-            i += len;
-            continue;
-        }
-        for (size_t k = 0; k < (len ? len : 1); k++)
-            fprintf(out, "\\x%02x", p[i + k]);
-        i += len ? len : 1;
+        size_t len;
+        i += wire_piece(p + i, n - i, escape, piece, &len);
+        fwrite(piece, 1, len, out);
     }
+}
+
+size_t an_wire_copy(char *buf, const char *s, size_t max)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t n = strnlen(s, max), o = 0;
+
+    for (size_t i = 0; i < n;) {
+        size_t len;
+        i += wire_piece(p + i, n - i, NULL, buf + o, &len);
+        o += len;
+    }
+    return o;
 }

@@ -25,4 +25,8 @@ bool an_cp_shown(uint32_t cp);
  * every other byte as \xHH.  */
 void an_put_wire(FILE *out, const char *s, size_t max, const char *escape);
 
+/* The same as an_put_wire with no `escape`, into buf, which has room for 4
+ * bytes per byte of s; returns how many it wrote (no NUL is added).  */
+size_t an_wire_copy(char *buf, const char *s, size_t max);
+
 #endif

@@ -71,6 +71,30 @@ static struct rd clip(struct rd *r, uint32_t claimed, bool *short_of_len)
     return rd_sub(r, claimed > left ? left : claimed);
 }
 
+/* The end of either IP version's fixed header: a wrong version number is
+ * INVALID, a header the capture cut short TRUNCATED (false for both);
+ * otherwise the header counts and its addresses, TTL (hop limit) and
+ * protocol (next header) are kept.  */
+static bool take_fixed_hdr(struct ip_view *v, bool bad_version, bool cut, uint8_t ver,
+                           const struct cap_addr *src, const struct cap_addr *dst, uint8_t ttl, uint8_t proto)
+{
+    if (bad_version) {
+        set_status(&v->status, CAP_INVALID);
+        return false;
+    }
+    if (cut) {
+        set_status(&v->status, CAP_TRUNCATED);
+        return false;
+    }
+    v->have_hdr = true;
+    v->ver = ver;
+    v->src = *src;
+    v->dst = *dst;
+    v->ttl = ttl;
+    v->proto = proto;
+    return true;
+}
+
 /* ---- IPv4 (RFC 791 3.1) ----------------------------------------------------- */
 
 /* `quoted`: the header sits inside an ICMP error, where a zero total length
@@ -91,22 +115,10 @@ static void ipv4_parse(struct rd *r, struct ip_view *v, bool quoted)
     read_addr(&h, &src, 4);
     read_addr(&h, &dst, 4);
     uint32_t ihl = (vihl & 0x0fu) * 4u;
-    if (avail >= 1 && vihl >> 4 != 4) {
-        set_status(&v->status, CAP_INVALID);
+    if (!take_fixed_hdr(v, avail >= 1 && vihl >> 4 != 4, h.bad, 4, &src, &dst, ttl, proto))
         return;
-    }
-    if (h.bad) {
-        set_status(&v->status, CAP_TRUNCATED);
-        return;
-    }
-    v->have_hdr = true;
-    v->ver = 4;
-    v->src = src;
-    v->dst = dst;
-    v->ttl = ttl;
     v->id = id;
     v->df = frag & 0x4000u;
-    v->proto = proto;
     /* IHL counts 32-bit words and is at least 5 (RFC 791 3.1). */
     if (ihl < 20) {
         v->anomalies |= CAP_ANOM_IP_BAD_LENGTH;
@@ -151,20 +163,8 @@ static void ipv6_parse(struct rd *r, struct ip_view *v, bool quoted)
     struct cap_addr src = { 0 }, dst = { 0 };
     read_addr(&h, &src, 6);
     read_addr(&h, &dst, 6);
-    if (rd_left(r) >= 1 && first >> 4 != 6) {
-        set_status(&v->status, CAP_INVALID);
+    if (!take_fixed_hdr(v, rd_left(r) >= 1 && first >> 4 != 6, h.bad, 6, &src, &dst, hlim, nh))
         return;
-    }
-    if (h.bad) {
-        set_status(&v->status, CAP_TRUNCATED);
-        return;
-    }
-    v->have_hdr = true;
-    v->ver = 6;
-    v->src = src;
-    v->dst = dst;
-    v->ttl = hlim;
-    v->proto = nh;
     if (plen == 0 && !quoted) {
         /* A jumbogram (RFC 2675) or segmentation offload: use what is here. */
         v->anomalies |= CAP_ANOM_IP_BAD_LENGTH;

@@ -199,6 +199,21 @@ static void skip_ws(struct rd *r)
         rd_skip(r, 1);
 }
 
+/* An object member's name and the colon after it (RFC 8259 4), with the
+ * whitespace around them; r is left at the value.  False when the object
+ * does not go on with a member.  */
+static bool json_member_name(struct rd *r, uint8_t *key, size_t cap, size_t *len)
+{
+    skip_ws(r);
+    if (!json_string(r, key, cap, len))
+        return false;
+    skip_ws(r);
+    if (rd_u8(r) != ':')
+        return false;
+    skip_ws(r);
+    return true;
+}
+
 /* From "client with IP '<ip>' is not allowed access", the numeric IP. */
 static void denied_ip(const uint8_t *msg, size_t n, struct cap_http_resp *out)
 {
@@ -233,13 +248,8 @@ static void parse_error_body(struct rd r, struct cap_http_resp *out)
     for (;;) {
         uint8_t key[16];
         size_t kn;
-        skip_ws(&r);
-        if (!json_string(&r, key, sizeof key, &kn))
+        if (!json_member_name(&r, key, sizeof key, &kn))
             return;
-        skip_ws(&r);
-        if (rd_u8(&r) != ':')
-            return;
-        skip_ws(&r);
         if (kn == 6 && memcmp(key, "errors", 6) == 0)
             break;
         if (!json_skip_value(&r))
@@ -256,13 +266,8 @@ static void parse_error_body(struct rd r, struct cap_http_resp *out)
     for (;;) {
         uint8_t key[16], val[512];
         size_t kn, vn;
-        skip_ws(&r);
-        if (!json_string(&r, key, sizeof key, &kn))
+        if (!json_member_name(&r, key, sizeof key, &kn))
             return;
-        skip_ws(&r);
-        if (rd_u8(&r) != ':')
-            return;
-        skip_ws(&r);
         bool is_code = kn == 4 && memcmp(key, "code", 4) == 0;
         bool is_msg = kn == 7 && memcmp(key, "message", 7) == 0;
         if ((is_code || is_msg) && peek(&r) == '"') {

@@ -1,5 +1,4 @@
 /* tls.c: TLS records of one direction's stream prefix to handshake facts. */
-#include <stddef.h>
 #include <string.h>
 
 #include <openssl/objects.h>
@@ -64,6 +63,31 @@ static bool parse_sni(struct rd *e, struct cap_tls_dir *out)
     return true;
 }
 
+/* The extensions block that ends a hello (RFC 8446 4.1.2, 4.1.3), in *exts;
+ * a TLS 1.2 hello may end without one, which leaves *exts empty.  False when
+ * the hello or the block's length overruns.  */
+static bool hello_exts(struct rd *m, struct rd *exts)
+{
+    *exts = rd_make(NULL, 0);
+    if (m->bad)
+        return false;
+    if (rd_left(m) == 0)
+        return true;
+    *exts = rd_sub(m, rd_be16(m));
+    return !m->bad;
+}
+
+/* The next extension of a block: its type and a reader over its data.
+ * False at the end of the block, or when a length overruns (exts->bad).  */
+static bool next_ext(struct rd *exts, uint16_t *type, struct rd *data)
+{
+    if (rd_left(exts) == 0)
+        return false;
+    *type = rd_be16(exts);
+    *data = rd_sub(exts, rd_be16(exts));
+    return !exts->bad;
+}
+
 /* RFC 8446 4.2.1: in a ClientHello, versions<2..254>; keep the highest real
  * TLS version offered.  */
 static bool parse_ch_versions(struct rd *e, struct cap_tls_dir *out)
@@ -89,24 +113,17 @@ static bool parse_client_hello(struct rd *m, struct cap_tls_dir *out)
     rd_skip(m, rd_u8(m));                   /* legacy_session_id */
     rd_skip(m, rd_be16(m));                 /* cipher_suites */
     rd_skip(m, rd_u8(m));                   /* legacy_compression_methods */
-    if (m->bad)
+    struct rd exts, e;
+    uint16_t type;
+    if (!hello_exts(m, &exts))
         return false;
-    if (rd_left(m) == 0)
-        return true;                        /* TLS 1.2 without extensions */
-    struct rd exts = rd_sub(m, rd_be16(m));
-    if (m->bad)
-        return false;
-    while (rd_left(&exts) > 0) {
-        uint16_t type = rd_be16(&exts);
-        struct rd e = rd_sub(&exts, rd_be16(&exts));
-        if (exts.bad)
-            return false;
+    while (next_ext(&exts, &type, &e)) {
         if (type == TLS_EXT_SERVER_NAME && !parse_sni(&e, out))
             return false;
         if (type == TLS_EXT_SUPPORTED_VERSIONS && !parse_ch_versions(&e, out))
             return false;
     }
-    return true;
+    return !exts.bad;
 }
 
 /* RFC 8446 4.1.3: ServerHello; a supported_versions extension (RFC 8446
@@ -121,16 +138,11 @@ static bool parse_server_hello(struct rd *m, uint16_t *version, bool *hrr)
     if (m->bad)
         return false;
     *hrr = memcmp(random, hrr_random, sizeof hrr_random) == 0;
-    if (rd_left(m) == 0)
-        return true;
-    struct rd exts = rd_sub(m, rd_be16(m));
-    if (m->bad)
+    struct rd exts, e;
+    uint16_t type;
+    if (!hello_exts(m, &exts))
         return false;
-    while (rd_left(&exts) > 0) {
-        uint16_t type = rd_be16(&exts);
-        struct rd e = rd_sub(&exts, rd_be16(&exts));
-        if (exts.bad)
-            return false;
+    while (next_ext(&exts, &type, &e)) {
         if (type == TLS_EXT_SUPPORTED_VERSIONS) {
             uint16_t v = rd_be16(&e);
             if (e.bad || rd_left(&e) != 0)
@@ -138,7 +150,7 @@ static bool parse_server_hello(struct rd *m, uint16_t *version, bool *hrr)
             *version = v;
         }
     }
-    return true;
+    return !exts.bad;
 }
 
 /* Copies the first entry of `nid` in `name` as safe ASCII. */
@@ -233,7 +245,6 @@ static bool parse_certificate(struct rd *m, struct cap_cert_info *ci)
         if (der == NULL || n == 0)
             return false;
         if (ci->chain_len == 0) {
-            memset(ci, 0, sizeof(*ci));
             ci->present = true;
             parse_leaf(der, n, ci);
         }
@@ -358,21 +369,9 @@ static bool dir_encrypted(const struct cap_tls_dir *out)
     return out->change_cipher_spec;
 }
 
-/* The certificate must stay the last member for cap_tls_parse's clearing. */
-_Static_assert(offsetof(struct cap_tls_dir, cert) + sizeof(struct cap_cert_info) == sizeof(struct cap_tls_dir),
-               "cert is the last member of struct cap_tls_dir");
-
 void cap_tls_parse(const uint8_t *stream, size_t len, struct cap_tls_dir *out)
 {
-    /* A handshake is parsed again as its records complete: zeroing the
-     * certificate's 2.8 KB of names each time was half of this function.
-     * parse_certificate zeroes them before filling them in.  */
-    memset(out, 0, offsetof(struct cap_tls_dir, cert));
-    struct cap_cert_info *ci = &out->cert;
-    ci->present = ci->parsed = ci->self_signed = false;
-    ci->subject_cn[0] = ci->issuer_cn[0] = ci->issuer_o[0] = '\0';
-    ci->n_sans = 0;
-    ci->chain_len = 0;
+    memset(out, 0, sizeof *out);
     /* The message buffer itself needs no clearing: only buf[0..len) is read. */
     struct hs_state state;
     struct hs_state *hs = &state;

@@ -25,6 +25,16 @@ static int init_channel(ares_channel *ch, int timeout_ms)
     return ares_init_options(ch, &o, ARES_OPT_LOOKUPS | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES | ARES_OPT_FLAGS);
 }
 
+/* Appends a to the n addresses in list unless it is there already; the
+ * caller has checked that there is room.  */
+static void add_addr_once(struct cap_addr *list, unsigned *n, const struct cap_addr *a)
+{
+    for (unsigned j = 0; j < *n; j++)
+        if (cap_addr_eq(&list[j], a))
+            return;
+    list[(*n)++] = *a;
+}
+
 bool probe_dns_open(struct probe_ctx *p, char *err, size_t errlen)
 {
     int rc = ares_library_init(ARES_LIB_INIT_ALL);
@@ -65,11 +75,7 @@ bool probe_dns_open(struct probe_ctx *p, char *err, size_t errlen)
             } else {
                 continue;
             }
-            bool known = false;
-            for (unsigned j = 0; j < p->n_resolvers; j++)
-                known = known || cap_addr_eq(&p->resolvers[j], &a);
-            if (!known)
-                p->resolvers[p->n_resolvers++] = a;
+            add_addr_once(p->resolvers, &p->n_resolvers, &a);
         }
         ares_free_data(servers);
         servers = NULL;
@@ -151,11 +157,7 @@ static void on_answer(void *arg, int status, int timeouts, struct ares_addrinfo 
         } else {
             continue;
         }
-        bool known = false;
-        for (unsigned j = 0; j < d->n_addrs; j++)
-            known = known || cap_addr_eq(&d->addrs[j], &a);
-        if (!known)
-            d->addrs[d->n_addrs++] = a;
+        add_addr_once(d->addrs, &d->n_addrs, &a);
     }
     if (d->n_addrs == 0)
         d->status = ARES_ENODATA;

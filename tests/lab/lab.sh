@@ -223,6 +223,29 @@ start_dns() {
     wait_for dnsmasq nsx acrd_reg sh -c "ss -lun | grep -q '$DNS4:53'"
 }
 
+# The lab's nginx instances: NAME's files live in $RUN/nginx-NAME.
+nginx_conf_head() { # nginx_conf_head NAME: the start of NAME's nginx.conf, up to inside http {
+    local d=$RUN/nginx-$1
+    cat <<EOF
+user root;
+worker_processes 1;
+pid $RUN/pids/nginx-$1.pid;
+error_log $d/error.log warn;
+events { worker_connections 256; }
+http {
+    access_log $d/access.log;
+    client_body_temp_path $d/tmp/body; proxy_temp_path $d/tmp/proxy;
+    fastcgi_temp_path $d/tmp/fcgi; uwsgi_temp_path $d/tmp/uwsgi; scgi_temp_path $d/tmp/scgi;
+EOF
+}
+
+run_nginx() { # run_nginx NAME NS: start NAME's nginx inside NS and wait for its pid file
+    local d=$RUN/nginx-$1
+    nsx "$2" nginx -c "$d/nginx.conf" -p "$d" -g 'daemon on; master_process on;' 2>"$RUN/nginx-$1.log" 9>&- ||
+        { cat "$RUN/nginx-$1.log" >&2; return 1; }
+    wait_for "nginx-$1" test -s "$RUN/pids/nginx-$1.pid"
+}
+
 acr_headers() {
     cat <<'EOF'
         add_header Docker-Distribution-Api-Version registry/2.0 always;
@@ -276,15 +299,7 @@ EOF
 ) ;;
     esac
     cat >"$d/nginx.conf" <<EOF
-user root;
-worker_processes 1;
-pid $RUN/pids/nginx-reg.pid;
-error_log $d/error.log warn;
-events { worker_connections 256; }
-http {
-    access_log $d/access.log;
-    client_body_temp_path $d/tmp/body; proxy_temp_path $d/tmp/proxy;
-    fastcgi_temp_path $d/tmp/fcgi; uwsgi_temp_path $d/tmp/uwsgi; scgi_temp_path $d/tmp/scgi;
+$(nginx_conf_head reg)
     server_tokens off;
     default_type "application/json; charset=utf-8";
     client_max_body_size 0;
@@ -330,9 +345,7 @@ $login
     }
 }
 EOF
-    nsx acrd_reg nginx -c "$d/nginx.conf" -p "$d" -g 'daemon on; master_process on;' 2>"$RUN/nginx-reg.log" 9>&- ||
-        { cat "$RUN/nginx-reg.log" >&2; return 1; }
-    wait_for nginx-reg test -s "$RUN/pids/nginx-reg.pid"
+    run_nginx reg acrd_reg
 }
 
 start_registry() {
@@ -367,15 +380,7 @@ start_mbox_proxy() { # TLS-terminating transparent proxy with the Contoso CA
     local d=$RUN/nginx-mbox pki=$RUN/pki
     mkdir -p "$d/tmp"
     cat >"$d/nginx.conf" <<EOF
-user root;
-worker_processes 1;
-pid $RUN/pids/nginx-mbox.pid;
-error_log $d/error.log warn;
-events { worker_connections 256; }
-http {
-    access_log $d/access.log;
-    client_body_temp_path $d/tmp/body; proxy_temp_path $d/tmp/proxy;
-    fastcgi_temp_path $d/tmp/fcgi; uwsgi_temp_path $d/tmp/uwsgi; scgi_temp_path $d/tmp/scgi;
+$(nginx_conf_head mbox)
     client_max_body_size 0;
     map \$ssl_server_name \$upstream_ip {
         $DATANAME $DATA4;
@@ -398,9 +403,7 @@ http {
     }
 }
 EOF
-    nsx acrd_mbox nginx -c "$d/nginx.conf" -p "$d" -g 'daemon on; master_process on;' 2>"$RUN/nginx-mbox.log" 9>&- ||
-        { cat "$RUN/nginx-mbox.log" >&2; return 1; }
-    wait_for nginx-mbox test -s "$RUN/pids/nginx-mbox.pid"
+    run_nginx mbox acrd_mbox
 }
 
 # ---------------------------------------------------------------- faults
