@@ -219,7 +219,7 @@ static const char *find_fact(const char *const *facts, size_t n, const char *kin
 static void decide_from_connect(struct an_endpoint *ep, const char *conn, const char *ip)
 {
     char res[64];
-    an_fact_get(conn, "result", res, sizeof(res));
+    fact_str(conn, "result", res, sizeof(res));
     if (strcmp(res, "ETIMEDOUT") == 0)
         set_verdict(ep, AN_SILENT_DROP, AN_CONF_LOW, 1u << AN_NSG_DROP | 1u << AN_ROUTE_BLACKHOLE,
                     "connect() to %s:%u timed out; without a capture the probe cannot tell an NSG rule from a route with next hop None",
@@ -238,7 +238,7 @@ static void decide_from_connect(struct an_endpoint *ep, const char *conn, const 
 static void apply_tls(struct an_endpoint *ep, const char *tls, const char *ctl, bool decided_by_wire)
 {
     char res[32], ver[16], vfy[64], vmsg[160], icn[128], io[128], sni[256], det[160];
-    an_fact_get(tls, "result", res, sizeof(res));
+    fact_str(tls, "result", res, sizeof(res));
     fact_str(tls, "version", ver, sizeof(ver));
     if (!an_fact_get(tls, "verify", vfy, sizeof(vfy)))
         snprintf(vfy, sizeof(vfy), "none");
@@ -354,8 +354,8 @@ static void apply_dns(struct an_report *r, const struct an_options *opt, const c
         if (!fact_is(facts[i], "dns"))
             continue;
         char name[256], res[32], chain[512], addrs[512], resolver[64];
-        an_fact_get(facts[i], "name", name, sizeof(name));
-        an_fact_get(facts[i], "result", res, sizeof(res));
+        fact_str(facts[i], "name", name, sizeof(name));
+        fact_str(facts[i], "result", res, sizeof(res));
         if (!an_fact_get(facts[i], "resolver", resolver, sizeof(resolver)))
             snprintf(resolver, sizeof(resolver), "system");
         fact_str(facts[i], "chain", chain, sizeof(chain));
@@ -418,8 +418,8 @@ static void apply_dns(struct an_report *r, const struct an_options *opt, const c
             fact_str(facts[j], "addrs", aj, sizeof(aj));
             if (strcmp(ai, aj) == 0)
                 continue;
-            an_fact_get(facts[i], "resolver", ri, sizeof(ri));
-            an_fact_get(facts[j], "resolver", rj, sizeof(rj));
+            fact_str(facts[i], "resolver", ri, sizeof(ri));
+            fact_str(facts[j], "resolver", rj, sizeof(rj));
             r->findings |= 1u << AN_F_DNS_ANSWERS_DIFFER;
             for (unsigned k = 0; k < r->n_endpoints; k++) {
                 if (strcasecmp(r->endpoints[k].name, ni) != 0)
@@ -447,9 +447,9 @@ static void apply_ttl(struct an_endpoint *ep, const char *const *facts, size_t n
         return;
     long a = fact_num(t443, "first_answer_ttl", 0), b = t80 ? fact_num(t80, "first_answer_ttl", 0) : 0;
     char how[16] = "", how80[16] = "";
-    an_fact_get(t443, "answer", how, sizeof(how));
+    fact_str(t443, "answer", how, sizeof(how));
     if (t80)
-        an_fact_get(t80, "answer", how80, sizeof(how80));
+        fact_str(t80, "answer", how80, sizeof(how80));
     if (a && b && a < b)
         add_ev(ep, "TTL-limited SYNs: port 443 is answered (%s) from %ld hops away, port 80 of the same address (%s) from %ld: something nearer than the server answers for it",
                how, a, how80, b);
@@ -490,7 +490,7 @@ void an_facts_apply(struct an_report *r, const struct an_options *opt, const cha
         ep->is_data_endpoint = strstr(ep->name, ".data.") != NULL;
         if (fact_eq(facts[i], "local", "1")) {
             char res[64];
-            an_fact_get(facts[i], "result", res, sizeof(res));
+            fact_str(facts[i], "result", res, sizeof(res));
             set_detail(ep, "errno", res);
             set_verdict(ep, AN_LOCAL_NO_ROUTE, AN_CONF_HIGH, 0,
                         "this host refused to send: connect() to %s:%u failed with %s before any packet left (no route, or a local firewall)",

@@ -231,6 +231,28 @@ static void test_resolvers_differ(void)
     an_report_free(&r);
 }
 
+/* Facts come from a capture file, so from anyone: a fact without the keys
+ * the report needs must still give a clean report (no stale buffers).  */
+static void test_facts_missing_keys(void)
+{
+    struct an_report r;
+    struct an_options opt = { 0 };
+    report_ok(&r, "198.19.10.10");
+    const char *facts[] = {
+        AN_FACT_PREFIX "fact=dns name=labreg.azurecr.io addrs=198.19.10.10",
+        AN_FACT_PREFIX "fact=dns name=labreg.azurecr.io addrs=198.18.5.5",
+        AN_FACT_PREFIX "fact=connect step=registry endpoint=198.19.10.10:443",
+        AN_FACT_PREFIX "fact=tls endpoint=198.19.10.10:443 step=registry",
+    };
+    an_facts_apply(&r, &opt, facts, 4);
+    CHECK(r.n_endpoints >= 1);
+    for (unsigned k = 0; k < r.n_endpoints; k++)
+        for (unsigned i = 0; i < r.endpoints[k].n_evidence; i++)
+            for (const char *c = r.endpoints[k].evidence[i].what; *c; c++)
+                CHECK(*c >= 0x20 && *c < 0x7f);
+    an_report_free(&r);
+}
+
 int main(void)
 {
     RUN(test_escape_roundtrip);
@@ -242,5 +264,6 @@ int main(void)
     RUN(test_sni_filter);
     RUN(test_privatelink);
     RUN(test_resolvers_differ);
+    RUN(test_facts_missing_keys);
     return check_summary();
 }
