@@ -279,6 +279,20 @@ static int pcap_next(struct cap_file *f, struct cap_record *rec, char *errbuf, s
 
 /* ---- pcapng --------------------------------------------------------------- */
 
+/* Next option of a block's option list: code, length, value padded to 32
+ * bits (pcapng 3.5).  False at opt_endofopt, at the end of the list, or
+ * when the list is damaged: the caller keeps what it had.  */
+static bool ng_next_option(const struct cap_file *f, struct rd *body, uint16_t *code, struct rd *val)
+{
+    if (rd_left(body) < 4)
+        return false;
+    *code = get16(body, f->be);
+    uint16_t len = get16(body, f->be);
+    *val = rd_sub(body, len);
+    rd_skip(body, (4 - (len & 3)) & 3);
+    return !body->bad && *code != NG_OPT_ENDOFOPT;
+}
+
 /* Parses a Section Header Block body (after the byte-order magic). */
 static int ng_shb(struct cap_file *f, struct rd *body, char *msg, size_t msglen)
 {
@@ -293,15 +307,11 @@ static int ng_shb(struct cap_file *f, struct rd *body, char *msg, size_t msglen)
     }
     f->n_ifaces = 0;    /* interfaces are numbered per section (pcapng 4.2) */
     rd_skip(body, 2 + 8);   /* minor version, section length */
-    /* opt_comment (code 1) values are kept; the rest of the options are not
-     * needed, and a damaged option list only ends the walk (pcapng 3.5). */
-    while (rd_left(body) >= 4) {
-        uint16_t code = get16(body, f->be);
-        uint16_t len = get16(body, f->be);
-        struct rd val = rd_sub(body, len);
-        rd_skip(body, (4 - (len & 3)) & 3);
-        if (body->bad || code == NG_OPT_ENDOFOPT)
-            break;
+    /* opt_comment values are kept (the prober's facts travel there). */
+    uint16_t code;
+    struct rd val;
+    while (ng_next_option(f, body, &code, &val)) {
+        size_t len = rd_left(&val);
         if (code != NG_OPT_COMMENT || f->n_comments >= LIM_FILE_COMMENTS)
             continue;
         size_t n = len < LIM_FILE_COMMENT ? len : LIM_FILE_COMMENT;
@@ -328,15 +338,11 @@ static int ng_idb(struct cap_file *f, struct rd *body, uint64_t at, char *msg, s
         snprintf(msg, msglen, "block at offset %" PRIu64 ": interface description too short", at);
         return -1;
     }
-    /* Options: code, length, value padded to 32 bits (pcapng 3.5).  A
-     * damaged option list keeps the defaults rather than failing the file. */
-    while (rd_left(body) >= 4) {
-        uint16_t code = get16(body, f->be);
-        uint16_t len = get16(body, f->be);
-        struct rd val = rd_sub(body, len);
-        rd_skip(body, (4 - (len & 3)) & 3);
-        if (body->bad || code == NG_OPT_ENDOFOPT)
-            break;
+    /* A damaged option list keeps the defaults rather than failing the file. */
+    uint16_t code;
+    struct rd val;
+    while (ng_next_option(f, body, &code, &val)) {
+        size_t len = rd_left(&val);
         if (code == NG_OPT_IF_TSRESOL && len == 1)
             ifc.tsresol = rd_u8(&val);
         else if (code == NG_OPT_IF_TSOFFSET && len == 8) {
