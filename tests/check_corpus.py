@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
-"""check_corpus.py: every public capture in ../shared/corpus through acrdiag.
+"""check_corpus.py: every public capture in tests/corpus through acrdiag.
 
 1. Robustness: each capture and fuzz seed is analysed; the run must end with
    a verdict (exit 0, 1, 3 and valid JSON) or one line on stderr (exit 2),
    never a crash, a hang or a sanitizer report.
 2. Cross-check: for TCP/443 streams of the ground-truth files (tshark's view,
-   see corpus/README.md), the Zeek conn_state acrdiag reports for the same
+   see tests/corpus/README.md), the Zeek conn_state acrdiag reports for the same
    client address and port must match the one the truth's counts imply (and
    the Zeek baseline's own conn_state where the source ships one).
 Prints one line per failure and a closing "N passed, N failed".
@@ -18,7 +18,7 @@ import subprocess
 import sys
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-CORPUS = os.path.join(os.path.dirname(REPO), "shared", "corpus")
+CORPUS = os.path.join(REPO, "tests", "corpus")
 ACRDIAG = os.environ.get("ACRDIAG", os.path.join(REPO, "acrdiag"))
 SANITIZER = ("runtime error", "AddressSanitizer", "LeakSanitizer", "UndefinedBehaviorSanitizer")
 

@@ -3,7 +3,7 @@
 # binary, one test per input, and prints FAIL lines and "N passed, N failed".
 #   tests/fuzz/replay.sh BUILD/fuzz/fuzz_NAME-replay
 # Inputs: tests/fuzz/corpus/fuzz_NAME/; for fuzz_file also every capture in
-# ../shared/corpus/fuzz-seeds/*/ and ../shared/corpus/pcaps/*/ (not the
+# tests/corpus/fuzz-seeds/*/ and tests/corpus/pcaps/*/ (not the
 # .tsv/.peer/.md files beside them) and the repository's pcaps/*.pcap{,ng}.
 # An input passes when the binary exits 0 and prints no sanitizer report.
 # The binary runs once per directory; only a failing directory is replayed
@@ -12,7 +12,7 @@ set -u
 bin=${1:?usage: replay.sh BUILD/fuzz/fuzz_NAME-replay}
 cd "$(dirname "$0")/../.."
 name=$(basename "$bin" -replay)
-shared=${ACRDIAG_SHARED:-../shared/corpus}
+corpus=tests/corpus
 export ASAN_OPTIONS=${ASAN_OPTIONS:-exitcode=99:detect_leaks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:exitcode=99:print_stacktrace=1}
 passed=0 failed=0
@@ -52,7 +52,7 @@ inputs() {
 
 dirs=("tests/fuzz/corpus/$name")
 if [ "$name" = fuzz_file ]; then
-    dirs+=("$shared"/fuzz-seeds/*/ "$shared"/pcaps/*/)
+    dirs+=("$corpus"/fuzz-seeds/*/ "$corpus"/pcaps/*/)
 fi
 for d in "${dirs[@]}"; do
     [ -d "$d" ] || continue
