@@ -65,6 +65,7 @@ int an_exit_status(enum an_verdict v);
 #define AN_MAX_EVIDENCE 12
 #define AN_MAX_FLOWS_LISTED 16
 #define AN_MAX_DETAIL 6
+#define AN_MAX_CONTRADICTIONS 4
 
 struct an_evidence {
     uint64_t frame;                 /* 1-based frame; 0 for a non-packet step */
@@ -100,6 +101,10 @@ struct an_endpoint {
     char reason[400];
     struct an_evidence evidence[AN_MAX_EVIDENCE];
     unsigned n_evidence;
+    const char *rule;               /* the rule that decided (static string), or NULL */
+    /* Facts that speak against the verdict's rule (named, never hidden). */
+    struct an_evidence contradictions[AN_MAX_CONTRADICTIONS];
+    unsigned n_contradictions;
     uint32_t findings;              /* bit (1u << an_finding) */
     struct an_detail detail[AN_MAX_DETAIL];
     unsigned n_detail;

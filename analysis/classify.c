@@ -24,6 +24,9 @@ enum an_verdict an_outcome_verdict(enum an_flow_outcome o)
     case AN_FO_STALL: return AN_TLS_FAILURE;
     case AN_FO_TLS13_ABORT: return AN_TLS_FAILURE;
     case AN_FO_RST_LATER: return AN_CONNECTION_RESET;
+    case AN_FO_FORGED_TO_SERVER: return AN_FIREWALL_RESET;
+    case AN_FO_CLIENT_GAVE_UP: return AN_TLS_FAILURE;
+    case AN_FO_FORGED_SYNACK: return AN_FIREWALL_RESET;
     case AN_FO_INCOMPLETE: return AN_INCOMPLETE;
     case AN_FO_MIDSTREAM: return AN_INCOMPLETE;
     case AN_FO_COUNT: break;
@@ -73,26 +76,6 @@ static bool has_upper(const char *s)
     for (; *s; s++)
         if (isupper((unsigned char)*s))
             return true;
-    return false;
-}
-
-/* First packet of the server side (RST, else FIN) at or after frame `after`. */
-static bool server_close_after(const struct cap_flow *f, uint64_t after, struct cap_ref *out,
-                               bool *is_rst)
-{
-    const struct cap_flow_dir *s = &f->dir[CAP_S2C];
-    for (unsigned i = 0; i < s->n_rst && i < LIM_FRAMES_PER_KIND; i++) {
-        if (s->rst[i].frame > after) {
-            *out = s->rst[i];
-            *is_rst = true;
-            return true;
-        }
-    }
-    if (s->fin && s->fin_ref.frame > after) {
-        *out = s->fin_ref;
-        *is_rst = false;
-        return true;
-    }
     return false;
 }
 
@@ -210,6 +193,58 @@ static void fill_tls(const struct cap_flow *f, struct an_flow_digest *d)
     }
 }
 
+/* A router's "fragmentation needed" / "packet too big" with a small
+ * next-hop MTU (verdicts.md, mtu_blackhole).  */
+static const struct cap_icmp_ref *too_big(const struct cap_flow *f)
+{
+    for (unsigned i = 0; i < f->n_icmp && i < LIM_FRAMES_PER_KIND; i++) {
+        const struct cap_icmp_ref *r = &f->icmp[i];
+        bool big = r->v6 ? r->type == 2 : (r->type == 3 && r->code == 4);
+        if (big && r->next_mtu && r->next_mtu < 1500)
+            return r;
+    }
+    return NULL;
+}
+
+/* The outcome a close decides, by who sent it and how far the handshake had
+ * got when it came (`ev` is the timeline's cause).  */
+static enum an_flow_outcome close_outcome(const struct cap_flow *f, const struct an_event *ev,
+                                          struct an_flow_digest *d)
+{
+    bool rst = ev->kind == AN_EV_RST;
+    bool before_sh = !d->has_sh || ev->ref.frame < d->server_hello.frame;
+    bool after_ch = d->has_ch && ev->ref.frame > d->client_hello.frame;
+    d->trigger = ev->ref;
+    d->trigger_forged = ev->forged;
+    if (ev->side == CAP_C2S) {
+        /* A reset in the client's name that the client did not send: seen
+         * where the capture is on the server side of the device.  */
+        if (rst && ev->forged)
+            return AN_FO_FORGED_TO_SERVER;
+        if (after_ch && before_sh)
+            return AN_FO_CLIENT_GAVE_UP;
+        if (d->has_sh && d->sh_version >= CAP_TLS_1_3)
+            return AN_FO_TLS13_ABORT;
+        return AN_FO_INCOMPLETE;
+    }
+    if (rst) {
+        d->has_rst = true;
+        d->rst = ev->ref;
+        d->rst_from_server = true;
+    } else {
+        d->has_fin = true;
+        d->fin = ev->ref;
+    }
+    if (!f->n_synack || ev->ref.frame < f->synack[0].frame)
+        return rst ? AN_FO_RST_AT_SYN : AN_FO_INCOMPLETE;
+    if (after_ch && before_sh) {
+        if (d->rtt_ns > 0 && ev->ref.ts_ns - d->client_hello.ts_ns < d->rtt_ns / 2)
+            d->findings |= 1u << AN_F_RST_FASTER_THAN_RTT;
+        return AN_FO_CLOSED_AFTER_CH;
+    }
+    return rst ? AN_FO_RST_LATER : AN_FO_INCOMPLETE;
+}
+
 static enum an_flow_outcome decide_outcome(const struct an_engine *e, const struct cap_flow *f,
                                            struct an_flow_digest *d)
 {
@@ -234,6 +269,7 @@ static enum an_flow_outcome decide_outcome(const struct an_engine *e, const stru
     if (!f->n_synack) {
         if (s->n_rst) {
             d->trigger = s->rst[0];
+            d->trigger_forged = !an_fits_sender(f, CAP_S2C, s->rst[0].ttl);
             return AN_FO_RST_AT_SYN;
         }
         if (s->pkts)        /* the server side spoke without a SYN-ACK: odd capture */
@@ -244,88 +280,70 @@ static enum an_flow_outcome decide_outcome(const struct an_engine *e, const stru
             return AN_FO_SILENT;
         return AN_FO_INCOMPLETE;
     }
-    /* Only a connection to the registry is held to the registry's CAs: the
-     * client asked for a registry name, or the certificate claims one.  */
-    const struct cap_cert_info *cert = d->has_cert ? &f->dir[CAP_S2C].tls->tls.cert : NULL;
-    bool registry = d->has_ch && ((d->sni[0] && an_registry_name(d->sni)) || (cert && claims_registry(cert)));
-    if (cert && registry && !microsoft_issuer(cert)) {
-        d->trigger = d->certificate;
-        return AN_FO_FOREIGN_CERT;
-    }
-    /* A close from the server side after the ClientHello, with no
-     * ServerHello, decides unless an alert came first: the client's own
-     * alert after such a close (OpenSSL sends decode_error) only reacts.  */
-    struct cap_ref close;
-    bool close_is_rst = false;
-    bool closed = d->has_ch && !d->has_sh && server_close_after(f, d->client_hello.frame, &close, &close_is_rst);
-    if (d->alert_ref.frame && (!closed || d->alert_ref.frame < close.frame)) {
-        d->trigger = d->alert_ref;
-        return AN_FO_TLS_ALERT;
-    }
-    if (closed) {
-        d->trigger = close;
-        if (close_is_rst) {
-            d->has_rst = true;
-            d->rst = close;
-            d->rst_from_server = true;
-        } else {
-            d->has_fin = true;
-            d->fin = close;
-        }
-        if (d->rtt_ns > 0 && close.ts_ns - d->client_hello.ts_ns < d->rtt_ns / 2)
-            d->findings |= 1u << AN_F_RST_FASTER_THAN_RTT;
-        return AN_FO_CLOSED_AFTER_CH;
-    }
-    /* Path MTU: the client's full-size segments retransmitted and never
-     * acknowledged, or the server's stream arriving with a gap never filled. */
-    if (c->full_retransmits >= 2 && (!s->ack_set || s->ack_high < c->full_retransmit_end)) {
-        d->full_retransmits = c->full_retransmits;
-        d->trigger = c->first_full_retransmit;
-        return AN_FO_MTU;
-    }
-    if (s->hole && !s->hole_filled && s->hole_len >= 512) {
-        d->hole_len = s->hole_len;
-        d->trigger = s->hole_after;
-        return AN_FO_MTU;
-    }
     /* Without TLS facts (too many handshakes at once) only plain TCP
      * outcomes can be judged.  */
     if (c->tls_missing || s->tls_missing) {
         d->tls_unknown = true;
         return c->payload_bytes && s->payload_bytes ? AN_FO_OK : AN_FO_INCOMPLETE;
     }
+    /* Only a connection to the registry is held to the registry's CAs: the
+     * client asked for a registry name, or the certificate claims one.  */
+    const struct cap_cert_info *cert = d->has_cert ? &f->dir[CAP_S2C].tls->tls.cert : NULL;
+    bool registry = d->has_ch && ((d->sni[0] && an_registry_name(d->sni)) || (cert && claims_registry(cert)));
+    bool foreign_cert = cert && registry && !microsoft_issuer(cert);
     uint64_t client_after_sh = 0;
-    bool completed = d->has_sh && client_payload_after(c, d->server_hello.frame, &client_after_sh) &&
-                     s->last_payload.frame > client_after_sh;
-    bool plain_both = (c->tls && c->tls->tls.not_tls) && s->payload_bytes > 0;
-    if (completed || plain_both) {
-        if (s->n_rst && f->n_synack && cap_hop_distance(s->rst[0].ttl) != cap_hop_distance(f->synack[0].ttl)) {
-            d->trigger = s->rst[0];
-            return AN_FO_RST_LATER;
-        }
-        return AN_FO_OK;
-    }
-    /* A router said "fragmentation needed" (or "packet too big") with a
-     * small next-hop MTU and the connection never completed: the path MTU
-     * is the failure (verdicts.md, mtu_blackhole).  */
-    for (unsigned i = 0; i < f->n_icmp && i < LIM_FRAMES_PER_KIND; i++) {
-        const struct cap_icmp_ref *r = &f->icmp[i];
-        bool too_big = r->v6 ? r->type == 2 : (r->type == 3 && r->code == 4);
-        if (too_big && r->next_mtu && r->next_mtu < 1500) {
-            d->icmp = *r;
-            d->frag_needed = true;
-            d->trigger.frame = r->frame;
-            d->trigger.ts_ns = r->ts_ns;
+    bool completed = (d->has_sh && client_payload_after(c, d->server_hello.frame, &client_after_sh) &&
+                      s->last_payload.frame > client_after_sh) ||
+                     ((c->tls && c->tls->tls.not_tls) && s->payload_bytes > 0);
+
+    d->ch_acked = d->has_ch && s->ack_set && s->ack_high > 0;
+    /* The first abnormal event is the cause; what the other side did after
+     * it is a reaction.  */
+    struct an_timeline t;
+    an_timeline_build(f, d, completed, foreign_cert, &t);
+    const struct an_event *cause = an_timeline_cause(&t);
+    if (cause) {
+        const struct an_event *reaction = an_timeline_reaction(&t, cause);
+        if (reaction)
+            d->reaction = reaction->ref;
+        switch (cause->kind) {
+        case AN_EV_UNKNOWN_ACK:
+            d->trigger = cause->ref;
+            return AN_FO_FORGED_SYNACK;
+        case AN_EV_CERTIFICATE:
+            d->trigger = d->certificate;
+            return AN_FO_FOREIGN_CERT;
+        case AN_EV_ALERT:
+            d->trigger = d->alert_ref;
+            return AN_FO_TLS_ALERT;
+        case AN_EV_GAP:
+            d->hole_len = s->hole_len;
+            d->trigger = s->hole_after;
             return AN_FO_MTU;
+        case AN_EV_FULL_RETRANSMIT:
+            d->full_retransmits = c->full_retransmits;
+            d->trigger = c->first_full_retransmit;
+            return AN_FO_MTU;
+        case AN_EV_FIN:
+        case AN_EV_RST: {
+            enum an_flow_outcome o = close_outcome(f, cause, d);
+            if (o != AN_FO_INCOMPLETE)
+                return o;
+            break;
+        }
+        default:
+            break;
         }
     }
-    if (d->has_sh && d->sh_version >= 0x0304 && (c->fin || c->n_rst)) {
-        d->trigger = c->fin ? c->fin_ref : c->rst[0];
-        return AN_FO_TLS13_ABORT;
-    }
-    if (s->n_rst && f->hs_ack) {
-        d->trigger = s->rst[0];
-        return AN_FO_RST_LATER;
+    if (completed)
+        return AN_FO_OK;
+    const struct cap_icmp_ref *big = too_big(f);
+    if (big) {
+        d->icmp = *big;
+        d->frag_needed = true;
+        d->trigger.frame = big->frame;
+        d->trigger.ts_ns = big->ts_ns;
+        return AN_FO_MTU;
     }
     if (d->has_ch && !d->has_sh && s->payload_bytes == 0 && c->retransmits > 0) {
         d->trigger = d->client_hello;
@@ -334,13 +352,22 @@ static enum an_flow_outcome decide_outcome(const struct an_engine *e, const stru
     return AN_FO_INCOMPLETE;
 }
 
+/* Outcomes that rest on packet headers alone survive a short snap length;
+ * the others need bytes it may have cut.  */
+static bool header_only(enum an_flow_outcome o)
+{
+    return o == AN_FO_SILENT || o == AN_FO_RST_AT_SYN || o == AN_FO_ICMP;
+}
+
 void an_classify_flow(const struct an_engine *e, const struct cap_flow *f, struct an_flow_digest *d)
 {
     fill_basics(f, d);
     fill_tls(f, d);
     d->outcome = decide_outcome(e, f, d);
-    /* Truncation is not evidence (verdicts.md principle 4). */
-    if (f->snapped && d->outcome != AN_FO_OK) {
+    /* Truncation is not evidence (verdicts.md principle 4): an ok needs the
+     * whole handshake, anything else all of the flow.  */
+    bool tls_cut = f->dir[CAP_C2S].tls_cut || f->dir[CAP_S2C].tls_cut;
+    if ((f->snapped && d->outcome != AN_FO_OK && !header_only(d->outcome)) || (tls_cut && d->outcome == AN_FO_OK)) {
         d->outcome = AN_FO_INCOMPLETE;
         d->findings |= 1u << AN_F_CAPTURE_TRUNCATED;
     }

@@ -7,14 +7,6 @@
 
 #include "engine.h"
 
-/* Which outcome of an endpoint's flows speaks for it: the most specific
- * failure first; ok before incomplete.  */
-static const enum an_flow_outcome priority[] = {
-    AN_FO_ICMP, AN_FO_RST_AT_SYN, AN_FO_CLOSED_AFTER_CH, AN_FO_FOREIGN_CERT, AN_FO_TLS_ALERT,
-    AN_FO_MTU, AN_FO_SILENT, AN_FO_STALL, AN_FO_TLS13_ABORT, AN_FO_RST_LATER, AN_FO_OK,
-    AN_FO_INCOMPLETE, AN_FO_MIDSTREAM,
-};
-
 /* ---- wording -------------------------------------------------------------- */
 
 static const char *alert_name(uint8_t d)
@@ -140,6 +132,21 @@ static void set_reason(struct an_endpoint *ep, const char *fmt, ...)
     va_end(ap);
 }
 
+static void add_contra(struct an_endpoint *ep, uint64_t frame, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void add_contra(struct an_endpoint *ep, uint64_t frame, const char *fmt, ...)
+{
+    if (ep->n_contradictions >= AN_MAX_CONTRADICTIONS)
+        return;
+    struct an_evidence *ev = &ep->contradictions[ep->n_contradictions++];
+    ev->frame = frame;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(ev->what, sizeof(ev->what), fmt, ap);
+    va_end(ap);
+}
+
 static void ev_syns(struct an_endpoint *ep, const struct an_flow_digest *d)
 {
     char ip[64];
@@ -211,12 +218,21 @@ static const struct an_host *control_answered(const struct an_engine *e, const s
 }
 
 
-static void decide_silent(const struct an_engine *e, const struct an_flow_digest *d, struct an_endpoint *ep)
+static void explain_silent(const struct an_engine *e, const struct an_flow_digest *d, struct an_endpoint *ep)
 {
     const struct an_host *h = an_host_find(e, &d->server);
     char ip[64];
     cap_addr_str(&d->server, ip, sizeof(ip));
     ev_syns(ep, d);
+    if (e->icmp_cut) {
+        /* An ICMP error may have answered these SYNs: truncation is not evidence. */
+        ep->verdict = AN_INCOMPLETE;
+        ep->confidence = AN_CONF_LOW;
+        set_reason(ep, "%u SYN%s to %s:%u got no SYN-ACK, but %llu ICMP error%s in the capture were cut by the snap length before the packet they quote: capture again with -s 0",
+                   d->n_syn, d->n_syn == 1 ? "" : "s", ip, d->sport, (unsigned long long)e->icmp_cut,
+                   e->icmp_cut == 1 ? "" : "s");
+        return;
+    }
     const struct an_answer *other = other_answer(h, d->sport);
     if (other || (h && h->echo_reply_frame)) {
         ep->verdict = AN_NSG_DROP;
@@ -260,7 +276,7 @@ static void decide_silent(const struct an_engine *e, const struct an_flow_digest
                d->n_syn, d->n_syn == 1 ? "" : "s", ip, d->sport);
 }
 
-static void decide_reset_at_syn(const struct an_engine *e, const struct an_flow_digest *d, struct an_endpoint *ep)
+static void explain_reset_at_syn(const struct an_engine *e, const struct an_flow_digest *d, struct an_endpoint *ep)
 {
     const struct an_host *h = an_host_find(e, &d->server);
     unsigned rst_hops = cap_hop_distance(d->trigger.ttl), srv_hops;
@@ -290,8 +306,8 @@ static void decide_reset_at_syn(const struct an_engine *e, const struct an_flow_
                d->trigger.ttl, rst_hops);
 }
 
-static void decide_closed_after_hello(const struct an_engine *e, const struct an_flow_digest *d,
-                                      struct an_endpoint *ep)
+static void explain_closed_after_hello(const struct an_engine *e, const struct an_flow_digest *d,
+                                       struct an_endpoint *ep)
 {
     const struct an_host *h = an_host_find(e, &d->server);
     bool rst = d->has_rst && d->rst.frame == d->trigger.frame;
@@ -311,11 +327,28 @@ static void decide_closed_after_hello(const struct an_engine *e, const struct an
                    rst ? "RST" : "FIN", delay);
         return;
     }
-    ep->verdict = AN_FIREWALL_RESET;
     unsigned srv_hops;
     const struct an_answer *ref;
     bool other_far = server_hops(h, &srv_hops, &ref) && srv_hops != hops;
-    if (hops != sa_hops || other_far || (d->findings & (1u << AN_F_RST_FASTER_THAN_RTT)))
+    /* The close came from where the server's own answers come from: the
+     * SYN-ACK at its distance and another port of the address at the same
+     * one.  That is the server's doing as much as a firewall's.  */
+    const struct an_answer *other = other_answer(h, d->sport);
+    bool fast = d->findings & (1u << AN_F_RST_FASTER_THAN_RTT);
+    if (!d->trigger_forged && hops == sa_hops && other && cap_hop_distance(other->ttl) == hops && !fast) {
+        char ip[64];
+        cap_addr_str(&d->server, ip, sizeof(ip));
+        add_contra(ep, other->frame, "%s from %s port %u ttl=%u: the close came from the same hop distance (%u) as the server's own answers",
+                   other == &h->rst ? "RST" : "SYN-ACK", ip, other->port, other->ttl, hops);
+        ep->verdict = AN_CONNECTION_RESET;
+        ep->confidence = AN_CONF_MEDIUM;
+        ep->candidates = 1u << AN_FIREWALL_RESET | 1u << AN_SERVER_RESET;
+        set_reason(ep, "the connection was %s %.2f ms after the ClientHello with no ServerHello, as an SNI firewall does, but from the hop distance of the server's own answers on other ports: the capture cannot tell the registry's front end from a firewall beside it",
+                   rst ? "reset" : "closed", delay);
+        return;
+    }
+    ep->verdict = AN_FIREWALL_RESET;
+    if (hops != sa_hops || other_far || fast || d->trigger_forged)
         ep->confidence = AN_CONF_HIGH;
     else
         ep->confidence = AN_CONF_MEDIUM;
@@ -327,8 +360,9 @@ static void decide_closed_after_hello(const struct an_engine *e, const struct an
                    rst ? "reset" : "closed", delay, d->sni[0] ? " naming " : "", d->sni);
 }
 
-static void decide_foreign_cert(const struct an_flow_digest *d, struct an_endpoint *ep)
+static void explain_foreign_cert(const struct an_engine *e, const struct an_flow_digest *d, struct an_endpoint *ep)
 {
+    (void)e;
     ev_synack(ep, d);
     ev_client_hello(ep, d);
     add_ev(ep, d->certificate.frame, "Certificate CN=%s issued by CN=%s, O=%s", d->cert_subject, d->cert_issuer_cn,
@@ -344,7 +378,13 @@ static void decide_foreign_cert(const struct an_flow_digest *d, struct an_endpoi
                d->cert_issuer_o, d->cert_issuer_o[0] ? ")" : "");
 }
 
-static void decide_alert(const struct an_flow_digest *d, struct an_endpoint *ep)
+/* Alerts a client sends when it does not accept the server's certificate. */
+static bool certificate_alert(uint8_t d)
+{
+    return d == 42 || d == 43 || d == 44 || d == 45 || d == 46 || d == 48;
+}
+
+static void explain_alert(const struct an_engine *e, const struct an_flow_digest *d, struct an_endpoint *ep)
 {
     ev_synack(ep, d);
     ev_client_hello(ep, d);
@@ -354,12 +394,27 @@ static void decide_alert(const struct an_flow_digest *d, struct an_endpoint *ep)
     ep->confidence = AN_CONF_HIGH;
     add_detail(ep, "alert", "%s", alert_name(d->alert_desc));
     add_detail(ep, "alert_from", "%s", who);
+    /* The client rejected the certificate; a handshake answered from nearer
+     * than the address's other answers is a second signal that something on
+     * the path presented it.  */
+    const struct an_answer *other = other_answer(an_host_find(e, &d->server), d->sport);
+    if (!d->alert_from_server && certificate_alert(d->alert_desc) && d->has_synack && other &&
+        cap_hop_distance(other->ttl) > cap_hop_distance(d->synack.ttl)) {
+        add_ev(ep, other->frame, "port %u of the same address answered ttl=%u (hop distance %u), farther than this handshake's SYN-ACK",
+               other->port, other->ttl, cap_hop_distance(other->ttl));
+        ep->verdict = AN_PROXY_INTERCEPTION;
+        ep->confidence = AN_CONF_MEDIUM;
+        set_reason(ep, "the client rejected the certificate (%s) of a handshake answered from hop distance %u while the address answers other ports from hop distance %u: something nearer than the registry terminated TLS",
+                   alert_name(d->alert_desc), cap_hop_distance(d->synack.ttl), cap_hop_distance(other->ttl));
+        return;
+    }
     set_reason(ep, "the %s ended the handshake with the fatal alert %s (%u)", who, alert_name(d->alert_desc),
                d->alert_desc);
 }
 
-static void decide_mtu(const struct an_flow_digest *d, struct an_endpoint *ep)
+static void explain_mtu(const struct an_engine *e, const struct an_flow_digest *d, struct an_endpoint *ep)
 {
+    (void)e;
     ev_synack(ep, d);
     ep->verdict = AN_MTU_BLACKHOLE;
     ep->confidence = AN_CONF_MEDIUM;
@@ -386,8 +441,9 @@ static void decide_mtu(const struct an_flow_digest *d, struct an_endpoint *ep)
         add_detail(ep, "server_mss", "%u", d->server_mss);
 }
 
-static void decide_icmp(const struct an_flow_digest *d, struct an_endpoint *ep)
+static void explain_icmp(const struct an_engine *e, const struct an_flow_digest *d, struct an_endpoint *ep)
 {
+    (void)e;
     char rep[64];
     cap_addr_str(&d->icmp.reporter, rep, sizeof(rep));
     if (d->n_syn)
@@ -403,8 +459,9 @@ static void decide_icmp(const struct an_flow_digest *d, struct an_endpoint *ep)
                icmp_is_admin(&d->icmp) ? "a firewall rejected the traffic" : "a router has no route to the destination");
 }
 
-static void decide_stall(const struct an_flow_digest *d, struct an_endpoint *ep)
+static void explain_stall(const struct an_engine *e, const struct an_flow_digest *d, struct an_endpoint *ep)
 {
+    (void)e;
     ev_synack(ep, d);
     ev_client_hello(ep, d);
     ep->verdict = AN_TLS_FAILURE;
@@ -412,8 +469,9 @@ static void decide_stall(const struct an_flow_digest *d, struct an_endpoint *ep)
     set_reason(ep, "TCP connected but no ServerHello ever came back after the ClientHello, which was retransmitted; a middlebox swallowing the handshake or a path MTU black hole toward the client look like this");
 }
 
-static void decide_tls13_abort(const struct an_flow_digest *d, struct an_endpoint *ep)
+static void explain_tls13_abort(const struct an_engine *e, const struct an_flow_digest *d, struct an_endpoint *ep)
 {
+    (void)e;
     ev_synack(ep, d);
     ev_client_hello(ep, d);
     add_ev(ep, d->server_hello.frame, "ServerHello %s", tls_version_name(d->sh_version));
@@ -424,12 +482,13 @@ static void decide_tls13_abort(const struct an_flow_digest *d, struct an_endpoin
     set_reason(ep, "the client gave up right after the server's TLS 1.3 handshake, whose certificate is encrypted on the wire; a rejected certificate (TLS inspection or an outdated trust store) is the usual cause. Run `acrdiag probe` or capture a TLS 1.2 handshake to see the issuer");
 }
 
-static void decide_rst_later(const struct an_flow_digest *d, struct an_endpoint *ep)
+static void explain_rst_later(const struct an_engine *e, const struct an_flow_digest *d, struct an_endpoint *ep)
 {
     unsigned hops = cap_hop_distance(d->trigger.ttl);
     ev_synack(ep, d);
     add_ev(ep, d->trigger.frame, "RST ttl=%u (hop distance %u) after the handshake", d->trigger.ttl, hops);
-    if (d->has_synack && cap_hop_distance(d->synack.ttl) != hops) {
+    (void)e;
+    if (d->trigger_forged || (d->has_synack && cap_hop_distance(d->synack.ttl) != hops)) {
         ep->verdict = AN_FIREWALL_RESET;
         ep->confidence = AN_CONF_HIGH;
         set_reason(ep, "an established connection was reset at hop distance %u while the server is at hop distance %u: a device on the path injected the RST",
@@ -441,8 +500,63 @@ static void decide_rst_later(const struct an_flow_digest *d, struct an_endpoint 
     }
 }
 
-static void decide_ok(const struct an_flow_digest *d, struct an_endpoint *ep)
+static void explain_forged_to_server(const struct an_engine *e, const struct an_flow_digest *d,
+                                     struct an_endpoint *ep)
 {
+    (void)e;
+    unsigned hops = cap_hop_distance(d->trigger.ttl);
+    ev_synack(ep, d);
+    ev_client_hello(ep, d);
+    add_ev(ep, d->trigger.frame, "RST in the client's name ttl=%u (hop distance %u), unlike the client's own packets",
+           d->trigger.ttl, hops);
+    if (d->data_after_rst)
+        add_ev(ep, d->data_after_rst_ref.frame, "the client sent data after that RST: it never reset the connection");
+    if (d->reaction.frame)
+        add_ev(ep, d->reaction.frame, "%s from the server: its answer to the forged reset",
+               (d->reaction.flags & CAP_TH_RST) ? "RST" : "FIN");
+    ep->verdict = AN_FIREWALL_RESET;
+    ep->confidence = d->data_after_rst && d->trigger_forged ? AN_CONF_HIGH : AN_CONF_MEDIUM;
+    set_reason(ep, "a RST that claims to come from the client reached the server with ttl=%u, which the client's own packets do not have%s: a device on the path forged it, and the server's resets that follow only answer it",
+               d->trigger.ttl, d->data_after_rst ? ", and the client went on sending data" : "");
+}
+
+static void explain_forged_synack(const struct an_engine *e, const struct an_flow_digest *d, struct an_endpoint *ep)
+{
+    (void)e;
+    ev_synack(ep, d);
+    add_ev(ep, d->trigger.frame, "the client's handshake ACK acknowledges a sequence number no captured SYN-ACK used");
+    if (d->reaction.frame)
+        add_ev(ep, d->reaction.frame, "%s from the server: its answer to that ACK",
+               (d->reaction.flags & CAP_TH_RST) ? "RST" : "FIN");
+    ep->verdict = AN_FIREWALL_RESET;
+    ep->confidence = AN_CONF_MEDIUM;
+    set_reason(ep, "the client acknowledged a SYN-ACK that the server never sent: a device on the path answered the client's SYN itself, and the server's reset only answers the client's unexpected ACK");
+}
+
+static void explain_client_gave_up(const struct an_engine *e, const struct an_flow_digest *d,
+                                   struct an_endpoint *ep)
+{
+    (void)e;
+    double waited = ms_between(d->client_hello.ts_ns, d->trigger.ts_ns) / 1000.0;
+    ev_synack(ep, d);
+    ev_client_hello(ep, d);
+    add_ev(ep, d->trigger.frame, "the client %s %.1f s after its ClientHello, no ServerHello came",
+           (d->trigger.flags & CAP_TH_RST) ? "reset" : "closed", waited);
+    if (d->reaction.frame) {
+        add_ev(ep, d->reaction.frame, "%s from the server side after the client's close: a reaction, not the cause",
+               (d->reaction.flags & CAP_TH_RST) ? "RST" : "FIN");
+        add_contra(ep, d->reaction.frame, "the server side closed too, but only after the client had given up");
+    }
+    ep->verdict = AN_TLS_FAILURE;
+    ep->confidence = AN_CONF_LOW;
+    set_reason(ep, "the client gave up %.1f s after its ClientHello (its own timeout, e.g. docker's Client.Timeout) because no ServerHello came; %s",
+               waited, d->ch_acked ? "the server side acknowledged the ClientHello but never answered it: a middlebox holding the handshake or a stalled server"
+                                   : "the ClientHello was never acknowledged: it did not reach the server (a filter dropping it, or a path MTU black hole)");
+}
+
+static void explain_ok(const struct an_engine *e, const struct an_flow_digest *d, struct an_endpoint *ep)
+{
+    (void)e;
     ev_synack(ep, d);
     ev_client_hello(ep, d);
     if (d->has_sh)
@@ -455,8 +569,9 @@ static void decide_ok(const struct an_flow_digest *d, struct an_endpoint *ep)
                d->has_sh ? "" : " (or plain data)");
 }
 
-static void decide_incomplete(const struct an_flow_digest *d, struct an_endpoint *ep)
+static void explain_incomplete(const struct an_engine *e, const struct an_flow_digest *d, struct an_endpoint *ep)
 {
+    (void)e;
     ep->verdict = AN_INCOMPLETE;
     ep->confidence = AN_CONF_LOW;
     if (d->findings & (1u << AN_F_CAPTURE_TRUNCATED)) {
@@ -477,6 +592,37 @@ static void decide_incomplete(const struct an_flow_digest *d, struct an_endpoint
         set_reason(ep, "the capture ends before the connection's outcome is visible");
     }
 }
+
+/* ---- the rules ------------------------------------------------------------ */
+
+/* One row per flow outcome, in rank order: the most specific failure first,
+ * ok before incomplete.  `name` is the JSON "rule"; `explain` sets the
+ * verdict, confidence, reason, evidence and what contradicts it.  */
+typedef void (*explain_fn)(const struct an_engine *e, const struct an_flow_digest *d, struct an_endpoint *ep);
+
+static const struct rule {
+    enum an_flow_outcome outcome;
+    const char *name;
+    explain_fn explain;
+} rules[] = {
+    { AN_FO_ICMP, "icmp_error_quotes_flow", explain_icmp },
+    { AN_FO_RST_AT_SYN, "reset_answers_syn", explain_reset_at_syn },
+    { AN_FO_FORGED_TO_SERVER, "reset_forged_in_client_name", explain_forged_to_server },
+    { AN_FO_FORGED_SYNACK, "client_acked_unknown_synack", explain_forged_synack },
+    { AN_FO_CLOSED_AFTER_CH, "closed_after_client_hello", explain_closed_after_hello },
+    { AN_FO_FOREIGN_CERT, "foreign_certificate", explain_foreign_cert },
+    { AN_FO_TLS_ALERT, "fatal_alert", explain_alert },
+    { AN_FO_MTU, "full_size_segments_lost", explain_mtu },
+    { AN_FO_SILENT, "syn_unanswered", explain_silent },
+    { AN_FO_STALL, "client_hello_unanswered", explain_stall },
+    { AN_FO_CLIENT_GAVE_UP, "client_gave_up", explain_client_gave_up },
+    { AN_FO_TLS13_ABORT, "client_ended_tls13_handshake", explain_tls13_abort },
+    { AN_FO_RST_LATER, "reset_after_handshake", explain_rst_later },
+    { AN_FO_OK, "handshake_completed", explain_ok },
+    { AN_FO_INCOMPLETE, "not_enough_evidence", explain_incomplete },
+    { AN_FO_MIDSTREAM, "started_midstream", explain_incomplete },
+};
+_Static_assert(sizeof(rules) / sizeof(rules[0]) == AN_FO_COUNT, "one rule per flow outcome");
 
 /* ---- endpoints ------------------------------------------------------------ */
 
@@ -532,32 +678,23 @@ static void build_endpoint(const struct an_engine *e, const struct an_ep_acc *ac
     ep->n_flows_listed = acc->n_lines;
     name_endpoint(e, acc, ep);
 
+    /* The first rule (in rank order) with a flow of its outcome speaks for
+     * the endpoint.  */
     const struct an_flow_digest *d = NULL;
-    for (size_t i = 0; i < sizeof(priority) / sizeof(priority[0]) && !d; i++)
-        d = acc->first[priority[i]];
+    const struct rule *rule = NULL;
+    for (size_t i = 0; i < sizeof(rules) / sizeof(rules[0]) && !d; i++) {
+        rule = &rules[i];
+        d = acc->first[rule->outcome];
+    }
     if (!d) {
         ep->verdict = AN_INCOMPLETE;
         set_reason(ep, "no flow of this endpoint could be analysed");
         return;
     }
     ep->findings |= d->findings;
-    switch (d->outcome) {
-    case AN_FO_OK: decide_ok(d, ep); break;
-    case AN_FO_ICMP: decide_icmp(d, ep); break;
-    case AN_FO_RST_AT_SYN: decide_reset_at_syn(e, d, ep); break;
-    case AN_FO_CLOSED_AFTER_CH: decide_closed_after_hello(e, d, ep); break;
-    case AN_FO_FOREIGN_CERT: decide_foreign_cert(d, ep); break;
-    case AN_FO_TLS_ALERT: decide_alert(d, ep); break;
-    case AN_FO_MTU: decide_mtu(d, ep); break;
-    case AN_FO_SILENT: decide_silent(e, d, ep); break;
-    case AN_FO_STALL: decide_stall(d, ep); break;
-    case AN_FO_TLS13_ABORT: decide_tls13_abort(d, ep); break;
-    case AN_FO_RST_LATER: decide_rst_later(d, ep); break;
-    case AN_FO_INCOMPLETE:
-    case AN_FO_MIDSTREAM:
-    case AN_FO_COUNT: decide_incomplete(d, ep); break;
-    }
-    if (d->data_after_rst)
+    ep->rule = rule->name;
+    rule->explain(e, d, ep);
+    if (d->data_after_rst && d->outcome != AN_FO_FORGED_TO_SERVER)
         add_ev(ep, d->data_after_rst_ref.frame, "data arrived after the RST of frame %llu",
                (unsigned long long)d->first_rst_frame);
     /* Retried: a connection that worked began after this failure showed
@@ -603,7 +740,7 @@ static const char *rcode_name(uint8_t r)
     return "error";
 }
 
-static void build_dns_endpoint(const struct an_dns_name *n, struct an_endpoint *ep)
+static void build_dns_endpoint(const struct an_engine *e, const struct an_dns_name *n, struct an_endpoint *ep)
 {
     memset(ep, 0, sizeof(*ep));
     snprintf(ep->name, sizeof(ep->name), "%s", n->name);
@@ -618,6 +755,14 @@ static void build_dns_endpoint(const struct an_dns_name *n, struct an_endpoint *
         add_ev(ep, n->rcode_frame, "DNS answer %s for %s", rcode_name(n->worst_rcode), n->name);
         add_detail(ep, "dns", "%s", rcode_name(n->worst_rcode));
         set_reason(ep, "the resolver %s answered %s for %s", srv, rcode_name(n->worst_rcode), n->name);
+    } else if (n->cut_responses || (!n->responses && e->dns_cut_unnamed)) {
+        /* The answer may hold the address: the capture cut it. */
+        ep->verdict = AN_INCOMPLETE;
+        ep->confidence = AN_CONF_LOW;
+        if (n->cut_frame)
+            add_ev(ep, n->cut_frame, "DNS answer for %s cut by the snap length", n->name);
+        set_reason(ep, "the DNS answers for %s were cut by the capture's snap length, and truncation is not evidence: capture again with -s 0",
+                   n->name);
     } else if (n->responses) {
         ep->confidence = AN_CONF_HIGH;
         add_ev(ep, n->response_frame, "DNS answer without any A or AAAA record for %s", n->name);
@@ -736,7 +881,7 @@ void an_engine_finish(struct an_engine *e, const char *mode, struct an_report *r
             const struct an_dns_name *n = &e->dns[i];
             if (n->got_address || !n->queries || !dns_relevant(e, n))
                 continue;
-            build_dns_endpoint(n, &r->endpoints[r->n_endpoints++]);
+            build_dns_endpoint(e, n, &r->endpoints[r->n_endpoints++]);
         }
     }
     if (evicted || e->endpoints_dropped || denied)

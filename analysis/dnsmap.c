@@ -77,6 +77,11 @@ void an_dns_packet(struct an_engine *e, const struct cap_pkt *p, bool over_tcp)
     }
     struct cap_dns_msg m;
     enum cap_status st = cap_dns_parse(msg, len, &m);
+    /* A message the snap length cut is not evidence of a DNS failure: what
+     * it would have said is unknown (verdicts.md principle 4).  */
+    bool cut = p->snapped || st == CAP_TRUNCATED;
+    if (cut && (!m.qname[0] || st == CAP_INVALID))
+        e->dns_cut_unnamed++;
     if (st == CAP_INVALID || st == CAP_UNSUPPORTED || !m.qname[0])
         return;
     struct an_dns_name *n = name_get(e, m.qname);
@@ -92,6 +97,11 @@ void an_dns_packet(struct an_engine *e, const struct cap_pkt *p, bool over_tcp)
         return;
     }
     n->responses++;
+    if (cut) {
+        n->cut_responses++;
+        if (!n->cut_frame)
+            n->cut_frame = p->frame;
+    }
     if (!n->response_frame)
         n->response_frame = p->frame;
     if (m.rcode != 0 && !n->worst_rcode) {

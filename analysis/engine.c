@@ -279,8 +279,12 @@ void an_engine_packet(struct an_engine *e, const struct cap_pkt *p, uint32_t lin
         if (p->sport == 53 || p->dport == 53)
             an_dns_packet(e, p, false);
     } else if (p->proto == 1 || p->proto == 58) {
-        if (p->icmp_err.present)
-            cap_flows_icmp(e->flows, p);
+        if (p->icmp_err.present) {
+            /* An error whose quote the snap length cut cannot be matched:
+             * the flow it answered must not pass for unanswered.  */
+            if (!cap_flows_icmp(e->flows, p) && p->snapped)
+                e->icmp_cut++;
+        }
         else
             note_icmp_echo(e, p);
     }

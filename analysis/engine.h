@@ -24,6 +24,9 @@ enum an_flow_outcome {
     AN_FO_STALL,            /* established, ClientHello unanswered */
     AN_FO_TLS13_ABORT,      /* client ended the handshake after the server's encrypted flight */
     AN_FO_RST_LATER,        /* RST from the server side after the handshake */
+    AN_FO_FORGED_TO_SERVER, /* a RST in the client's name that the client did not send */
+    AN_FO_CLIENT_GAVE_UP,   /* the client closed first, its ClientHello unanswered */
+    AN_FO_FORGED_SYNACK,    /* the client answered a SYN-ACK forged on the path */
     AN_FO_INCOMPLETE,       /* capture ended or was cut before the outcome */
     AN_FO_MIDSTREAM,        /* started before the capture */
     AN_FO_COUNT
@@ -54,10 +57,46 @@ struct an_flow_digest {
     bool data_after_rst;
     struct cap_ref data_after_rst_ref;
     uint64_t first_rst_frame;
+    bool ch_acked;                  /* the server side acknowledged the ClientHello */
+    bool trigger_forged;            /* the trigger does not fit its sender's own packets */
+    struct cap_ref reaction;        /* the other side's close that answered the trigger */
     bool one_sided;                 /* one direction is missing from the capture */
     bool tls_unknown;               /* no TLS facts were kept for this flow */
     uint32_t findings;
 };
+
+/* A flow's events in frame order (timeline.c). */
+enum an_event_kind {
+    AN_EV_SYN, AN_EV_SYNACK, AN_EV_CLIENT_HELLO, AN_EV_SERVER_HELLO, AN_EV_CERTIFICATE, AN_EV_ALERT,
+    AN_EV_GAP,              /* server data beyond bytes that never reached the client */
+    AN_EV_FULL_RETRANSMIT,  /* the client's full-size segments retransmitted, never acknowledged */
+    AN_EV_FIN, AN_EV_RST,
+    AN_EV_UNKNOWN_ACK,      /* the client acknowledged a SYN-ACK the server never sent */
+};
+
+struct an_event {
+    enum an_event_kind kind;
+    int side;                       /* CAP_C2S: sent as the client, CAP_S2C: as the server */
+    bool abnormal;                  /* could have ended or broken the connection */
+    bool forged;                    /* does not fit the packets of the side it claims */
+    struct cap_ref ref;
+};
+
+#define AN_MAX_EVENTS (8 + 2 * (LIM_FRAMES_PER_KIND + 1))
+
+struct an_timeline {
+    struct an_event ev[AN_MAX_EVENTS];
+    unsigned n;
+};
+
+bool an_fits_sender(const struct cap_flow *f, int side, uint8_t ttl);
+/* `completed`: the TLS exchange (or plain data) went both ways, so a FIN is
+ * a normal close and only a forged RST is abnormal.  */
+void an_timeline_build(const struct cap_flow *f, const struct an_flow_digest *d, bool completed, bool foreign_cert,
+                       struct an_timeline *t);
+/* The first abnormal event, or NULL. */
+const struct an_event *an_timeline_cause(const struct an_timeline *t);
+const struct an_event *an_timeline_reaction(const struct an_timeline *t, const struct an_event *cause);
 
 struct an_answer {
     uint64_t frame;                 /* 0: none */
@@ -96,6 +135,8 @@ struct an_ep_acc {
 struct an_dns_name {
     char name[LIM_DNS_NAME];        /* the name queried */
     unsigned queries, responses;
+    unsigned cut_responses;         /* responses the snap length (or a short message) cut */
+    uint64_t cut_frame;
     uint64_t first_query_frame, last_query_frame, response_frame;
     uint8_t worst_rcode;            /* non-zero rcode seen, else 0 */
     uint64_t rcode_frame;
@@ -120,6 +161,8 @@ struct an_engine {
     uint64_t endpoints_dropped;
     struct an_dns_name *dns;        /* LIM_DNS_NAMES entries, allocated on first use */
     unsigned n_dns;
+    uint64_t icmp_cut;              /* ICMP errors cut before their quote could be matched */
+    uint64_t dns_cut_unnamed;       /* DNS messages cut before their name could be read */
     int64_t last_ts_ns;
     struct an_capture_info info;
     char *facts[AN_MAX_FACTS];

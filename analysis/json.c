@@ -117,13 +117,28 @@ static json_t *flow(const struct an_flow_line *f, bool *ok)
     return o;
 }
 
+/* [{"frame": N, "what": "..."}], frame only for packets of the capture. */
+static json_t *evidence_list(const struct an_evidence *list, unsigned n, unsigned max, bool *ok)
+{
+    json_t *a = json_array();
+    for (unsigned i = 0; i < n && i < max; i++) {
+        json_t *item = json_object();
+
+        if (list[i].frame)
+            set(item, "frame", json_integer((json_int_t)list[i].frame), ok);
+        set(item, "what", safe_string(list[i].what, sizeof list[i].what), ok);
+        append(a, item, ok);
+    }
+    return a;
+}
+
 static json_t *endpoint(const struct an_endpoint *ep, bool *ok)
 {
-    unsigned n_ev = ep->n_evidence < AN_MAX_EVIDENCE ? ep->n_evidence : AN_MAX_EVIDENCE;
     unsigned n_det = ep->n_detail < AN_MAX_DETAIL ? ep->n_detail : AN_MAX_DETAIL;
     unsigned n_fl = ep->n_flows_listed < AN_MAX_FLOWS_LISTED ? ep->n_flows_listed
                                                               : AN_MAX_FLOWS_LISTED;
-    json_t *o = json_object(), *cands = json_array(), *ev = json_array(), *flows = json_array();
+    json_t *o = json_object(), *cands = json_array(), *flows = json_array();
+    json_t *ev = evidence_list(ep->evidence, ep->n_evidence, AN_MAX_EVIDENCE, ok);
 
     set(o, "name", safe_string(ep->name, sizeof ep->name), ok);
     set(o, "ip", ep->has_ip ? address(&ep->ip) : json_null(), ok);
@@ -136,16 +151,9 @@ static json_t *endpoint(const struct an_endpoint *ep, bool *ok)
     set(o, "candidates", cands, ok);
     set(o, "confidence", json_string(an_confidence_name(ep->confidence)), ok);
     set(o, "reason", safe_string(ep->reason, sizeof ep->reason), ok);
-    for (unsigned i = 0; i < n_ev; i++) {
-        const struct an_evidence *e = &ep->evidence[i];
-        json_t *item = json_object();
-
-        if (e->frame)
-            set(item, "frame", json_integer((json_int_t)e->frame), ok);
-        set(item, "what", safe_string(e->what, sizeof e->what), ok);
-        append(ev, item, ok);
-    }
     set(o, "evidence", ev, ok);
+    set(o, "rule", ep->rule ? json_string(ep->rule) : json_null(), ok);
+    set(o, "contradictions", evidence_list(ep->contradictions, ep->n_contradictions, AN_MAX_CONTRADICTIONS, ok), ok);
     set(o, "findings", findings(ep->findings, ok), ok);
     set(o, "remedy", remedy_string(ep->verdict, ep->name, sizeof ep->name), ok);
     if (n_det) {

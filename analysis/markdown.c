@@ -229,6 +229,15 @@ static void put_endpoint(FILE *out, const struct an_endpoint *ep)
         }
         fputc('\n', out);
     }
+    for (unsigned i = 0; i < ep->n_contradictions && i < AN_MAX_CONTRADICTIONS; i++) {
+        const struct an_evidence *e = &ep->contradictions[i];
+
+        fputs("**Against it:** ", out);
+        if (e->frame)
+            fprintf(out, "frame %" PRIu64 ": ", e->frame);
+        put_md(out, e->what, sizeof e->what);
+        fputs("\n\n", out);
+    }
     if (ep->findings) {
         fputs("**Findings:** ", out);
         put_findings(out, ep->findings);

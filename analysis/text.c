@@ -120,6 +120,15 @@ static void put_endpoint(FILE *out, const struct an_endpoint *ep, const struct a
         put_safe(out, e->what, sizeof e->what);
         fputc('\n', out);
     }
+    for (unsigned i = 0; i < ep->n_contradictions && i < AN_MAX_CONTRADICTIONS; i++) {
+        const struct an_evidence *e = &ep->contradictions[i];
+
+        fputs("  against it: ", out);
+        if (e->frame)
+            fprintf(out, "frame %" PRIu64 "  ", e->frame);
+        put_safe(out, e->what, sizeof e->what);
+        fputc('\n', out);
+    }
     put_findings(out, "  findings: ", ep->findings);
     for (unsigned i = 0; i < n_det; i++) {
         fputs(i ? ", " : "  detail: ", out);

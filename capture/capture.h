@@ -190,6 +190,10 @@ enum cap_status cap_dns_parse(const uint8_t *msg, size_t len, struct cap_dns_msg
 
 /* ---- TLS (tls.c) --------------------------------------------------------- */
 
+/* Protocol versions as on the wire (RFC 8446 4.2.1). */
+#define CAP_TLS_1_2 0x0303
+#define CAP_TLS_1_3 0x0304
+
 /* An alert sent after this direction's ChangeCipherSpec (or after a TLS 1.3
  * ServerHello), or in a record longer than one alert's 2 bytes, is
  * encrypted: it is counted with encrypted set and level and description 0,

@@ -638,7 +638,11 @@ static void track_payload(struct cap_flow_table *t, struct cap_flow *f, int dir,
         d->seq_high = end;
 
     /* TLS facts only for the first bytes of each direction. */
-    if (d->tls_done || rel >= LIM_TLS_STREAM_BYTES || p->payload_len == 0)
+    if (d->tls_done || rel >= LIM_TLS_STREAM_BYTES)
+        return;
+    if (p->payload_len < len)
+        d->tls_cut = true;      /* the snap length cut handshake bytes */
+    if (p->payload_len == 0)
         return;
     if (!d->tls) {
         /* Closed flows hold TLS facts but need them no more than for their
@@ -750,6 +754,11 @@ const struct cap_flow *cap_flows_tcp(struct cap_flow_table *t, const struct cap_
         !(fl & (CAP_TH_SYN | CAP_TH_RST))) {
         f->hs_ack = true;
         f->hs_ack_ref = ref;
+        /* An ACK of no SYN-ACK captured here answers one forged on the path. */
+        f->hs_ack_unknown = true;
+        for (unsigned i = 0; i < f->n_synack && i < LIM_FRAMES_PER_KIND; i++)
+            if (p->ack == f->synack[i].seq + 1)
+                f->hs_ack_unknown = false;
     }
 
     if (p->payload_wire_len > 0 && !(fl & CAP_TH_SYN)) {

@@ -90,6 +90,7 @@ struct cap_flow_dir {
     struct cap_tls_facts *tls; /* NULL until the first payload */
     bool tls_done;
     bool tls_missing;           /* payload came but no facts could be kept */
+    bool tls_cut;               /* some of the first bytes were cut by the snap length */
 
     /* Evidence. */
     struct cap_ref last_payload;
@@ -117,6 +118,7 @@ struct cap_flow {
 
     unsigned n_syn, n_synack;
     bool hs_ack;
+    bool hs_ack_unknown;        /* the client's handshake ACK acknowledges no captured SYN-ACK */
     bool rst_seen;
     enum cap_stage rst_stage;   /* stage when the first RST arrived */
     bool data_after_rst;
