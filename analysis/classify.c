@@ -219,8 +219,10 @@ static enum an_flow_outcome close_outcome(const struct cap_flow *f, const struct
     if (ev->side == CAP_C2S) {
         /* A reset in the client's name that the client did not send: seen
          * where the capture is on the server side of the device.  */
-        if (rst && ev->forged)
+        if (rst && ev->forged) {
+            d->client_went_on = client_payload_after(&f->dir[CAP_C2S], ev->ref.frame, &d->client_went_on_frame);
             return AN_FO_FORGED_TO_SERVER;
+        }
         if (after_ch && before_sh)
             return AN_FO_CLIENT_GAVE_UP;
         if (d->has_sh && d->sh_version >= CAP_TLS_1_3)

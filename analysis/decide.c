@@ -509,15 +509,15 @@ static void explain_forged_to_server(const struct an_engine *e, const struct an_
     ev_client_hello(ep, d);
     add_ev(ep, d->trigger.frame, "RST in the client's name ttl=%u (hop distance %u), unlike the client's own packets",
            d->trigger.ttl, hops);
-    if (d->data_after_rst)
-        add_ev(ep, d->data_after_rst_ref.frame, "the client sent data after that RST: it never reset the connection");
+    if (d->client_went_on)
+        add_ev(ep, d->client_went_on_frame, "the client sent data after that RST: it never reset the connection");
     if (d->reaction.frame)
         add_ev(ep, d->reaction.frame, "%s from the server: its answer to the forged reset",
                (d->reaction.flags & CAP_TH_RST) ? "RST" : "FIN");
     ep->verdict = AN_FIREWALL_RESET;
-    ep->confidence = d->data_after_rst && d->trigger_forged ? AN_CONF_HIGH : AN_CONF_MEDIUM;
+    ep->confidence = d->client_went_on ? AN_CONF_HIGH : AN_CONF_MEDIUM;
     set_reason(ep, "a RST that claims to come from the client reached the server with ttl=%u, which the client's own packets do not have%s: a device on the path forged it, and the server's resets that follow only answer it",
-               d->trigger.ttl, d->data_after_rst ? ", and the client went on sending data" : "");
+               d->trigger.ttl, d->client_went_on ? ", and the client went on sending data" : "");
 }
 
 static void explain_forged_synack(const struct an_engine *e, const struct an_flow_digest *d, struct an_endpoint *ep)

@@ -57,6 +57,8 @@ struct an_flow_digest {
     bool data_after_rst;
     struct cap_ref data_after_rst_ref;
     uint64_t first_rst_frame;
+    bool client_went_on;            /* the client sent data after the trigger */
+    uint64_t client_went_on_frame;
     bool ch_acked;                  /* the server side acknowledged the ClientHello */
     bool trigger_forged;            /* the trigger does not fit its sender's own packets */
     struct cap_ref reaction;        /* the other side's close that answered the trigger */

@@ -24,16 +24,6 @@ bool an_fits_sender(const struct cap_flow *f, int side, uint8_t ttl)
     return ttl + 1 >= d->ttl_min && ttl <= d->ttl_max + 1;
 }
 
-/* A side that sent payload after "its own" RST did not send that RST: its
- * stack would have torn the connection down.  */
-static bool sent_after(const struct cap_flow_dir *side, uint64_t frame)
-{
-    for (unsigned i = 0; i < side->n_payload && i < 4; i++)
-        if (side->payload[i].frame > frame)
-            return true;
-    return side->last_payload.frame > frame;
-}
-
 static void add(struct an_timeline *t, enum an_event_kind kind, int side, const struct cap_ref *ref, bool abnormal)
 {
     if (ref->frame == 0 || t->n >= AN_MAX_EVENTS)
@@ -48,11 +38,15 @@ static void add(struct an_timeline *t, enum an_event_kind kind, int side, const 
 
 static void add_closes(struct an_timeline *t, const struct cap_flow *f, int side, bool completed)
 {
-    const struct cap_flow_dir *d = &f->dir[side];
+    const struct cap_flow_dir *d = &f->dir[side], *c = &f->dir[CAP_C2S];
     for (unsigned i = 0; i < d->n_rst && i < LIM_FRAMES_PER_KIND; i++) {
-        bool forged = !an_fits_sender(f, side, d->rst[i].ttl) || sent_after(d, d->rst[i].frame);
-        /* After a completed exchange a RST is a way to close, unless forged. */
-        add(t, AN_EV_RST, side, &d->rst[i], !completed || forged);
+        /* The TTL decides; data sent after it only confirms (a packet
+         * crafting tool also sends data after its kernel's RST).  */
+        bool forged = !an_fits_sender(f, side, d->rst[i].ttl);
+        /* After a completed exchange a RST is a way to close, unless forged
+         * before the client itself had finished (its FIN).  */
+        bool after_close = c->fin && c->fin_ref.frame < d->rst[i].frame;
+        add(t, AN_EV_RST, side, &d->rst[i], !completed || (forged && !after_close));
         t->ev[t->n - 1].forged = forged;
     }
     if (d->fin) {
