@@ -54,6 +54,11 @@ def check(case, path, options):
     except ValueError as e:
         return ["output is not JSON: %s" % e]
     want = case["verdict"]
+    # A listed honest parent passes (tests/accuracy.py counts it apart from
+    # exact); then the fields of the exact verdict are not asked for.
+    if doc.get("verdict") in listed(case.get("parents", "")):
+        want = doc["verdict"]
+        case = dict(case, candidates="*", evidence="-", findings="-")
     if doc.get("verdict") != want:
         problems.append("verdict %s, expected %s (%s)" % (doc.get("verdict"), want, doc.get("summary")))
     expected_exit = EXIT.get(want, 1)
@@ -62,7 +67,7 @@ def check(case, path, options):
     eps = doc.get("endpoints", [])
     top = next((e for e in eps if e.get("verdict") == want), eps[0] if eps else {})
     cands = sorted(listed(case.get("candidates", "")))
-    if sorted(top.get("candidates", [])) != cands:
+    if case.get("candidates") != "*" and sorted(top.get("candidates", [])) != cands:
         problems.append("candidates %s, expected %s" % (top.get("candidates"), cands))
     have = set(doc.get("findings", []))
     for e in eps:
