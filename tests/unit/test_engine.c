@@ -1,6 +1,7 @@
-/* test_engine.c: verdicts from packet summaries fed to the engine, for the
- * cases the lab cannot make: a path-MTU report from a router, and a
- * completed connection that got the same report (PMTUD worked).  */
+/* test_engine.c: verdicts from packet summaries fed to the engine: a
+ * path-MTU report from a router and a completed connection that got one
+ * (PMTUD worked), and the causal order of events (who acted first) for
+ * the classes that once misled the engine.  */
 #include <string.h>
 
 #include "analysis/analysis.h"
@@ -12,9 +13,10 @@ static const struct cap_addr client = { .family = 4, .a = { 198, 18, 1, 2 } };
 static const struct cap_addr server = { .family = 4, .a = { 198, 19, 10, 10 } };
 static const struct cap_addr router = { .family = 4, .a = { 198, 18, 2, 2 } };
 
-static struct cap_pkt tcp(bool from_client, uint8_t flags, uint32_t seq, uint32_t ack, uint32_t len)
+/* A TCP segment between client:40000 and server:443 with this TTL and payload. */
+static struct cap_pkt segment(bool from_client, uint8_t flags, uint32_t seq, uint32_t ack, const uint8_t *payload,
+                              uint32_t len, uint8_t ttl)
 {
-    static const uint8_t zeros[1448];
     struct cap_pkt p;
     memset(&p, 0, sizeof(p));
     p.frame = ++frame;
@@ -28,11 +30,18 @@ static struct cap_pkt tcp(bool from_client, uint8_t flags, uint32_t seq, uint32_
     p.tcp_flags = flags;
     p.seq = seq;
     p.ack = ack;
-    p.ttl = from_client ? 64 : 126;
-    p.payload = len ? zeros : NULL;
+    p.ttl = ttl;
+    p.payload = len ? payload : NULL;
     p.payload_len = len;
     p.payload_wire_len = len;
     return p;
+}
+
+/* Zero payload, client at TTL 64, server at 126 (the lab's hop distance 2). */
+static struct cap_pkt tcp(bool from_client, uint8_t flags, uint32_t seq, uint32_t ack, uint32_t len)
+{
+    static const uint8_t zeros[1448];
+    return segment(from_client, flags, seq, ack, zeros, len, from_client ? 64 : 126);
 }
 
 /* ICMP fragmentation needed (RFC 1191) from the router, quoting the client's
@@ -134,10 +143,188 @@ static void lone_syn_counts_after_the_deadline(void)
     an_report_free(&r);
 }
 
+/* ---- causal order: the first abnormal event decides --------------------- */
+
+/* A TLS 1.2-style ClientHello naming labreg.azurecr.io (78 bytes). */
+static const uint8_t client_hello[] = {
+    0x16, 0x03, 0x01, 0x00, 0x49,               /* record: handshake, 73 bytes */
+    0x01, 0x00, 0x00, 0x45,                     /* ClientHello, 69 bytes */
+    0x03, 0x03,                                 /* legacy_version TLS 1.2 */
+    1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16,  /* random */
+    17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32,
+    0x00,                                       /* session id: none */
+    0x00, 0x02, 0x13, 0x01,                     /* cipher suites: TLS_AES_128_GCM_SHA256 */
+    0x01, 0x00,                                 /* compression: null */
+    0x00, 0x1a,                                 /* extensions, 26 bytes */
+    0x00, 0x00, 0x00, 0x16,                     /* server_name, 22 bytes */
+    0x00, 0x14, 0x00, 0x00, 0x11,               /* list 20, host_name, 17 bytes */
+    'l', 'a', 'b', 'r', 'e', 'g', '.', 'a', 'z', 'u', 'r', 'e', 'c', 'r', '.', 'i', 'o',
+};
+#define CH_LEN ((uint32_t)sizeof(client_hello))
+
+static struct an_report finish(struct an_engine *e)
+{
+    struct an_report r;
+    an_engine_finish(e, "analyze", &r);
+    an_engine_free(e);
+    return r;
+}
+
+static const char *rule_of(const struct an_report *r)
+{
+    return r->n_endpoints && r->endpoints[0].rule ? r->endpoints[0].rule : "";
+}
+
+/* The SNI firewall's pattern, for contrast: the server side closes 1 ms
+ * after the ClientHello from another hop distance.  */
+static void close_after_hello_from_nearer_is_firewall_reset(void)
+{
+    struct an_engine *e = handshake();
+    feed(e, segment(true, CAP_TH_ACK | CAP_TH_PSH, 1001, 5001, client_hello, CH_LEN, 64));
+    feed(e, segment(false, CAP_TH_RST, 5001, 0, NULL, 0, 63));
+    struct an_report r = finish(e);
+    CHECK_EQ_STR(an_verdict_name(r.verdict), "firewall_reset");
+    CHECK_EQ_STR(rule_of(&r), "closed_after_client_hello");
+    an_report_free(&r);
+}
+
+/* curl --max-time: the client's FIN comes first, the server's FIN answers. */
+static void client_gives_up_first_is_not_a_firewall(void)
+{
+    struct an_engine *e = handshake();
+    feed(e, segment(true, CAP_TH_ACK | CAP_TH_PSH, 1001, 5001, client_hello, CH_LEN, 64));
+    feed(e, tcp(false, CAP_TH_ACK, 5001, 1001 + CH_LEN, 0));
+    feed(e, tcp(true, CAP_TH_ACK | CAP_TH_FIN, 1001 + CH_LEN, 5001, 0));
+    feed(e, tcp(false, CAP_TH_ACK | CAP_TH_FIN, 5001, 1002 + CH_LEN, 0));
+    struct an_report r = finish(e);
+    CHECK_EQ_STR(an_verdict_name(r.verdict), "tls_failure");
+    CHECK_EQ_STR(rule_of(&r), "client_gave_up");
+    CHECK(r.n_endpoints && r.endpoints[0].n_contradictions == 1);
+    an_report_free(&r);
+}
+
+/* The server's full-size flight died on the path: only its small last
+ * segment arrived, beyond a gap the client's ACKs never passed; the FIN that
+ * follows is not the cause.  */
+static void gap_before_server_fin_is_mtu_blackhole(void)
+{
+    struct an_engine *e = handshake();
+    feed(e, segment(true, CAP_TH_ACK | CAP_TH_PSH, 1001, 5001, client_hello, CH_LEN, 64));
+    feed(e, tcp(false, CAP_TH_ACK | CAP_TH_PSH, 5001 + 2896, 1001 + CH_LEN, 300));
+    feed(e, tcp(true, CAP_TH_ACK, 1001 + CH_LEN, 5001, 0));     /* duplicate ACK */
+    feed(e, tcp(true, CAP_TH_ACK, 1001 + CH_LEN, 5001, 0));
+    feed(e, tcp(false, CAP_TH_ACK | CAP_TH_FIN, 5001 + 3196, 1001 + CH_LEN, 0));
+    struct an_report r = finish(e);
+    CHECK_EQ_STR(an_verdict_name(r.verdict), "mtu_blackhole");
+    an_report_free(&r);
+}
+
+/* The same gap, but the client's ACK passed it: only the capture missed
+ * those bytes, and the connection went on.  */
+static void gap_the_client_acknowledged_is_not_mtu(void)
+{
+    struct an_engine *e = handshake();
+    feed(e, segment(true, CAP_TH_ACK | CAP_TH_PSH, 1001, 5001, client_hello, CH_LEN, 64));
+    feed(e, tcp(false, CAP_TH_ACK | CAP_TH_PSH, 5001 + 2896, 1001 + CH_LEN, 300));
+    feed(e, tcp(true, CAP_TH_ACK, 1001 + CH_LEN, 5001 + 3196, 0));
+    struct an_report r = finish(e);
+    CHECK(r.verdict != AN_MTU_BLACKHOLE);
+    an_report_free(&r);
+}
+
+/* Captured on the server: a RST in the client's name at a TTL the client's
+ * packets never have, the client's data after it, the server's RST last.  */
+static void forged_reset_toward_server_is_firewall_reset(void)
+{
+    static const struct an_options opt = { .port = 443 };
+    frame = 0;
+    struct an_engine *e = an_engine_new(&opt);
+    feed(e, segment(true, CAP_TH_SYN, 1000, 0, NULL, 0, 50));
+    feed(e, segment(false, CAP_TH_SYN | CAP_TH_ACK, 5000, 1001, NULL, 0, 64));
+    feed(e, segment(true, CAP_TH_ACK, 1001, 5001, NULL, 0, 50));
+    feed(e, segment(true, CAP_TH_RST, 1001, 0, NULL, 0, 163));
+    feed(e, segment(true, CAP_TH_ACK | CAP_TH_PSH, 1001, 5001, client_hello, CH_LEN, 50));
+    feed(e, segment(false, CAP_TH_RST, 5001, 0, NULL, 0, 64));
+    struct an_report r = finish(e);
+    CHECK_EQ_STR(an_verdict_name(r.verdict), "firewall_reset");
+    CHECK_EQ_STR(rule_of(&r), "reset_forged_in_client_name");
+    CHECK(r.n_endpoints && r.endpoints[0].confidence == AN_CONF_HIGH);
+    an_report_free(&r);
+}
+
+/* The client's own RST (its TTL) after its ClientHello is the client's
+ * doing, even when data follows from a crafting tool.  */
+static void clients_own_reset_is_not_forged(void)
+{
+    struct an_engine *e = handshake();
+    feed(e, segment(true, CAP_TH_ACK | CAP_TH_PSH, 1001, 5001, client_hello, CH_LEN, 64));
+    feed(e, segment(true, CAP_TH_RST, 1001 + CH_LEN, 0, NULL, 0, 64));
+    feed(e, segment(false, CAP_TH_RST, 5001, 0, NULL, 0, 126));
+    struct an_report r = finish(e);
+    CHECK(r.verdict != AN_FIREWALL_RESET && r.verdict != AN_SERVER_RESET);
+    an_report_free(&r);
+}
+
+/* The client acknowledges a SYN-ACK the server never sent (one forged on
+ * the path reached it first); the server's RST answers that ACK.  */
+static void ack_of_unknown_synack_is_firewall_reset(void)
+{
+    static const struct an_options opt = { .port = 443 };
+    frame = 0;
+    struct an_engine *e = an_engine_new(&opt);
+    feed(e, tcp(true, CAP_TH_SYN, 1000, 0, 0));
+    feed(e, tcp(false, CAP_TH_SYN | CAP_TH_ACK, 5000, 1001, 0));
+    feed(e, tcp(true, CAP_TH_ACK, 1001, 777777, 0));
+    feed(e, tcp(false, CAP_TH_RST, 777777, 0, 0));
+    struct an_report r = finish(e);
+    CHECK_EQ_STR(an_verdict_name(r.verdict), "firewall_reset");
+    CHECK_EQ_STR(rule_of(&r), "client_acked_unknown_synack");
+    an_report_free(&r);
+}
+
+/* A DNS answer cut by the snap length is not a DNS failure. */
+static void dns_answer_cut_by_snap_length_is_incomplete(void)
+{
+    static const struct an_options opt = { .port = 443 };
+    static const uint8_t answer[] = {
+        0x12, 0x34, 0x81, 0x80,                 /* id, response, no error */
+        0x00, 0x01, 0x00, 0x02, 0x00, 0x00, 0x00, 0x00,   /* 1 question, 2 answers */
+        6, 'l', 'a', 'b', 'r', 'e', 'g', 7, 'a', 'z', 'u', 'r', 'e', 'c', 'r', 2, 'i', 'o', 0,
+        0x00, 0x01, 0x00, 0x01,                 /* A, IN; the answers were cut */
+    };
+    frame = 0;
+    struct an_engine *e = an_engine_new(&opt);
+    struct cap_pkt p;
+    memset(&p, 0, sizeof(p));
+    p.frame = ++frame;
+    p.ipver = 4;
+    p.proto = 17;
+    p.src = server;
+    p.dst = client;
+    p.sport = 53;
+    p.dport = 40001;
+    p.payload = answer;
+    p.payload_len = sizeof(answer);
+    p.payload_wire_len = sizeof(answer) + 60;
+    p.snapped = true;
+    feed(e, p);
+    struct an_report r = finish(e);
+    CHECK_EQ_STR(an_verdict_name(r.verdict), "incomplete");
+    an_report_free(&r);
+}
+
 int main(void)
 {
     RUN(frag_needed_and_stall_is_mtu_blackhole);
     RUN(frag_needed_then_completed_is_ok);
     RUN(lone_syn_counts_after_the_deadline);
+    RUN(close_after_hello_from_nearer_is_firewall_reset);
+    RUN(client_gives_up_first_is_not_a_firewall);
+    RUN(gap_before_server_fin_is_mtu_blackhole);
+    RUN(gap_the_client_acknowledged_is_not_mtu);
+    RUN(forged_reset_toward_server_is_firewall_reset);
+    RUN(clients_own_reset_is_not_forged);
+    RUN(ack_of_unknown_synack_is_firewall_reset);
+    RUN(dns_answer_cut_by_snap_length_is_incomplete);
     return check_summary();
 }
