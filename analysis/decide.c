@@ -408,8 +408,12 @@ static void explain_alert(const struct an_engine *e, const struct an_flow_digest
                    alert_name(d->alert_desc), cap_hop_distance(d->synack.ttl), cap_hop_distance(other->ttl));
         return;
     }
-    set_reason(ep, "the %s ended the handshake with the fatal alert %s (%u)", who, alert_name(d->alert_desc),
-               d->alert_desc);
+    if (!d->alert_from_server && certificate_alert(d->alert_desc))
+        set_reason(ep, "the client rejected the certificate it was shown (fatal alert %s): TLS inspection by a proxy, or a trust store without the registry's CAs. Run `acrdiag probe` to see the issuer",
+                   alert_name(d->alert_desc));
+    else
+        set_reason(ep, "the %s ended the handshake with the fatal alert %s (%u)", who, alert_name(d->alert_desc),
+                   d->alert_desc);
 }
 
 static void explain_mtu(const struct an_engine *e, const struct an_flow_digest *d, struct an_endpoint *ep)
@@ -550,8 +554,8 @@ static void explain_client_gave_up(const struct an_engine *e, const struct an_fl
     ep->verdict = AN_TLS_FAILURE;
     ep->confidence = AN_CONF_LOW;
     set_reason(ep, "the client gave up %.1f s after its ClientHello (its own timeout, e.g. docker's Client.Timeout) because no ServerHello came; %s",
-               waited, d->ch_acked ? "the server side acknowledged the ClientHello but never answered it: a middlebox holding the handshake or a stalled server"
-                                   : "the ClientHello was never acknowledged: it did not reach the server (a filter dropping it, or a path MTU black hole)");
+               waited, d->ch_acked ? "the server side acknowledged the ClientHello but its answer never arrived: a path MTU black hole toward the client (a full-size ServerHello flight lost), a middlebox holding the handshake, or a stalled server"
+                                   : "the ClientHello was never acknowledged: it did not reach the server (a filter dropping it, or a path MTU black hole toward the server)");
 }
 
 static void explain_ok(const struct an_engine *e, const struct an_flow_digest *d, struct an_endpoint *ep)
