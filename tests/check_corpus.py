@@ -70,6 +70,28 @@ def expected_state(r):
     return "S2" if fo else "S3" if fr else "S1"
 
 
+# What each flow outcome needs in the truth (tshark's view of the same
+# stream): a verdict naming a reset needs a RST or FIN, a silent drop no
+# SYN-ACK, an ICMP verdict an ICMP error, a TLS verdict a ClientHello, ok a
+# ServerHello or payload both ways.  A flow outcome without it is a
+# confidently wrong cause.
+def needs(outcome, r):
+    n = lambda k: int(r.get(k) or 0)
+    closes = n("rst_c2s") + n("rst_s2c") + n("fin_c2s") + n("fin_s2c")
+    if outcome in ("firewall_reset", "server_reset", "connection_reset"):
+        return closes > 0 or "a RST or FIN"
+    if outcome in ("silent_drop", "nsg_drop", "route_blackhole"):
+        return (n("syn") > 0 and n("synack") == 0) or "SYNs without a SYN-ACK"
+    if outcome == "icmp_unreachable":
+        return bool(r.get("icmp_errors")) or "an ICMP error quoting the stream"
+    if outcome in ("tls_failure", "proxy_interception"):
+        return n("tls_client_hello") > 0 or "a ClientHello"
+    if outcome == "ok":
+        return (n("tls_server_hello") > 0 or (n("bytes_c2s") > 0 and n("bytes_s2c") > 0)) or \
+            "a ServerHello or payload both ways"
+    return True
+
+
 def main():
     passed = failed = 0
     files = sorted(glob.glob(os.path.join(CORPUS, "pcaps", "*", "*")))
@@ -92,10 +114,11 @@ def main():
         truth = path + ".truth.tsv"
         if not doc or not os.path.exists(truth):
             continue
-        ours = {}
+        ours, outcomes = {}, {}
         for ep in doc.get("endpoints", []):
             for fl in ep.get("flows", []):
                 ours[(fl["client"], fl["client_port"], ep.get("ip"))] = fl["conn_state"]
+                outcomes[(fl["client"], fl["client_port"], ep.get("ip"))] = fl.get("outcome")
         with open(truth, encoding="utf-8") as f:
             for r in csv.DictReader(f, delimiter="\t"):
                 if r["kind"] != "tcp" or r["sport"] != "443":
@@ -109,6 +132,13 @@ def main():
                     failed += 1
                     print("FAIL %s stream %s %s:%s: conn_state %s, truth %s" %
                           (name, r["stream"], r["client"], r["cport"], ours[key], want))
+                else:
+                    passed += 1
+                need = needs(outcomes[key], r)
+                if need is not True:
+                    failed += 1
+                    print("FAIL %s stream %s %s:%s: outcome %s without %s in the truth (%s)" %
+                          (name, r["stream"], r["client"], r["cport"], outcomes[key], need, r["derived_outcome"]))
                 else:
                     passed += 1
     print("cross-checked %d streams" % compared)
