@@ -319,12 +319,14 @@ static enum an_flow_outcome decide_outcome(const struct an_engine *e, const stru
             d->trigger = d->alert_ref;
             return AN_FO_TLS_ALERT;
         case AN_EV_GAP:
-            d->hole_len = s->hole_len;
-            d->trigger = s->hole_after;
+            d->hole_len = f->dir[cause->side].hole_len;
+            d->trigger = cause->ref;
+            d->lost_from_client = cause->side == CAP_C2S;
             return AN_FO_MTU;
         case AN_EV_FULL_RETRANSMIT:
-            d->full_retransmits = c->full_retransmits;
-            d->trigger = c->first_full_retransmit;
+            d->full_retransmits = f->dir[cause->side].full_retransmits;
+            d->trigger = cause->ref;
+            d->lost_from_client = cause->side == CAP_C2S;
             return AN_FO_MTU;
         case AN_EV_FIN:
         case AN_EV_RST: {

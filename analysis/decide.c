@@ -423,8 +423,8 @@ static void explain_mtu(const struct an_engine *e, const struct an_flow_digest *
     ep->verdict = AN_MTU_BLACKHOLE;
     ep->confidence = AN_CONF_MEDIUM;
     if (d->full_retransmits) {
-        add_ev(ep, d->trigger.frame, "full-size segment of %u bytes retransmitted, %u full-size retransmissions never acknowledged",
-               d->trigger.len, d->full_retransmits);
+        add_ev(ep, d->trigger.frame, "the %s's full-size segment of %u bytes retransmitted, %u full-size retransmissions never acknowledged",
+               d->lost_from_client ? "client" : "server", d->trigger.len, d->full_retransmits);
         set_reason(ep, "the handshake and small segments were acknowledged but %u retransmissions of full-size segments (%u bytes) never were: packets near the MSS vanish on the path",
                    d->full_retransmits, d->trigger.len);
     } else if (d->frag_needed) {
@@ -437,9 +437,10 @@ static void explain_mtu(const struct an_engine *e, const struct an_flow_digest *
         set_reason(ep, "%s reported a next-hop MTU of %u and the connection never completed: full-size packets do not fit the path",
                    rep, d->icmp.next_mtu);
     } else {
-        add_ev(ep, d->trigger.frame, "server data arrived after a gap of %u bytes that was never filled", d->hole_len);
-        set_reason(ep, "the server's data arrived with a gap of %u bytes that never came, while its smaller segments did: full-size packets from the server vanish on the path",
-                   d->hole_len);
+        const char *who = d->lost_from_client ? "client" : "server";
+        add_ev(ep, d->trigger.frame, "%s data arrived after a gap of %u bytes that was never filled", who, d->hole_len);
+        set_reason(ep, "the %s's data arrived with a gap of %u bytes that never came, while its smaller segments did: full-size packets from the %s vanish on the path",
+                   who, d->hole_len, who);
     }
     if (d->server_mss)
         add_detail(ep, "server_mss", "%u", d->server_mss);

@@ -52,6 +52,7 @@ struct an_flow_digest {
     struct cap_icmp_ref icmp;
     bool frag_needed;               /* icmp is a fragmentation-needed / too-big */
     uint32_t full_retransmits, hole_len;
+    bool lost_from_client;          /* the lost full-size data was the client's (an upload) */
     int64_t rtt_ns;                 /* SYN-ACK to handshake ACK, or SYN to SYN-ACK */
     uint16_t client_mss, server_mss;
     bool data_after_rst;
@@ -70,8 +71,8 @@ struct an_flow_digest {
 /* A flow's events in frame order (timeline.c). */
 enum an_event_kind {
     AN_EV_SYN, AN_EV_SYNACK, AN_EV_CLIENT_HELLO, AN_EV_SERVER_HELLO, AN_EV_CERTIFICATE, AN_EV_ALERT,
-    AN_EV_GAP,              /* server data beyond bytes that never reached the client */
-    AN_EV_FULL_RETRANSMIT,  /* the client's full-size segments retransmitted, never acknowledged */
+    AN_EV_GAP,              /* data beyond bytes that never reached the receiver */
+    AN_EV_FULL_RETRANSMIT,  /* full-size segments retransmitted, never acknowledged */
     AN_EV_FIN, AN_EV_RST,
     AN_EV_UNKNOWN_ACK,      /* the client acknowledged a SYN-ACK the server never sent */
 };

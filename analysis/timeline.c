@@ -72,7 +72,6 @@ static void sort_events(struct an_timeline *t)
 void an_timeline_build(const struct cap_flow *f, const struct an_flow_digest *d, bool completed, bool foreign_cert,
                        struct an_timeline *t)
 {
-    const struct cap_flow_dir *c = &f->dir[CAP_C2S], *s = &f->dir[CAP_S2C];
     memset(t, 0, sizeof(*t));
     if (f->n_syn)
         add(t, AN_EV_SYN, CAP_C2S, &f->syn[0], false);
@@ -88,14 +87,19 @@ void an_timeline_build(const struct cap_flow *f, const struct an_flow_digest *d,
         add(t, AN_EV_CERTIFICATE, CAP_S2C, &d->certificate, foreign_cert);
     if (d->alert_ref.frame)
         add(t, AN_EV_ALERT, d->alert_from_server ? CAP_S2C : CAP_C2S, &d->alert_ref, true);
-    /* Server data beyond a gap that was never filled and that the client's
-     * ACKs never passed: the missing bytes never reached the client (when
-     * its ACKs did pass, only the capture missed them).  */
-    if (s->hole && !s->hole_filled && s->hole_len >= 512 && (!c->ack_set || c->ack_high <= s->hole_start))
-        add(t, AN_EV_GAP, CAP_S2C, &s->hole_after, true);
-    /* The client's full-size segments retransmitted and never acknowledged. */
-    if (c->full_retransmits >= 2 && (!s->ack_set || s->ack_high < c->full_retransmit_end))
-        add(t, AN_EV_FULL_RETRANSMIT, CAP_C2S, &c->first_full_retransmit, true);
+    /* Each direction: data beyond a gap that was never filled and that the
+     * receiver's ACKs never passed (the missing bytes never reached it;
+     * when its ACKs did pass, only the capture missed them); full-size
+     * segments retransmitted and never acknowledged.  Both sides, so a
+     * capture on the server shows the black hole as well as one on the
+     * client.  */
+    for (int side = CAP_C2S; side <= CAP_S2C; side++) {
+        const struct cap_flow_dir *snd = &f->dir[side], *rcv = &f->dir[!side];
+        if (snd->hole && !snd->hole_filled && snd->hole_len >= 512 && (!rcv->ack_set || rcv->ack_high <= snd->hole_start))
+            add(t, AN_EV_GAP, side, &snd->hole_after, true);
+        if (snd->full_retransmits >= 2 && (!rcv->ack_set || rcv->ack_high < snd->full_retransmit_end))
+            add(t, AN_EV_FULL_RETRANSMIT, side, &snd->first_full_retransmit, true);
+    }
     add_closes(t, f, CAP_C2S, completed);
     add_closes(t, f, CAP_S2C, completed);
     sort_events(t);
