@@ -127,6 +127,20 @@ struct an_capture_info {
     char damage[160];
 };
 
+#define AN_MAX_CONTROLS 8
+
+/* A control destination of the probe (--control, in any prefix): reported
+ * as what it shows (the path to somewhere else works), never as an endpoint
+ * with a verdict of its own.  */
+struct an_control {
+    char given[LIM_DNS_NAME];       /* as the user gave it: an address or a name */
+    bool has_ip;                    /* false: the name did not resolve */
+    struct cap_addr ip;
+    bool probed;                    /* its TCP 443 and ping were tried */
+    bool answered;                  /* SYN-ACK or RST on TCP 443, or an echo reply */
+    char result[224];               /* what it did, in words */
+};
+
 struct an_report {
     const char *mode;               /* "analyze", "probe", "watch" */
     enum an_verdict verdict;        /* top level */
@@ -135,6 +149,8 @@ struct an_report {
     unsigned n_endpoints;
     uint32_t findings;              /* capture-wide findings */
     struct an_capture_info capture;
+    struct an_control controls[AN_MAX_CONTROLS];    /* from the probe's facts */
+    unsigned n_controls;
 };
 
 void an_report_free(struct an_report *r);

@@ -894,8 +894,10 @@ void an_engine_finish(struct an_engine *e, const char *mode, struct an_report *r
     if (e->info.packets_snapped)
         r->findings |= 1u << AN_F_CAPTURE_TRUNCATED;
 
-    an_report_conclude(r, &e->opt);
     r->capture = e->info;
+    /* Facts first (they may add, remove or decide endpoints), then the
+     * report is ordered and summed up once.  */
     if (e->n_facts)
         an_facts_apply(r, &e->opt, (const char *const *)e->facts, e->n_facts);
+    an_report_conclude(r, &e->opt);
 }

@@ -1,6 +1,8 @@
 /* facts.c: probe facts (connect errno, TLS verification, HTTP answer, DNS
- * as c-ares saw it) turned into endpoint verdicts and evidence, on top of
- * what the engine decided from the packets (verdicts.md principle 3).  */
+ * as c-ares saw it, the differential probes and --control destinations)
+ * turned into endpoint verdicts, evidence and the report's controls, on top
+ * of what the engine decided from the packets (verdicts.md principle 3).
+ * The caller concludes the report afterwards (an_report_conclude).  */
 #include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -459,6 +461,221 @@ static void apply_ttl(struct an_endpoint *ep, const char *const *facts, size_t n
         add_ev(ep, "TTL-limited SYNs: port 443 answered (%s) at TTL %ld", how, a);
 }
 
+/* ---- controls and the differential probes ------------------------------------ */
+
+static void strcat_f(char *dst, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* Appends to dst, cut (always terminated) when it does not fit. */
+static void strcat_f(char *dst, size_t len, const char *fmt, ...)
+{
+    size_t o = strnlen(dst, len);
+    if (o + 1 >= len)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(dst + o, len - o, fmt, ap);
+    va_end(ap);
+}
+
+/* The probe's --control destinations (fact=control), into r->controls. */
+static void take_controls(struct an_report *r, const char *const *facts, size_t n)
+{
+    for (size_t i = 0; i < n && r->n_controls < AN_MAX_CONTROLS; i++) {
+        if (!fact_is(facts[i], "control"))
+            continue;
+        struct an_control *c = &r->controls[r->n_controls];
+        memset(c, 0, sizeof(*c));
+        char addr[64], resolved[32], res[64];
+        fact_str(facts[i], "given", c->given, sizeof(c->given));
+        fact_str(facts[i], "addr", addr, sizeof(addr));
+        fact_str(facts[i], "resolved", resolved, sizeof(resolved));
+        fact_str(facts[i], "result", res, sizeof(res));
+        c->has_ip = cap_addr_parse(addr, &c->ip);
+        c->probed = c->has_ip && fact_eq(facts[i], "probed", "1");
+        if (!c->has_ip && fact_eq(facts[i], "registry_address", "1")) {
+            snprintf(c->result, sizeof(c->result), "resolves only to the registry's own addresses: not used as a control");
+        } else if (!c->has_ip) {
+            snprintf(c->result, sizeof(c->result), "the name did not resolve (%s): not used as a control",
+                     resolved[0] ? resolved : "no answer");
+        } else if (!c->probed) {
+            snprintf(c->result, sizeof(c->result), "not probed: nothing failed that a control would explain");
+        } else {
+            bool tcp_answer = strcmp(res, "ok") == 0 || strcmp(res, "ECONNREFUSED") == 0;
+            long req = fact_num(facts[i], "echo_requests", 0), rep = fact_num(facts[i], "echo_replies", 0);
+            bool seen = fact_eq(facts[i], "capture", "1");
+            c->answered = tcp_answer || (seen && rep > 0);
+            if (strcmp(res, "ok") == 0)
+                snprintf(c->result, sizeof(c->result), "TCP 443 answered with a SYN-ACK in %ld ms",
+                         fact_num(facts[i], "ms", 0));
+            else if (strcmp(res, "ECONNREFUSED") == 0)
+                snprintf(c->result, sizeof(c->result), "TCP 443 answered with a RST (closed port, reachable)");
+            else if (fact_eq(facts[i], "local", "1"))
+                snprintf(c->result, sizeof(c->result), "TCP 443 could not be sent (%s)", res);
+            else if (strcmp(res, "ETIMEDOUT") == 0)
+                snprintf(c->result, sizeof(c->result), "TCP 443 got no answer");
+            else
+                snprintf(c->result, sizeof(c->result), "TCP 443 failed (%s)", res);
+            if (!seen)
+                strcat_f(c->result, sizeof(c->result), "; ping replies not observed (no capture)");
+            else if (req)
+                strcat_f(c->result, sizeof(c->result), "; ping: %ld of %ld answered", rep, req);
+        }
+        r->n_controls++;
+    }
+    /* A control's own connection, or the DNS lookup of its name, is no
+     * endpoint of the registry (unless the name is also a registry name). */
+    for (unsigned c = 0; c < r->n_controls; c++) {
+        const struct an_control *x = &r->controls[c];
+        bool registry_name = false;
+        for (size_t i = 0; i < n && !registry_name; i++)
+            registry_name = fact_is(facts[i], "dns") && fact_eq(facts[i], "name", x->given);
+        for (unsigned i = 0; i < r->n_endpoints;) {
+            const struct an_endpoint *ep = &r->endpoints[i];
+            if ((x->has_ip && ep->has_ip && cap_addr_eq(&ep->ip, &x->ip)) ||
+                (!ep->has_ip && x->given[0] && !registry_name && strcasecmp(ep->name, x->given) == 0)) {
+                memmove(&r->endpoints[i], &r->endpoints[i + 1], (r->n_endpoints - i - 1) * sizeof(r->endpoints[0]));
+                r->n_endpoints--;
+            } else {
+                i++;
+            }
+        }
+    }
+}
+
+/* What one differential step to the silent address did. */
+enum diff_result { DIFF_NOT_TRIED, DIFF_SILENT, DIFF_ANSWERED, DIFF_OTHER };
+
+static enum diff_result port_result(const char *const *facts, size_t n, const char *ip, const struct cap_addr *a,
+                                    uint16_t port, char *what, size_t len)
+{
+    char ep[80], res[64];
+    if (a->family == 6)
+        snprintf(ep, sizeof(ep), "[%s]:%u", ip, port);
+    else
+        snprintf(ep, sizeof(ep), "%s:%u", ip, port);
+    const char *f = find_fact(facts, n, "connect", ep, "tcp");
+    if (!f)
+        return DIFF_NOT_TRIED;
+    fact_str(f, "result", res, sizeof(res));
+    if (fact_eq(f, "local", "1")) {
+        snprintf(what, len, "could not be sent (%s)", res);
+        return DIFF_OTHER;
+    }
+    if (strcmp(res, "ok") == 0) {
+        snprintf(what, len, "answered with a SYN-ACK");
+        return DIFF_ANSWERED;
+    }
+    if (strcmp(res, "ECONNREFUSED") == 0) {
+        snprintf(what, len, "answered with a RST");
+        return DIFF_ANSWERED;
+    }
+    if (strcmp(res, "ETIMEDOUT") == 0) {
+        snprintf(what, len, "no SYN-ACK or RST within the wait");
+        return DIFF_SILENT;
+    }
+    snprintf(what, len, "failed with %s", res);
+    return DIFF_OTHER;
+}
+
+static enum diff_result echo_result(const char *const *facts, size_t n, const char *ip, char *what, size_t len)
+{
+    const char *f = find_fact(facts, n, "echo", ip, NULL);
+    if (!f)
+        return DIFF_NOT_TRIED;
+    long req = fact_num(f, "requests", 0), rep = fact_num(f, "replies", 0);
+    if (req == 0) {
+        snprintf(what, len, "could not be sent");
+        return DIFF_NOT_TRIED;
+    }
+    if (!fact_eq(f, "capture", "1")) {
+        snprintf(what, len, "%ld requests, replies not observed (no capture)", req);
+        return DIFF_OTHER;
+    }
+    if (rep > 0) {
+        snprintf(what, len, "answered (%ld of %ld requests)", rep, req);
+        return DIFF_ANSWERED;
+    }
+    snprintf(what, len, "no reply to %ld requests", req);
+    return DIFF_SILENT;
+}
+
+/* Inside the /24 (IPv4) or /64 (IPv6) of the server. */
+static bool near(const struct cap_addr *a, const struct cap_addr *b)
+{
+    return a->family == b->family && memcmp(a->a, b->a, a->family == 4 ? 3 : 8) == 0;
+}
+
+/* TCP 443 silent: the differential probes (port 80, port 8080, ping of the
+ * same address) and the --control destinations decide between an NSG rule
+ * and a route with next hop None (verdicts.md nsg_drop, route_blackhole);
+ * when they cannot, the reason says what was tried.  */
+static void apply_silent(struct an_report *r, struct an_endpoint *ep, const char *const *facts, size_t n)
+{
+    if (ep->verdict != AN_SILENT_DROP && ep->verdict != AN_ROUTE_BLACKHOLE && ep->verdict != AN_NSG_DROP)
+        return;
+    char ip[64], w80[96] = "", w8080[96] = "", wecho[96] = "";
+    cap_addr_str(&ep->ip, ip, sizeof(ip));
+    enum diff_result d80 = port_result(facts, n, ip, &ep->ip, 80, w80, sizeof(w80));
+    enum diff_result d8080 = port_result(facts, n, ip, &ep->ip, 8080, w8080, sizeof(w8080));
+    enum diff_result decho = echo_result(facts, n, ip, wecho, sizeof(wecho));
+    static const char *const label[3] = { "TCP 80", "TCP 8080", "ping" };
+    const char *what[3] = { w80, w8080, wecho };
+    enum diff_result res[3] = { d80, d8080, decho };
+    for (unsigned k = 0; k < 3; k++)
+        if (res[k] != DIFF_NOT_TRIED || what[k][0])
+            add_ev(ep, "%s to %s: %s", label[k], ip, what[k]);
+    const struct an_control *ctl = NULL;
+    unsigned n_probed = 0;
+    for (unsigned c = 0; c < r->n_controls; c++) {
+        const struct an_control *x = &r->controls[c];
+        if (!x->probed)
+            continue;
+        n_probed++;
+        char cip[64];
+        cap_addr_str(&x->ip, cip, sizeof(cip));
+        bool named = strcmp(x->given, cip) != 0, same = near(&x->ip, &ep->ip);
+        add_ev(ep, "control %s%s%s%s%s: %s", x->given, named || same ? " (" : "", named ? cip : "",
+               same ? (named ? ", same prefix" : "same prefix") : "", named || same ? ")" : "", x->result);
+        if (x->answered && !ctl)
+            ctl = x;
+    }
+    if (ep->verdict != AN_SILENT_DROP)
+        return;                     /* the wire decided already */
+
+    bool answered = d80 == DIFF_ANSWERED || d8080 == DIFF_ANSWERED || decho == DIFF_ANSWERED;
+    if (answered) {
+        const char *how = d80 == DIFF_ANSWERED ? w80 : d8080 == DIFF_ANSWERED ? w8080 : wecho;
+        set_verdict(ep, AN_NSG_DROP, AN_CONF_HIGH, 0,
+                    "TCP 443 to %s got no answer while the same address did (%s): the drop is scoped to the port, as an NSG or ACL rule does",
+                    ip, how);
+        return;
+    }
+    bool all_silent = d80 == DIFF_SILENT && d8080 == DIFF_SILENT && decho == DIFF_SILENT;
+    if (all_silent && ctl) {
+        char cip[64];
+        cap_addr_str(&ctl->ip, cip, sizeof(cip));
+        set_verdict(ep, AN_ROUTE_BLACKHOLE, AN_CONF_MEDIUM, 0,
+                    "nothing sent to %s is answered (TCP 443, TCP 80, TCP 8080, ping) while the control %s%s%s answered%s: the drop is scoped to the destination, as a route with next hop None does. An NSG rule denying every protocol to it looks the same: check the next hop and effective routes in Network Watcher",
+                    ip, ctl->given, strcmp(ctl->given, cip) ? " at " : "", strcmp(ctl->given, cip) ? cip : "",
+                    near(&ctl->ip, &ep->ip) ? " from the same prefix" : "");
+        return;
+    }
+    /* Still a silent drop: say what was tried and what would settle it. */
+    char tried[320] = "";
+    for (unsigned k = 0; k < 3; k++) {
+        const char *state = res[k] == DIFF_SILENT ? "silent" : res[k] == DIFF_NOT_TRIED ? "not tried" : "not decisive";
+        strcat_f(tried, sizeof(tried), "%s%s %s", k ? ", " : "", label[k], state);
+        if (res[k] == DIFF_OTHER)
+            strcat_f(tried, sizeof(tried), " (%s)", what[k]);
+    }
+    const char *controls = n_probed ? "and no control destination answered"
+                           : r->n_controls ? "and no control destination could be probed"
+                                           : "and no --control destination was given";
+    set_verdict(ep, AN_SILENT_DROP, ep->confidence, 1u << AN_NSG_DROP | 1u << AN_ROUTE_BLACKHOLE,
+                "TCP 443 to %s got no SYN-ACK, RST or ICMP answer; also tried: %s, %s: an NSG rule and a route with next hop None both fit. Probe again with --control naming a host that should answer (in any prefix), or check next hop and NSG diagnostics in Network Watcher",
+                ip, tried, controls);
+}
+
 /* ---- the report ------------------------------------------------------------- */
 
 void an_facts_apply(struct an_report *r, const struct an_options *opt, const char *const *facts, size_t n)
@@ -466,6 +683,7 @@ void an_facts_apply(struct an_report *r, const struct an_options *opt, const cha
     for (size_t i = 0; i < n; i++)
         if (fact_is(facts[i], "run") && fact_eq(facts[i], "uppercase", "1"))
             r->findings |= 1u << AN_F_UPPERCASE_REGISTRY_NAME;
+    take_controls(r, facts, n);
 
     /* The registry step of every probed address speaks for its endpoint. */
     for (size_t i = 0; i < n; i++) {
@@ -502,6 +720,7 @@ void an_facts_apply(struct an_report *r, const struct an_options *opt, const cha
         if (!fact_eq(facts[i], "result", "ok")) {
             if (!by_wire)
                 decide_from_connect(ep, facts[i], ipbuf);
+            apply_silent(r, ep, facts, n);
             continue;
         }
         const char *tls = find_fact(facts, n, "tls", endpoint, "registry");
@@ -513,5 +732,4 @@ void an_facts_apply(struct an_report *r, const struct an_options *opt, const cha
             apply_http(ep, http);
     }
     apply_dns(r, opt, facts, n);
-    an_report_conclude(r, opt);
 }

@@ -200,6 +200,26 @@ static json_t *capture(const struct an_capture_info *c, bool *ok)
     return o;
 }
 
+/* The probe's control destinations: what each showed, never a verdict. */
+static json_t *controls(const struct an_report *r, bool *ok)
+{
+    unsigned n = r->n_controls < AN_MAX_CONTROLS ? r->n_controls : AN_MAX_CONTROLS;
+    json_t *arr = json_array();
+
+    for (unsigned i = 0; i < n; i++) {
+        const struct an_control *c = &r->controls[i];
+        json_t *o = json_object();
+
+        set(o, "given", safe_string(c->given, sizeof c->given), ok);
+        set(o, "ip", c->has_ip ? address(&c->ip) : json_null(), ok);
+        set(o, "probed", json_boolean(c->probed), ok);
+        set(o, "answered", json_boolean(c->answered), ok);
+        set(o, "result", safe_string(c->result, sizeof c->result), ok);
+        append(arr, o, ok);
+    }
+    return arr;
+}
+
 int an_write_json(FILE *out, const struct an_report *r, const char *version)
 {
     bool ok = true;
@@ -215,6 +235,8 @@ int an_write_json(FILE *out, const struct an_report *r, const char *version)
     set(root, "endpoints", eps, &ok);
     set(root, "findings", findings(r->findings, &ok), &ok);
     set(root, "capture", capture(&r->capture, &ok), &ok);
+    if (r->n_controls)
+        set(root, "controls", controls(r, &ok), &ok);
 
     errno = 0;
     if (!ok) {

@@ -304,6 +304,24 @@ int an_write_markdown(FILE *out, const struct an_report *r, const char *version)
         for (unsigned i = 0; i < r->n_endpoints; i++)
             put_endpoint(out, &r->endpoints[i]);
     }
+    if (r->n_controls) {
+        fputs("## Controls\n\nDestinations probed to show whether the path elsewhere works; not endpoints of the registry.\n\n"
+              "| control | address | answered | result |\n|---|---|---|---|\n",
+              out);
+        for (unsigned i = 0; i < r->n_controls && i < AN_MAX_CONTROLS; i++) {
+            const struct an_control *c = &r->controls[i];
+
+            fputs("| ", out);
+            put_md(out, c->given, sizeof c->given);
+            fputs(" | ", out);
+            if (c->has_ip)
+                put_addr(out, &c->ip);
+            fprintf(out, " | %s | ", c->answered ? "yes" : c->probed ? "no" : "not probed");
+            put_md(out, c->result, sizeof c->result);
+            fputs(" |\n", out);
+        }
+        fputc('\n', out);
+    }
 
     if (fflush(out) != 0 || ferror(out)) {
         if (!errno)

@@ -205,6 +205,25 @@ int an_write_text(FILE *out, const struct an_report *r, const struct an_write_op
         fputc('\n', out);
         put_endpoint(out, &r->endpoints[i], o);
     }
+    for (unsigned i = 0; i < r->n_controls && i < AN_MAX_CONTROLS; i++) {
+        const struct an_control *c = &r->controls[i];
+        char ip[64] = "";
+
+        fputs(i ? "" : "\ncontrols (destinations that show whether the path elsewhere works):\n", out);
+        fputs("  control ", out);
+        put_safe(out, c->given, sizeof c->given);
+        if (c->has_ip) {
+            cap_addr_str(&c->ip, ip, sizeof ip);
+            if (strcmp(ip, c->given) != 0) {
+                fputs(" (", out);
+                put_safe(out, ip, sizeof ip);
+                fputc(')', out);
+            }
+        }
+        fputs(c->answered ? ": answered; " : c->probed ? ": did not answer; " : ": ", out);
+        put_safe(out, c->result, sizeof c->result);
+        fputc('\n', out);
+    }
     fputc('\n', out);
     put_capture(out, &r->capture);
     put_findings(out, "capture findings: ", r->findings);

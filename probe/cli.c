@@ -21,8 +21,9 @@ static const char usage_text[] =
     "  --dns-server IP        also resolve through this server and compare\n"
     "  --data-endpoint NAME   also probe this data endpoint (repeatable)\n"
     "  --region R             also probe <registry>.R.data.azurecr.io\n"
-    "  --control IP           a destination outside the registry's prefix that should\n"
-    "                         answer on TCP 443 (repeatable; the resolvers are used too)\n"
+    "  --control IP|NAME      a destination that should answer on TCP 443 or ping, in\n"
+    "                         any prefix; a name is resolved like the registry's\n"
+    "                         (repeatable, at most 4; the resolvers are used too)\n"
     "  --cacert FILE          trust this CA too (PEM) when verifying the chain\n"
     "  --timeout S            bound the whole run (default 3 s)\n"
     "  -w FILE                write every packet sent and received (pcapng) with the\n"
@@ -66,6 +67,33 @@ bool probe_name_normalize(const char *in, char *out, size_t len, bool *upper)
     for (size_t i = 0; i < n; i++)
         out[i] = (char)tolower((unsigned char)in[i]);
     memcpy(out + n, suffix, strlen(suffix) + 1);
+    return true;
+}
+
+bool probe_control_parse(const char *in, char *out, size_t len, bool *is_name)
+{
+    struct cap_addr a;
+    *is_name = false;
+    if (cap_addr_parse(in, &a)) {
+        cap_addr_str(&a, out, len);
+        return true;
+    }
+    size_t n = strlen(in);
+    if (n == 0 || n > 253 || n + 1 > len)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)in[i];
+        if (!isalnum(c) && c != '-' && c != '.')
+            return false;
+        if (c == '.' && (i == 0 || in[i - 1] == '.'))
+            return false;
+    }
+    if (in[n - 1] == '.')
+        n--;
+    for (size_t i = 0; i < n; i++)
+        out[i] = (char)tolower((unsigned char)in[i]);
+    out[n] = '\0';
+    *is_name = true;
     return true;
 }
 
@@ -117,13 +145,13 @@ static int parse(int argc, char **argv, struct probe_cfg *cfg)
             data[n_data++] = optarg;
             break;
         case O_REGION: region = optarg; break;
-        case O_CONTROL: {
-            struct cap_addr a;
-            if (cfg->n_controls >= PROBE_MAX_CONTROLS || !cap_addr_parse(optarg, &a))
-                return usage_error("--control wants an IP address (at most 4)", optarg);
-            snprintf(cfg->controls[cfg->n_controls++], sizeof(cfg->controls[0]), "%s", optarg);
+        case O_CONTROL:
+            if (cfg->n_controls >= PROBE_MAX_CONTROLS ||
+                !probe_control_parse(optarg, cfg->controls[cfg->n_controls], sizeof(cfg->controls[0]),
+                                     &cfg->control_is_name[cfg->n_controls]))
+                return usage_error("--control wants an IP address or a host name (at most 4)", optarg);
+            cfg->n_controls++;
             break;
-        }
         case O_CACERT: cfg->cacert = optarg; break;
         case O_TIMEOUT: {
             char *end;
@@ -184,7 +212,8 @@ static void print_plan(const struct probe_cfg *cfg)
            "    TCP 53 to the resolvers%s\n",
            PROBE_PORT_OTHER, PROBE_PORT_UNUSED, PROBE_ECHO_COUNT, cfg->n_controls ? ", TCP 443 and ICMP echo to the --control addresses" : "");
     for (unsigned i = 0; i < cfg->n_controls; i++)
-        printf("    control %s\n", cfg->controls[i]);
+        printf("    control %s%s (counts whatever its prefix)\n", cfg->controls[i],
+               cfg->control_is_name[i] ? ", resolved like the registry name (at most 2 addresses)" : "");
     printf("  reset or foreign certificate: TCP %d and %d with TTL 1..%u\n", PROBE_PORT_TLS, PROBE_PORT_OTHER,
            PROBE_TTL_MAX);
     printf("  handshake stalled 400 ms: TLS with a %s-byte ClientHello, DF set\n", "1500+");

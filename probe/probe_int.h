@@ -16,6 +16,7 @@
 #define PROBE_MAX_ADDRS 8u          /* addresses kept per name and resolver */
 #define PROBE_MAX_TARGETS 16u       /* addresses probed in all */
 #define PROBE_MAX_CONTROLS 4u       /* --control hosts */
+#define PROBE_CONTROL_ADDRS 2u      /* addresses probed per --control name */
 #define PROBE_MAX_CONNS 160u        /* sockets opened in one run */
 #define PROBE_MAX_FACTS 64u         /* notes kept (the writer keeps as many) */
 #define PROBE_FACT_LEN 512u
@@ -37,7 +38,9 @@ struct probe_cfg {
     unsigned n_names;
     bool uppercase;                 /* the name was given with upper case */
     const char *dns_server;
+    /* --control as given: an address, or a name resolved like the registry's */
     char controls[PROBE_MAX_CONTROLS][LIM_DNS_NAME];
+    bool control_is_name[PROBE_MAX_CONTROLS];
     unsigned n_controls;
     const char *cacert;
     double timeout_s;
@@ -49,7 +52,8 @@ struct probe_cfg {
 
 /* One resolution of one name by one resolver. */
 struct probe_dns {
-    unsigned name_idx;
+    unsigned name_idx;              /* into cfg.names, or cfg.controls when control */
+    bool control;                   /* a --control name, not a registry name */
     bool custom;                    /* --dns-server rather than the system's */
     bool done;
     int status;                     /* ARES_SUCCESS, ARES_ENOTFOUND, ... */
@@ -102,11 +106,13 @@ struct probe_conn {
 
 struct probe_target {
     struct cap_addr addr;
-    unsigned name_idx;
+    unsigned name_idx;              /* into cfg.names, or cfg.controls when is_control */
     bool is_control;
     int primary;                    /* conn index of the PK_REGISTRY step */
     bool diff_started, mtu_started, ttl_started;
-    unsigned echo_sent;
+    unsigned echo_sent;             /* turns of the echo schedule, the last only a wait */
+    unsigned echo_requests;         /* echo requests that left (sendto succeeded) */
+    unsigned echo_replies;          /* echo replies from it seen in the capture */
     int64_t echo_next_ns;
     uint16_t echo_id;
 };
@@ -125,11 +131,11 @@ struct probe_ctx {
     SSL_CTX *tls, *tls_pad;
     /* the run */
     int64_t start_ns, deadline_ns;
-    struct probe_dns dns[PROBE_MAX_NAMES * 2];
+    struct probe_dns dns[(PROBE_MAX_NAMES + PROBE_MAX_CONTROLS) * 2];
     unsigned n_dns;
     struct cap_addr resolvers[4];   /* control destinations on TCP 53 */
     unsigned n_resolvers;
-    struct probe_target targets[PROBE_MAX_TARGETS + PROBE_MAX_CONTROLS + 4];
+    struct probe_target targets[PROBE_MAX_TARGETS + PROBE_MAX_CONTROLS * PROBE_CONTROL_ADDRS];
     unsigned n_targets;
     struct probe_conn conns[PROBE_MAX_CONNS];
     unsigned n_conns;
@@ -174,5 +180,8 @@ int probe_run_steps(struct probe_ctx *p);
 /* "myreg" -> "myreg.azurecr.io", lower-cased; false when it cannot be a
  * DNS name.  *upper tells whether the input had upper case.  */
 bool probe_name_normalize(const char *in, char *out, size_t len, bool *upper);
+/* A --control argument: an IP address as it is, or a DNS name (lower-cased,
+ * no suffix added); false when it is neither.  *is_name tells which.  */
+bool probe_control_parse(const char *in, char *out, size_t len, bool *is_name);
 
 #endif

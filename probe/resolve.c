@@ -188,23 +188,30 @@ static unsigned add_fds(ares_channel ch, struct pollfd *pf, unsigned room)
 
 void probe_dns_resolve(struct probe_ctx *p, int64_t until_ns)
 {
-    struct dns_job jobs[PROBE_MAX_NAMES * 2];
+    struct dns_job jobs[sizeof(p->dns) / sizeof(p->dns[0])];
     p->n_dns = 0;
-    for (unsigned i = 0; i < p->cfg.n_names; i++) {
+    /* Registry names, then --control names, each through every resolver. */
+    for (unsigned i = 0; i < p->cfg.n_names + p->cfg.n_controls; i++) {
+        bool control = i >= p->cfg.n_names;
+        unsigned idx = control ? i - p->cfg.n_names : i;
+        if (control && !p->cfg.control_is_name[idx])
+            continue;
+        const char *name = control ? p->cfg.controls[idx] : p->cfg.names[idx];
         for (int custom = 0; custom < 2; custom++) {
             ares_channel ch = custom ? p->dns_custom : p->dns_sys;
-            if (!ch)
+            if (!ch || p->n_dns >= sizeof(p->dns) / sizeof(p->dns[0]))
                 continue;
             struct probe_dns *d = &p->dns[p->n_dns];
             memset(d, 0, sizeof(*d));
-            d->name_idx = i;
+            d->name_idx = idx;
+            d->control = control;
             d->custom = custom;
             struct dns_job *job = &jobs[p->n_dns++];
             job->d = d;
-            job->name = p->cfg.names[i];
+            job->name = name;
             job->started = probe_now_ns();
             struct ares_addrinfo_hints hints = { .ai_family = AF_UNSPEC, .ai_flags = ARES_AI_NOSORT };
-            ares_getaddrinfo(ch, p->cfg.names[i], NULL, &hints, on_answer, job);
+            ares_getaddrinfo(ch, name, NULL, &hints, on_answer, job);
         }
     }
     /* Bounded: each turn waits at most 20 ms and the deadline ends it. */

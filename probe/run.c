@@ -95,6 +95,19 @@ static bool relevant(const struct probe_ctx *p, const struct cap_pkt *k)
     return false;
 }
 
+/* Echo replies are read from the capture (the ICMP sockets' queues are
+ * kept empty): counted per target for the differential facts.  */
+static void note_echo_reply(struct probe_ctx *p, const struct cap_pkt *k)
+{
+    bool reply = (k->proto == 1 && k->ipver == 4 && k->icmp_type == 0) ||
+                 (k->proto == 58 && k->ipver == 6 && k->icmp_type == 129);
+    if (!reply)
+        return;
+    for (unsigned i = 0; i < p->n_targets; i++)
+        if (cap_addr_eq(&p->targets[i].addr, &k->src) && p->targets[i].echo_requests)
+            p->targets[i].echo_replies++;
+}
+
 void probe_pump_capture(struct probe_ctx *p)
 {
     if (!p->live)
@@ -110,6 +123,7 @@ void probe_pump_capture(struct probe_ctx *p)
         cap_decode(&rec, &pkt);
         if (!relevant(p, &pkt))
             continue;
+        note_echo_reply(p, &pkt);
         /* Frames are numbered as the written file will number them. */
         rec.frame = ++p->packets_kept;
         pkt.frame = rec.frame;
@@ -159,6 +173,8 @@ static void dns_facts(struct probe_ctx *p)
 {
     for (unsigned i = 0; i < p->n_dns; i++) {
         const struct probe_dns *d = &p->dns[i];
+        if (d->control)
+            continue;               /* said in the control facts */
         char chain[512] = "", addrs[512] = "", esc_chain[700], esc_addrs[700];
         size_t o = 0;
         for (unsigned j = 0; j < d->chain_len; j++) {
@@ -185,15 +201,37 @@ static void dns_facts(struct probe_ctx *p)
     }
 }
 
+/* How many targets stand for control i. */
+static unsigned control_targets(const struct probe_ctx *p, unsigned i)
+{
+    unsigned n = 0;
+    for (unsigned t = 0; t < p->n_targets; t++)
+        n += p->targets[t].is_control && p->targets[t].name_idx == i;
+    return n;
+}
+
+/* The registry's addresses, then each --control: its address, or the first
+ * PROBE_CONTROL_ADDRS addresses its name resolved to through any resolver.
+ * A control that is one of the registry's own addresses is not a control. */
 static void plan_targets(struct probe_ctx *p)
 {
     for (unsigned i = 0; i < p->n_dns; i++)
-        for (unsigned j = 0; j < p->dns[i].n_addrs && p->n_targets < PROBE_MAX_TARGETS; j++)
+        for (unsigned j = 0; !p->dns[i].control && j < p->dns[i].n_addrs && p->n_targets < PROBE_MAX_TARGETS; j++)
             add_target(p, &p->dns[i].addrs[j], p->dns[i].name_idx, false);
-    for (unsigned i = 0; i < p->cfg.n_controls; i++) {
+    for (unsigned c = 0; c < p->cfg.n_controls; c++) {
         struct cap_addr a;
-        if (cap_addr_parse(p->cfg.controls[i], &a))
-            add_target(p, &a, 0, true);
+        if (!p->cfg.control_is_name[c]) {
+            if (cap_addr_parse(p->cfg.controls[c], &a))
+                add_target(p, &a, c, true);
+            continue;
+        }
+        for (unsigned i = 0; i < p->n_dns; i++) {
+            const struct probe_dns *d = &p->dns[i];
+            if (!d->control || d->name_idx != c)
+                continue;
+            for (unsigned j = 0; j < d->n_addrs && control_targets(p, c) < PROBE_CONTROL_ADDRS; j++)
+                add_target(p, &d->addrs[j], c, true);
+        }
     }
 }
 
@@ -289,8 +327,9 @@ static bool echo_pending(struct probe_ctx *p, int64_t now)
             continue;
         if (now >= tg->echo_next_ns) {
             /* The last "send" is only the wait for the last reply. */
-            if (tg->echo_sent < PROBE_ECHO_COUNT)
-                probe_icmp_echo(p, &tg->addr, tg->echo_id, (uint16_t)(tg->echo_sent + 1));
+            if (tg->echo_sent < PROBE_ECHO_COUNT &&
+                probe_icmp_echo(p, &tg->addr, tg->echo_id, (uint16_t)(tg->echo_sent + 1)))
+                tg->echo_requests++;
             tg->echo_sent++;
             tg->echo_next_ns = now + (tg->echo_sent < PROBE_ECHO_COUNT ? ECHO_GAP_NS : 3 * ECHO_GAP_NS);
         }
@@ -373,6 +412,64 @@ static void conn_facts(struct probe_ctx *p)
         fact(p, "fact=http endpoint=%s status=%d reason=%s registry_headers=%d bearer=%d code=%s%s%s message=%s", ep,
              h->status, reason, h->has_docker_api_version || h->has_ms_correlation, h->bearer_challenge, code,
              h->denied_client_ip[0] ? " client_ip=" : "", ip, msg);
+    }
+}
+
+/* The differential facts that are not connect steps: ICMP echo of every
+ * registry address that was pinged, and what each --control did.  A control
+ * answered when its TCP 443 got a SYN-ACK or RST, or it answered ping.  */
+static void differential_facts(struct probe_ctx *p)
+{
+    int cap = p->live != NULL;
+    for (unsigned t = 0; t < p->n_targets; t++) {
+        const struct probe_target *tg = &p->targets[t];
+        if (tg->is_control || !tg->echo_next_ns)
+            continue;
+        char ip[64];
+        cap_addr_str(&tg->addr, ip, sizeof(ip));
+        fact(p, "fact=echo endpoint=%s requests=%u replies=%u capture=%d", ip, tg->echo_requests,
+             tg->echo_replies, cap);
+    }
+    for (unsigned c = 0; c < p->cfg.n_controls; c++) {
+        char given[300];
+        an_fact_escape(given, sizeof(given), p->cfg.controls[c]);
+        const char *resolved = "address";
+        if (p->cfg.control_is_name[c]) {
+            /* The best answer of any resolver: ok if one gave addresses. */
+            resolved = "timeout";
+            for (unsigned i = 0; i < p->n_dns; i++) {
+                const struct probe_dns *d = &p->dns[i];
+                if (d->control && d->name_idx == c &&
+                    (d->status == ARES_SUCCESS || strcmp(resolved, "timeout") == 0))
+                    resolved = probe_dns_status_name(d->status);
+            }
+        }
+        bool any = false;
+        for (unsigned t = 0; t < p->n_targets; t++) {
+            const struct probe_target *tg = &p->targets[t];
+            if (!tg->is_control || tg->name_idx != c)
+                continue;
+            any = true;
+            char ip[64];
+            cap_addr_str(&tg->addr, ip, sizeof(ip));
+            const struct probe_conn *tcp = NULL;
+            for (unsigned i = 0; i < p->n_conns && !tcp; i++)
+                if (p->conns[i].kind == PK_TCP && p->conns[i].target == t && cap_addr_eq(&p->conns[i].addr, &tg->addr))
+                    tcp = &p->conns[i];
+            if (!tcp) {
+                fact(p, "fact=control given=%s resolved=%s addr=%s probed=0", given, resolved, ip);
+                continue;
+            }
+            fact(p, "fact=control given=%s resolved=%s addr=%s probed=1 port=%u result=%s local=%d ms=%lld echo_requests=%u echo_replies=%u capture=%d",
+                 given, resolved, ip, PROBE_PORT_TLS, errno_name(tcp->err), tcp->local_err ? 1 : 0,
+                 (long long)(((tcp->connected ? tcp->connected_ns : probe_now_ns()) - tcp->started_ns) / MS),
+                 tg->echo_requests, tg->echo_replies, cap);
+        }
+        if (!any) {
+            /* Unresolved, or its only addresses are the registry's own. */
+            fact(p, "fact=control given=%s resolved=%s addr= probed=0%s", given, resolved,
+                 strcmp(resolved, "ok") == 0 || strcmp(resolved, "address") == 0 ? " registry_address=1" : "");
+        }
     }
 }
 
@@ -467,5 +564,6 @@ int probe_run_steps(struct probe_ctx *p)
     step_loop(p);
     drain(p);
     conn_facts(p);
+    differential_facts(p);
     return 0;
 }

@@ -66,6 +66,13 @@ static void report_ok(struct an_report *r, const char *ip)
     r->verdict = AN_OK;
 }
 
+/* As an_engine_finish does: the facts, then the report concluded once. */
+static void apply(struct an_report *r, const struct an_options *opt, const char *const *facts, size_t n)
+{
+    an_facts_apply(r, opt, facts, n);
+    an_report_conclude(r, opt);
+}
+
 static const char *detail(const struct an_endpoint *ep, const char *key)
 {
     for (unsigned i = 0; i < ep->n_detail; i++)
@@ -86,7 +93,7 @@ static void test_denied(void)
         CONNECT_OK, TLS_OK,
         AN_FACT_PREFIX "fact=http endpoint=198.19.10.10:443 status=403 reason=Forbidden registry_headers=1 bearer=0 code=DENIED client_ip=198.18.1.2",
     };
-    an_facts_apply(&r, &opt, facts, 3);
+    apply(&r, &opt, facts, 3);
     CHECK_EQ_INT(r.verdict, AN_REGISTRY_DENIED);
     CHECK_EQ_STR(detail(&r.endpoints[0], "client_ip"), "198.18.1.2");
     an_report_free(&r);
@@ -101,20 +108,20 @@ static void test_throttled_and_healthy(void)
         CONNECT_OK, TLS_OK,
         AN_FACT_PREFIX "fact=http endpoint=198.19.10.10:443 status=429 reason=Too%20Many%20Requests registry_headers=1 code=TOOMANYREQUESTS",
     };
-    an_facts_apply(&r, &opt, facts, 3);
+    apply(&r, &opt, facts, 3);
     CHECK_EQ_INT(r.verdict, AN_REGISTRY_ERROR);
     an_report_free(&r);
 
     report_ok(&r, "198.19.10.10");
     facts[2] = AN_FACT_PREFIX "fact=http endpoint=198.19.10.10:443 status=401 registry_headers=1 bearer=1 code=UNAUTHORIZED";
-    an_facts_apply(&r, &opt, facts, 3);
+    apply(&r, &opt, facts, 3);
     CHECK_EQ_INT(r.verdict, AN_OK);
     an_report_free(&r);
 
     /* A 401 without the registry's headers came from something else. */
     report_ok(&r, "198.19.10.10");
     facts[2] = AN_FACT_PREFIX "fact=http endpoint=198.19.10.10:443 status=401 registry_headers=0 bearer=0";
-    an_facts_apply(&r, &opt, facts, 3);
+    apply(&r, &opt, facts, 3);
     CHECK_EQ_INT(r.verdict, AN_PROXY_INTERCEPTION);
     CHECK_EQ_INT(r.endpoints[0].confidence, AN_CONF_LOW);
     an_report_free(&r);
@@ -129,14 +136,14 @@ static void test_verify_failed(void)
         CONNECT_OK,
         AN_FACT_PREFIX "fact=tls step=registry endpoint=198.19.10.10:443 sni=labreg.azurecr.io result=ok version=TLSv1.3 verify=19 verify_error=self-signed%20certificate%20in%20certificate%20chain issuer_cn=Contoso%20TLS%20Inspection%20CA issuer_o=Contoso%20Ltd",
     };
-    an_facts_apply(&r, &opt, facts, 2);
+    apply(&r, &opt, facts, 2);
     CHECK_EQ_INT(r.verdict, AN_PROXY_INTERCEPTION);
     an_report_free(&r);
 
     /* Microsoft's own chain rejected by the local store is a TLS failure. */
     report_ok(&r, "198.19.10.10");
     facts[1] = AN_FACT_PREFIX "fact=tls step=registry endpoint=198.19.10.10:443 sni=labreg.azurecr.io result=ok verify=20 issuer_cn=Microsoft%20Azure%20RSA%20TLS%20Issuing%20CA%2003 issuer_o=Microsoft%20Corporation";
-    an_facts_apply(&r, &opt, facts, 2);
+    apply(&r, &opt, facts, 2);
     CHECK_EQ_INT(r.verdict, AN_TLS_FAILURE);
     an_report_free(&r);
 }
@@ -150,21 +157,21 @@ static void test_without_capture(void)
     const char *facts[] = {
         AN_FACT_PREFIX "fact=connect step=registry endpoint=198.19.10.10:443 name=labreg.azurecr.io result=ENETUNREACH local=1",
     };
-    an_facts_apply(&r, &opt, facts, 1);
+    apply(&r, &opt, facts, 1);
     CHECK_EQ_INT(r.n_endpoints, 1);
     CHECK_EQ_INT(r.verdict, AN_LOCAL_NO_ROUTE);
     an_report_free(&r);
 
     memset(&r, 0, sizeof(r));
     facts[0] = AN_FACT_PREFIX "fact=connect step=registry endpoint=198.19.10.10:443 name=labreg.azurecr.io result=ETIMEDOUT local=0";
-    an_facts_apply(&r, &opt, facts, 1);
+    apply(&r, &opt, facts, 1);
     CHECK_EQ_INT(r.verdict, AN_SILENT_DROP);
     CHECK(r.endpoints[0].candidates & (1u << AN_NSG_DROP));
     an_report_free(&r);
 
     memset(&r, 0, sizeof(r));
     facts[0] = AN_FACT_PREFIX "fact=dns name=labreg.azurecr.io resolver=system result=NXDOMAIN chain= addrs=";
-    an_facts_apply(&r, &opt, facts, 1);
+    apply(&r, &opt, facts, 1);
     CHECK_EQ_INT(r.verdict, AN_DNS_FAILURE);
     CHECK_EQ_STR(detail(&r.endpoints[0], "dns"), "NXDOMAIN");
     an_report_free(&r);
@@ -182,7 +189,7 @@ static void test_sni_filter(void)
         AN_FACT_PREFIX "fact=tls step=registry endpoint=198.19.10.10:443 sni=labreg.azurecr.io result=reset",
         AN_FACT_PREFIX "fact=tls step=control_sni endpoint=198.19.10.10:443 sni=control.invalid result=ok verify=62",
     };
-    an_facts_apply(&r, &opt, facts, 3);
+    apply(&r, &opt, facts, 3);
     CHECK_EQ_INT(r.verdict, AN_FIREWALL_RESET);
     an_report_free(&r);
 }
@@ -197,14 +204,14 @@ static void test_privatelink(void)
     const char *facts[] = {
         AN_FACT_PREFIX "fact=dns name=labreg.azurecr.io resolver=system result=ok chain=labreg.privatelink.azurecr.io,weu1.fe.azcr.io addrs=198.19.10.10",
     };
-    an_facts_apply(&r, &opt, facts, 1);
+    apply(&r, &opt, facts, 1);
     CHECK(r.endpoints[0].findings & (1u << AN_F_PRIVATELINK_RESOLVES_PUBLIC));
     an_report_free(&r);
 
     /* Inside the private nets it is how a private endpoint should look. */
     an_prefix_parse("198.19.0.0/16", &opt.private_nets[0]);
     report_ok(&r, "198.19.10.10");
-    an_facts_apply(&r, &opt, facts, 1);
+    apply(&r, &opt, facts, 1);
     CHECK(!(r.endpoints[0].findings & (1u << AN_F_PRIVATELINK_RESOLVES_PUBLIC)));
     an_report_free(&r);
 }
@@ -218,7 +225,7 @@ static void test_resolvers_differ(void)
         AN_FACT_PREFIX "fact=dns name=labreg.azurecr.io resolver=system result=ok chain= addrs=198.19.10.10",
         AN_FACT_PREFIX "fact=dns name=labreg.azurecr.io resolver=198.19.30.53 result=ok chain= addrs=198.18.5.5",
     };
-    an_facts_apply(&r, &opt, facts, 2);
+    apply(&r, &opt, facts, 2);
     CHECK(r.findings & (1u << AN_F_DNS_ANSWERS_DIFFER));
     CHECK(r.endpoints[0].findings & (1u << AN_F_DNS_ANSWERS_DIFFER));
     an_report_free(&r);
@@ -226,7 +233,7 @@ static void test_resolvers_differ(void)
     /* The same answer from both is no finding. */
     report_ok(&r, "198.19.10.10");
     facts[1] = AN_FACT_PREFIX "fact=dns name=labreg.azurecr.io resolver=198.19.30.53 result=ok chain= addrs=198.19.10.10";
-    an_facts_apply(&r, &opt, facts, 2);
+    apply(&r, &opt, facts, 2);
     CHECK(!(r.findings & (1u << AN_F_DNS_ANSWERS_DIFFER)));
     an_report_free(&r);
 }
@@ -244,13 +251,147 @@ static void test_facts_missing_keys(void)
         AN_FACT_PREFIX "fact=connect step=registry endpoint=198.19.10.10:443",
         AN_FACT_PREFIX "fact=tls endpoint=198.19.10.10:443 step=registry",
     };
-    an_facts_apply(&r, &opt, facts, 4);
+    apply(&r, &opt, facts, 4);
     CHECK(r.n_endpoints >= 1);
     for (unsigned k = 0; k < r.n_endpoints; k++)
         for (unsigned i = 0; i < r.endpoints[k].n_evidence; i++)
             for (const char *c = r.endpoints[k].evidence[i].what; *c; c++)
                 CHECK(*c >= 0x20 && *c < 0x7f);
     an_report_free(&r);
+}
+
+/* A report as the engine leaves it when 443 of the registry was silent and
+ * the control answered from inside its /24 (the wire does not count that),
+ * with the control's own connection as an endpoint of its own.  */
+static void report_silent(struct an_report *r)
+{
+    memset(r, 0, sizeof(*r));
+    r->mode = "probe";
+    r->endpoints = calloc(3, sizeof(*r->endpoints));
+    r->n_endpoints = 3;
+    struct an_endpoint *ep = &r->endpoints[0];
+    snprintf(ep->name, sizeof(ep->name), "labreg.azurecr.io");
+    ep->has_ip = true;
+    cap_addr_parse("198.19.10.10", &ep->ip);
+    ep->port = 443;
+    ep->verdict = AN_SILENT_DROP;
+    ep->confidence = AN_CONF_MEDIUM;
+    ep->candidates = 1u << AN_NSG_DROP | 1u << AN_ROUTE_BLACKHOLE;
+    ep = &r->endpoints[1];
+    ep->has_ip = true;
+    cap_addr_parse("198.19.10.11", &ep->ip);
+    ep->port = 443;
+    ep->verdict = AN_INCOMPLETE;
+    /* the DNS lookup of an unresolvable control name, seen on the wire */
+    ep = &r->endpoints[2];
+    snprintf(ep->name, sizeof(ep->name), "nosuch.azurecr.io");
+    ep->port = 443;
+    ep->verdict = AN_DNS_FAILURE;
+}
+
+#define SILENT_443 AN_FACT_PREFIX "fact=connect step=registry endpoint=198.19.10.10:443 name=labreg.azurecr.io result=ETIMEDOUT local=0 ms=1400"
+#define SILENT_80 AN_FACT_PREFIX "fact=connect step=tcp endpoint=198.19.10.10:80 name=labreg.azurecr.io result=ETIMEDOUT local=0 ms=1000"
+#define SILENT_8080 AN_FACT_PREFIX "fact=connect step=tcp endpoint=198.19.10.10:8080 name=labreg.azurecr.io result=ETIMEDOUT local=0 ms=1000"
+#define ECHO_SILENT AN_FACT_PREFIX "fact=echo endpoint=198.19.10.10 requests=2 replies=0 capture=1"
+#define CTL_NAME_OK AN_FACT_PREFIX "fact=control given=ctl.example resolved=ok addr=198.19.10.11 probed=1 port=443 result=ok local=0 ms=2 echo_requests=2 echo_replies=2 capture=1"
+#define CTL_UNRESOLVED AN_FACT_PREFIX "fact=control given=nosuch.azurecr.io resolved=NXDOMAIN addr= probed=0"
+
+static void test_control_in_prefix(void)
+{
+    struct an_report r;
+    struct an_options opt = { 0 };
+    report_silent(&r);
+    const char *facts[] = { SILENT_443, SILENT_80, SILENT_8080, ECHO_SILENT, CTL_NAME_OK, CTL_UNRESOLVED };
+    apply(&r, &opt, facts, 6);
+    CHECK_EQ_INT(r.verdict, AN_ROUTE_BLACKHOLE);
+    CHECK_EQ_INT(r.endpoints[0].confidence, AN_CONF_MEDIUM);
+    CHECK_EQ_INT(r.endpoints[0].candidates, 0);
+    CHECK(strstr(r.endpoints[0].reason, "ctl.example at 198.19.10.11 answered from the same prefix") != NULL);
+    /* The controls are controls: listed apart, neither one an endpoint. */
+    CHECK_EQ_INT(r.n_endpoints, 1);
+    CHECK_EQ_INT(r.n_controls, 2);
+    CHECK_EQ_STR(r.controls[0].given, "ctl.example");
+    CHECK(r.controls[0].has_ip && r.controls[0].probed && r.controls[0].answered);
+    CHECK_EQ_STR(r.controls[1].given, "nosuch.azurecr.io");
+    CHECK(!r.controls[1].has_ip && !r.controls[1].answered);
+    an_report_free(&r);
+}
+
+static void test_silent_reason_lists_tries(void)
+{
+    struct an_report r;
+    struct an_options opt = { 0 };
+    /* Nothing answered and no control was given: silent_drop, saying so. */
+    report_silent(&r);
+    const char *facts[] = { SILENT_443, SILENT_80, SILENT_8080, ECHO_SILENT, CTL_NAME_OK };
+    apply(&r, &opt, facts, 4);
+    CHECK_EQ_INT(r.verdict, AN_SILENT_DROP);
+    const char *why = r.endpoints[0].reason;
+    CHECK(strstr(why, "TCP 80 silent, TCP 8080 silent, ping silent") != NULL);
+    CHECK(strstr(why, "no --control destination was given") != NULL);
+    CHECK(r.endpoints[0].candidates == (1u << AN_NSG_DROP | 1u << AN_ROUTE_BLACKHOLE));
+    an_report_free(&r);
+
+    /* A control that did not answer proves nothing either. */
+    report_silent(&r);
+    facts[4] = AN_FACT_PREFIX "fact=control given=198.19.20.20 resolved=address addr=198.19.20.20 probed=1 port=443 result=ETIMEDOUT local=0 ms=1000 echo_requests=2 echo_replies=0 capture=1";
+    apply(&r, &opt, facts, 5);
+    CHECK_EQ_INT(r.verdict, AN_SILENT_DROP);
+    CHECK(strstr(r.endpoints[0].reason, "no control destination answered") != NULL);
+    CHECK_EQ_INT(r.n_controls, 1);
+    CHECK(r.controls[0].probed && !r.controls[0].answered);
+    an_report_free(&r);
+
+    /* Without a capture ping replies are unknown: no route_blackhole. */
+    report_silent(&r);
+    facts[3] = AN_FACT_PREFIX "fact=echo endpoint=198.19.10.10 requests=2 replies=0 capture=0";
+    facts[4] = CTL_NAME_OK;
+    apply(&r, &opt, facts, 5);
+    CHECK_EQ_INT(r.verdict, AN_SILENT_DROP);
+    CHECK(strstr(r.endpoints[0].reason, "ping not decisive") != NULL);
+    an_report_free(&r);
+
+    /* Port 80 answered: the drop is scoped to the port. */
+    report_silent(&r);
+    facts[1] = AN_FACT_PREFIX "fact=connect step=tcp endpoint=198.19.10.10:80 name=labreg.azurecr.io result=ECONNREFUSED local=0 ms=1";
+    facts[3] = ECHO_SILENT;
+    apply(&r, &opt, facts, 5);
+    CHECK_EQ_INT(r.verdict, AN_NSG_DROP);
+    an_report_free(&r);
+}
+
+/* What the wire decided stays; the control is still listed apart. */
+static void test_wire_route_blackhole_kept(void)
+{
+    struct an_report r;
+    struct an_options opt = { 0 };
+    report_silent(&r);
+    r.endpoints[0].verdict = AN_ROUTE_BLACKHOLE;
+    r.endpoints[0].candidates = 0;
+    snprintf(r.endpoints[0].reason, sizeof(r.endpoints[0].reason), "wire");
+    const char *facts[] = { SILENT_443, SILENT_80, SILENT_8080, ECHO_SILENT, CTL_NAME_OK };
+    apply(&r, &opt, facts, 5);
+    CHECK_EQ_INT(r.verdict, AN_ROUTE_BLACKHOLE);
+    CHECK_EQ_STR(r.endpoints[0].reason, "wire");
+    CHECK_EQ_INT(r.n_controls, 1);
+    an_report_free(&r);
+}
+
+static void test_control_parse(void)
+{
+    char out[LIM_DNS_NAME];
+    bool name;
+    CHECK(probe_control_parse("198.19.20.20", out, sizeof(out), &name));
+    CHECK(!name);
+    CHECK_EQ_STR(out, "198.19.20.20");
+    CHECK(probe_control_parse("Ctl.Example.", out, sizeof(out), &name));
+    CHECK(name);
+    CHECK_EQ_STR(out, "ctl.example");
+    CHECK(probe_control_parse("2001:db8:20::20", out, sizeof(out), &name));
+    CHECK(!name);
+    CHECK(!probe_control_parse("a b", out, sizeof(out), &name));
+    CHECK(!probe_control_parse("", out, sizeof(out), &name));
+    CHECK(!probe_control_parse("x;rm", out, sizeof(out), &name));
 }
 
 int main(void)
@@ -265,5 +406,9 @@ int main(void)
     RUN(test_privatelink);
     RUN(test_resolvers_differ);
     RUN(test_facts_missing_keys);
+    RUN(test_control_in_prefix);
+    RUN(test_silent_reason_lists_tries);
+    RUN(test_wire_route_blackhole_kept);
+    RUN(test_control_parse);
     return check_summary();
 }
