@@ -9,6 +9,19 @@
 /* Largest pcapng block; big enough for a max-size packet plus options.  */
 #define LIM_MAX_BLOCK (LIM_MAX_RECORD + 65536u)
 
+/* Compressed captures (gzip, zstd, xz) are decompressed as they are read.
+ * Real captures shrink 2 to 50 times (timestamps, sequence numbers and
+ * payloads differ from packet to packet); a stream that gives more than
+ * LIM_INFLATE_RATIO bytes per compressed byte, once past LIM_INFLATE_FREE
+ * bytes, is a decompression bomb (zeros in zstd or xz give 10^4 to 10^6)
+ * and ends the file as damaged.  gzip cannot pass about 1032:1 anyway.  */
+#define LIM_INFLATE_RATIO 1024u
+#define LIM_INFLATE_FREE (16ull << 20)
+/* Largest history window a compressed stream may ask for (2^27 = 128 MiB,
+ * zstd's own default limit; xz -9 needs 64 MiB): the xz memory limit and
+ * the zstd windowLogMax.  */
+#define LIM_INFLATE_WINDOW_LOG 27
+
 /* Interfaces described in one pcapng section; more is a damaged file.  */
 #define LIM_MAX_INTERFACES 256u
 

@@ -19,14 +19,27 @@
  *     seconds rather than rejected; a Simple Packet Block has no timestamp
  *     and gets ts_ns 0;
  *   - the first damaged record ends the file: cap_file_next returns -1 now
- *     and on every later call, with the same message.  */
+ *     and on every later call, with the same message.
+ *
+ * Sources: a path, or "-" for standard input (read as a stream: pipes need
+ * no seek).  A gzip, zstd or xz stream (told by its magic bytes, never by
+ * the name) is decompressed on the fly into the same input buffer, so the
+ * readers above never know; concatenated streams are read on.  A stream cut
+ * short, corrupt, or decompressing to more than LIM_INFLATE_RATIO times its
+ * size is a read error, never a clean end (a cut at a record boundary must
+ * not look like a whole file).  */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include <lzma.h>
+#include <zlib.h>
+#include <zstd.h>
 
 #include "capture.h"
 #include "rd.h"
@@ -60,7 +73,13 @@
 #define READ_CHUNK (64u << 10)
 _Static_assert(READ_BUF >= LIM_MAX_BLOCK, "a whole block must fit in the input buffer");
 
+/* Compressed input read ahead, before decompression.  */
+#define ZIN_BUF (64u << 10)
+/* Longest magic looked for: xz's six bytes.  */
+#define MAGIC_PEEK 6u
+
 enum cap_format { FMT_PCAP, FMT_PCAPNG };
+enum cap_codec { CODEC_NONE, CODEC_GZIP, CODEC_ZSTD, CODEC_XZ };
 
 struct ng_iface {
     uint32_t linktype;
@@ -92,7 +111,21 @@ struct cap_file {
     uint8_t *in;                /* READ_BUF bytes read ahead; */
     size_t in_pos, in_end;      /* in[in_pos, in_end) are not consumed yet */
     bool in_eof;                /* read(2) returned 0 */
-    int in_errno;               /* read(2) failed with this; 0: no error */
+    int in_errno;               /* reading failed with this; 0: no error */
+    char in_errmsg[128];        /* and this says how, errno text kept */
+
+    /* compressed source (codec != CODEC_NONE); zin also holds the bytes
+     * read to look for a magic, which a plain file gets back first */
+    enum cap_codec codec;
+    uint8_t *zin;               /* ZIN_BUF bytes of raw input */
+    size_t zin_pos, zin_end;
+    bool zin_eof;               /* read(2) on the source returned 0 */
+    bool z_ended;               /* the last stream ended cleanly (at a frame end) */
+    bool z_ready;               /* decoder state initialised: must be freed */
+    uint64_t z_in_total, z_out_total;
+    z_stream gz;
+    ZSTD_DStream *zs;
+    lzma_stream xz;
     uint64_t offset;            /* file offset of the next unread byte */
     uint64_t records;           /* packet records returned from this file */
     uint64_t next_frame;
@@ -123,6 +156,266 @@ static uint32_t get32(struct rd *r, bool be)
     return be ? rd_be32(r) : rd_le32(r);
 }
 
+/* ---- source: plain or decompressed bytes -------------------------------- */
+
+static const char *const codec_name[] = { "", "gzip", "zstd", "xz" };
+
+/* Records a read failure: errno e and one line saying what happened.  */
+static void src_fail(struct cap_file *f, int e, const char *what)
+{
+    f->in_errno = e ? e : EIO;
+    if (f->codec != CODEC_NONE)
+        snprintf(f->in_errmsg, sizeof f->in_errmsg, "%s: %s", codec_name[f->codec], what);
+    else
+        snprintf(f->in_errmsg, sizeof f->in_errmsg, "read error: %s", what);
+}
+
+/* read(2) of the raw source into zin, when it is empty; false at the end
+ * of the source or on an error (then in_errno is set).  */
+static bool zin_refill(struct cap_file *f)
+{
+    if (f->zin_pos < f->zin_end)
+        return true;
+    f->zin_pos = f->zin_end = 0;
+    while (!f->zin_eof) {
+        ssize_t got = read(f->fd, f->zin, ZIN_BUF);
+        if (got > 0) {
+            f->zin_end = (size_t)got;
+            f->z_in_total += (uint64_t)got;
+            return true;
+        }
+        if (got == 0)
+            f->zin_eof = true;
+        else if (errno != EINTR) {
+            int e = errno;
+            src_fail(f, e, strerror(e));
+            return false;
+        }
+    }
+    return false;
+}
+
+/* One decoder step from zin into dst[0, room); returns the bytes made, or
+ * -1 after src_fail.  Sets z_ended when a stream (or frame) ended here.  */
+static ssize_t z_step(struct cap_file *f, uint8_t *dst, size_t room)
+{
+    const uint8_t *in = f->zin + f->zin_pos;
+    size_t avail = f->zin_end - f->zin_pos;
+    size_t used = 0, made = 0;
+    switch (f->codec) {
+    case CODEC_GZIP: {
+        if (f->z_ended) {
+            /* Another gzip member follows (as `cat a.gz b.gz` makes). */
+            if (inflateReset(&f->gz) != Z_OK) {
+                src_fail(f, EIO, "cannot restart the decoder");
+                return -1;
+            }
+        }
+        f->gz.next_in = (Bytef *)(uintptr_t)in;
+        f->gz.avail_in = (uInt)avail;
+        f->gz.next_out = dst;
+        f->gz.avail_out = (uInt)room;
+        int zr = inflate(&f->gz, Z_NO_FLUSH);
+        used = avail - f->gz.avail_in;
+        made = room - f->gz.avail_out;
+        if (zr == Z_STREAM_END)
+            f->z_ended = true;
+        else if (zr == Z_OK || zr == Z_BUF_ERROR)
+            f->z_ended = false;
+        else {
+            src_fail(f, EIO, zr == Z_MEM_ERROR ? "out of memory"
+                             : f->gz.msg ? f->gz.msg : "corrupt data");
+            return -1;
+        }
+        break;
+    }
+    case CODEC_ZSTD: {
+        ZSTD_inBuffer ib = { in, avail, 0 };
+        ZSTD_outBuffer ob = { dst, room, 0 };
+        size_t zr = ZSTD_decompressStream(f->zs, &ob, &ib);
+        if (ZSTD_isError(zr)) {
+            src_fail(f, EIO, ZSTD_getErrorName(zr));
+            return -1;
+        }
+        used = ib.pos;
+        made = ob.pos;
+        f->z_ended = zr == 0;   /* a frame is complete and flushed */
+        break;
+    }
+    case CODEC_XZ: {
+        f->xz.next_in = in;
+        f->xz.avail_in = avail;
+        f->xz.next_out = dst;
+        f->xz.avail_out = room;
+        lzma_ret lr = lzma_code(&f->xz, f->zin_eof && avail == 0 ? LZMA_FINISH : LZMA_RUN);
+        used = avail - f->xz.avail_in;
+        made = room - f->xz.avail_out;
+        if (lr == LZMA_STREAM_END)
+            f->z_ended = true;
+        else if (lr == LZMA_MEMLIMIT_ERROR) {
+            src_fail(f, EIO, "the stream needs more memory than the bound in capture/limits.h");
+            return -1;
+        } else if (lr != LZMA_OK && !(lr == LZMA_BUF_ERROR && made == 0 && !f->zin_eof)) {
+            src_fail(f, EIO, lr == LZMA_BUF_ERROR ? "cut off (compressed data ends early)"
+                             : lr == LZMA_FORMAT_ERROR ? "not an xz stream"
+                             : lr == LZMA_MEM_ERROR ? "out of memory" : "corrupt data");
+            return -1;
+        }
+        break;
+    }
+    case CODEC_NONE:
+        break;
+    }
+    if (avail > 0 && used == 0 && made == 0 && !f->z_ended) {
+        /* No decoder may stall with input and room: never loop on it. */
+        src_fail(f, EIO, "corrupt data (the decoder made no progress)");
+        return -1;
+    }
+    f->zin_pos += used;
+    return (ssize_t)made;
+}
+
+/* Up to room decompressed bytes into dst; 0 at a clean end of the data,
+ * or on an error (in_errno set).  */
+static size_t z_read(struct cap_file *f, uint8_t *dst, size_t room)
+{
+    for (;;) {
+        bool more = zin_refill(f);
+        if (f->in_errno)
+            return 0;
+        if (!more) {
+            if (f->codec == CODEC_XZ && !f->z_ended) {
+                /* LZMA_FINISH on no input: the decoder says whether the
+                 * stream was whole. */
+                ssize_t made = z_step(f, dst, room);
+                if (made < 0)
+                    return 0;
+                if (made > 0)
+                    return (size_t)made;
+            }
+            if (!f->z_ended) {
+                src_fail(f, EIO, f->z_out_total == 0 && f->z_in_total <= MAGIC_PEEK
+                                 ? "cut off (no compressed data after the magic)"
+                                 : "cut off (compressed data ends early)");
+                return 0;
+            }
+            return 0;
+        }
+        ssize_t made = z_step(f, dst, room);
+        if (made < 0)
+            return 0;
+        if (made == 0)
+            continue;   /* the decoder took input without output yet */
+        f->z_out_total += (uint64_t)made;
+        if (f->z_out_total > LIM_INFLATE_FREE && f->z_out_total / LIM_INFLATE_RATIO > f->z_in_total) {
+            char msg[128];
+            snprintf(msg, sizeof msg, "decompresses to more than %u times its size (a decompression bomb?)",
+                     LIM_INFLATE_RATIO);
+            src_fail(f, EFBIG, msg);
+            return 0;
+        }
+        return (size_t)made;
+    }
+}
+
+/* Up to room bytes of the capture itself into dst: 0 at its end or on an
+ * error (in_errno set).  */
+static size_t src_read(struct cap_file *f, uint8_t *dst, size_t room)
+{
+    if (f->codec != CODEC_NONE)
+        return z_read(f, dst, room);
+    if (f->zin_pos < f->zin_end) {      /* the bytes read to look for a magic */
+        size_t n = f->zin_end - f->zin_pos;
+        if (n > room)
+            n = room;
+        memcpy(dst, f->zin + f->zin_pos, n);
+        f->zin_pos += n;
+        return n;
+    }
+    for (;;) {
+        ssize_t got = read(f->fd, dst, room);
+        if (got >= 0)
+            return (size_t)got;
+        if (errno != EINTR) {
+            int e = errno;
+            src_fail(f, e, strerror(e));
+            return 0;
+        }
+    }
+}
+
+/* Reads the first bytes of the source and chooses the codec by magic.
+ * Returns 0, or -1 with errbuf filled.  */
+static int src_open(struct cap_file *f, char *errbuf, size_t errlen)
+{
+    f->zin = malloc(ZIN_BUF);
+    if (!f->zin) {
+        snprintf(errbuf, errlen, "out of memory");
+        return -1;
+    }
+    while (f->zin_end < MAGIC_PEEK && !f->zin_eof) {
+        ssize_t got = read(f->fd, f->zin + f->zin_end, MAGIC_PEEK - f->zin_end);
+        if (got > 0)
+            f->zin_end += (size_t)got;
+        else if (got == 0)
+            f->zin_eof = true;
+        else if (errno != EINTR) {
+            snprintf(errbuf, errlen, "%s", strerror(errno));
+            return -1;
+        }
+    }
+    f->z_in_total = f->zin_end;
+    const uint8_t *m = f->zin;
+    size_t n = f->zin_end;
+    if (n >= 2 && m[0] == 0x1f && m[1] == 0x8b)
+        f->codec = CODEC_GZIP;
+    else if (n >= 4 && m[0] == 0x28 && m[1] == 0xb5 && m[2] == 0x2f && m[3] == 0xfd)
+        f->codec = CODEC_ZSTD;
+    else if (n >= 6 && memcmp(m, "\xfd" "7zXZ\0", 6) == 0)
+        f->codec = CODEC_XZ;
+    else
+        return 0;
+    bool ok = false;
+    switch (f->codec) {
+    case CODEC_GZIP:
+        /* 15 + 16: a 32 KiB window, gzip header and trailer checked. */
+        ok = inflateInit2(&f->gz, 15 + 16) == Z_OK;
+        break;
+    case CODEC_ZSTD:
+        f->zs = ZSTD_createDStream();
+        ok = f->zs && !ZSTD_isError(ZSTD_initDStream(f->zs)) &&
+             !ZSTD_isError(ZSTD_DCtx_setParameter(f->zs, ZSTD_d_windowLogMax, LIM_INFLATE_WINDOW_LOG));
+        break;
+    case CODEC_XZ: {
+        lzma_stream init = LZMA_STREAM_INIT;
+        f->xz = init;
+        ok = lzma_stream_decoder(&f->xz, (uint64_t)1 << LIM_INFLATE_WINDOW_LOG, LZMA_CONCATENATED) == LZMA_OK;
+        break;
+    }
+    case CODEC_NONE:
+        break;
+    }
+    f->z_ready = true;
+    if (!ok) {
+        snprintf(errbuf, errlen, "%s: cannot start the decoder", codec_name[f->codec]);
+        return -1;
+    }
+    return 0;
+}
+
+static void src_close(struct cap_file *f)
+{
+    if (f->z_ready) {
+        if (f->codec == CODEC_GZIP)
+            inflateEnd(&f->gz);
+        else if (f->codec == CODEC_ZSTD)
+            ZSTD_freeDStream(f->zs);
+        else if (f->codec == CODEC_XZ)
+            lzma_end(&f->xz);
+    }
+    free(f->zin);
+}
+
 /* Makes n bytes (at most READ_BUF) contiguous from in + in_pos, reading
  * on as needed; returns how many are there, fewer than n only at the end
  * of the file or after a read error.  Moves the unconsumed bytes to the
@@ -137,13 +430,11 @@ static size_t fill(struct cap_file *f, size_t n)
     f->in_end = have;
     while (f->in_end < n && !f->in_eof && !f->in_errno) {
         size_t room = READ_BUF - f->in_end;
-        ssize_t got = read(f->fd, f->in + f->in_end, room < READ_CHUNK ? room : READ_CHUNK);
+        size_t got = src_read(f, f->in + f->in_end, room < READ_CHUNK ? room : READ_CHUNK);
         if (got > 0)
-            f->in_end += (size_t)got;
-        else if (got == 0)
+            f->in_end += got;
+        else if (!f->in_errno)
             f->in_eof = true;
-        else if (errno != EINTR)
-            f->in_errno = errno;
     }
     return f->in_end < n ? f->in_end : n;
 }
@@ -245,7 +536,7 @@ static int pcap_next(struct cap_file *f, struct cap_record *rec, char *errbuf, s
         return 0;
     if (got < f->rec_hdr_len) {
         if (ioerr)
-            snprintf(msg, sizeof msg, "record %" PRIu64 ": read error: %s", recno, strerror(f->in_errno));
+            snprintf(msg, sizeof msg, "record %" PRIu64 ": %s", recno, f->in_errmsg);
         else
             snprintf(msg, sizeof msg, "record %" PRIu64 ": cut off (file ends inside a record header)", recno);
         return fail(f, errbuf, errlen, msg);
@@ -263,7 +554,7 @@ static int pcap_next(struct cap_file *f, struct cap_record *rec, char *errbuf, s
     const uint8_t *data;
     if (take(f, caplen, &data, &ioerr) < caplen) {
         if (ioerr)
-            snprintf(msg, sizeof msg, "record %" PRIu64 ": read error: %s", recno, strerror(f->in_errno));
+            snprintf(msg, sizeof msg, "record %" PRIu64 ": %s", recno, f->in_errmsg);
         else
             snprintf(msg, sizeof msg, "record %" PRIu64 ": cut off (file ends inside a packet)", recno);
         return fail(f, errbuf, errlen, msg);
@@ -428,7 +719,7 @@ static int ng_next(struct cap_file *f, struct cap_record *rec, char *errbuf, siz
             return 0;
         if (got < 8) {
             snprintf(msg, sizeof msg, "block at offset %" PRIu64 ": %s", at,
-                     ioerr ? "read error" : "cut off (file ends inside a block header)");
+                     ioerr ? f->in_errmsg : "cut off (file ends inside a block header)");
             return fail(f, errbuf, errlen, msg);
         }
         struct rd r = rd_make(hdr, 12);
@@ -439,7 +730,8 @@ static int ng_next(struct cap_file *f, struct cap_record *rec, char *errbuf, siz
             /* The byte-order magic tells how to read this section,
              * including this block's own length (pcapng 4.1). */
             if (read_full(f, hdr + 8, 4, &ioerr) < 4) {
-                snprintf(msg, sizeof msg, "block at offset %" PRIu64 ": cut off (file ends inside a section header)", at);
+                snprintf(msg, sizeof msg, "block at offset %" PRIu64 ": %s", at,
+                         ioerr ? f->in_errmsg : "cut off (file ends inside a section header)");
                 return fail(f, errbuf, errlen, msg);
             }
             struct rd b = rd_make(hdr + 8, 4);
@@ -468,7 +760,9 @@ static int ng_next(struct cap_file *f, struct cap_record *rec, char *errbuf, siz
         size_t rest = len - have;      /* body and trailing length */
         const uint8_t *block;
         if (take(f, rest, &block, &ioerr) < rest) {
-            if (is_pkt)
+            if (ioerr)
+                snprintf(msg, sizeof msg, "block at offset %" PRIu64 ": %s", at, f->in_errmsg);
+            else if (is_pkt)
                 snprintf(msg, sizeof msg, "record %" PRIu64 ": cut off (file ends inside a packet)", recno);
             else
                 snprintf(msg, sizeof msg, "block at offset %" PRIu64 ": cut off (file ends inside a block)", at);
@@ -505,13 +799,35 @@ static int ng_next(struct cap_file *f, struct cap_record *rec, char *errbuf, siz
 
 /* ---- public --------------------------------------------------------------- */
 
+/* The message for a failure to open or start reading: errno's text, and
+ * for compressed input what it was compressed with.  */
+static void open_err(const struct cap_file *f, char *errbuf, size_t errlen, const char *what)
+{
+    if (f->codec != CODEC_NONE && !f->in_errno)
+        snprintf(errbuf, errlen, "%s (after %s decompression)", what, codec_name[f->codec]);
+    else
+        set_err(errbuf, errlen, what);
+}
+
 struct cap_file *cap_file_open(const char *path, char *errbuf, size_t errlen)
 {
-    char msg[160];
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* The caller names the path: the message says only what went wrong. */
+    bool is_stdin = strcmp(path, "-") == 0;
+    int fd = is_stdin ? fcntl(0, F_DUPFD_CLOEXEC, 3) : open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
     if (fd < 0) {
-        snprintf(msg, sizeof msg, "%s: %s", path, strerror(errno));
-        set_err(errbuf, errlen, msg);
+        set_err(errbuf, errlen, strerror(errno));
+        return NULL;
+    }
+    struct stat st;
+    int e = fstat(fd, &st) != 0 ? errno : S_ISDIR(st.st_mode) ? EISDIR : 0;
+    if (e) {
+        set_err(errbuf, errlen, strerror(e));
+        close(fd);
+        return NULL;
+    }
+    if (isatty(fd)) {
+        set_err(errbuf, errlen, "is a terminal, not a capture (pipe one in: tcpdump -w - | acrdiag analyze -)");
+        close(fd);
         return NULL;
     }
     struct cap_file *f = calloc(1, sizeof *f);
@@ -526,12 +842,14 @@ struct cap_file *cap_file_open(const char *path, char *errbuf, size_t errlen)
     f->fd = fd;
     f->in = in;
     f->next_frame = 1;
+    if (src_open(f, errbuf, errlen) < 0)
+        goto bad;
 
     uint8_t hdr[PCAP_FILE_HDR];
     bool ioerr;
     size_t got = read_full(f, hdr, 4, &ioerr);
     if (got < 4) {
-        set_err(errbuf, errlen, ioerr ? "read error" : got == 0 ? "file is empty" : "not a pcap or pcapng file");
+        open_err(f, errbuf, errlen, ioerr ? f->in_errmsg : got == 0 ? "file is empty" : "not a pcap or pcapng file");
         goto bad;
     }
     struct rd r = rd_make(hdr, 4);
@@ -550,11 +868,11 @@ struct cap_file *cap_file_open(const char *path, char *errbuf, size_t errlen)
         f->be = true;
         m = swapped;
     } else if (magic != PCAP_MAGIC_US && magic != PCAP_MAGIC_NS && magic != PCAP_MAGIC_KUZ) {
-        set_err(errbuf, errlen, "not a pcap or pcapng file");
+        open_err(f, errbuf, errlen, "not a pcap or pcapng file");
         goto bad;
     }
     if (read_full(f, hdr + 4, PCAP_FILE_HDR - 4, &ioerr) < PCAP_FILE_HDR - 4) {
-        set_err(errbuf, errlen, "cut off (file ends inside the pcap file header)");
+        open_err(f, errbuf, errlen, ioerr ? f->in_errmsg : "cut off (file ends inside the pcap file header)");
         goto bad;
     }
     f->fmt = FMT_PCAP;
@@ -599,6 +917,7 @@ void cap_file_close(struct cap_file *f)
         return;
     for (unsigned i = 0; i < f->n_comments; i++)
         free(f->comments[i]);
+    src_close(f);
     close(f->fd);
     free(f->in);
     free(f);
