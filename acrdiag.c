@@ -1,12 +1,14 @@
 /* acrdiag.c: the command line: tells why pushes to Azure Container Registry
  * fail, and proves it with packets.  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -16,7 +18,7 @@
 
 #define MAX_FILES 16
 
-static const char usage_text[] =
+static const char usage_head[] =
     "usage: acrdiag analyze [options] FILE...\n"
     "       acrdiag watch [options] [-i IFACE] [--duration S] [--until-idle S] [-w FILE]\n"
     "       acrdiag probe [options] NAME      (see acrdiag probe --help)\n"
@@ -30,26 +32,58 @@ static const char usage_text[] =
     "  watch                  capture while a push runs (root), stop on Ctrl-C,\n"
     "                         SIGTERM, --duration or --until-idle, then report\n"
     "\n"
-    "Options for watch:\n"
+    "Options go anywhere after the command; -- ends them.\n";
+
+static const char usage_analyze[] =
+    "usage: acrdiag analyze [options] FILE...\n"
+    "  FILE                   pcap or pcapng, also gzip, zstd or xz compressed (told\n"
+    "                         by the magic bytes); - or /dev/stdin: standard input;\n"
+    "                         several files are read in order as one capture\n"
+    "  -r, --read FILE        the same as naming FILE (tcpdump's habit)\n"
+    "  -o, --output FILE      write the report to FILE instead of standard output: a\n"
+    "                         regular file is replaced atomically (mode 0666 less the\n"
+    "                         umask), a device or FIFO is written in place; - is\n"
+    "                         standard output\n";
+
+static const char usage_watch[] =
+    "usage: acrdiag watch [options] [-i IFACE] [--duration S] [--until-idle S] [-w FILE]\n"
     "  -i, --interface IFACE  interface to capture on (default: any)\n"
     "  --duration S           stop after S seconds\n"
     "  --until-idle S         stop when the watched connections were idle for S seconds\n"
     "  -w, --write FILE       keep the capture (pcapng, mode 0600, written atomically)\n"
-    "  --user NAME            user to drop to after opening the capture (default nobody)\n"
-    "\n"
-    "Options for both:\n"
+    "  --user NAME            user to drop to after opening the capture (default nobody)\n";
+
+static const char usage_common[] =
     "  --json                 the JSON document of the verdict contract\n"
     "  --markdown             a ticket-ready Markdown report\n"
     "  --host NAME|IP         only endpoints with this name or address\n"
     "  --port N               the TCP port of the registry (default 443)\n"
     "  --private-net CIDR     address space of private endpoints (repeatable;\n"
     "                         default 10/8, 172.16/12, 192.168/16, 100.64/10, fc00::/7)\n"
-    "  -o, --output FILE      write the report to FILE (atomically) instead of stdout\n"
-    "                         (analyze only)\n"
     "  --color / --no-color   colour the text verdict (default: when stdout is a terminal)\n"
+    "  -h, --help             this help;  -V, --version  the version\n";
+
+static const char usage_exit[] =
     "\n"
     "Exit status: 0 every endpoint ok, 1 a fault was diagnosed, 2 bad usage or\n"
     "unreadable input, 3 not enough evidence.\n";
+
+static void print_usage(const char *which)
+{
+    if (!which || strcmp(which, "analyze") == 0) {
+        if (!which)
+            printf("%s\nOptions for analyze:\n", usage_head);
+        fputs(usage_analyze, stdout);
+    }
+    if (!which || strcmp(which, "watch") == 0) {
+        if (!which)
+            fputs("\nOptions for watch:\n", stdout);
+        fputs(usage_watch, stdout);
+    }
+    printf("%s", which ? "" : "\nOptions for both:\n");
+    fputs(usage_common, stdout);
+    fputs(usage_exit, stdout);
+}
 
 enum format { FMT_TEXT, FMT_JSON, FMT_MARKDOWN };
 
@@ -68,15 +102,18 @@ struct cli {
     double duration, until_idle;    /* seconds; 0: not set */
 };
 
+/* Bad usage: one line on stderr, exit 2.  */
 static int fail_usage(const char *msg, const char *arg)
 {
     if (arg)
-        fprintf(stderr, "acrdiag: %s: %s\n", msg, arg);
+        fprintf(stderr, "acrdiag: %s: %s (try acrdiag --help)\n", msg, arg);
     else
-        fprintf(stderr, "acrdiag: %s\n", msg);
-    fprintf(stderr, "Try 'acrdiag --help'.\n");
+        fprintf(stderr, "acrdiag: %s (try acrdiag --help)\n", msg);
     return 2;
 }
+
+/* parse_options: the command is done and exits 0 (--help, --version). */
+#define PARSE_DONE (-1)
 
 static bool parse_seconds(const char *s, double *out)
 {
@@ -92,6 +129,10 @@ static int parse_options(int argc, char **argv, struct cli *c)
 {
     enum { O_JSON = 256, O_MARKDOWN, O_HOST, O_PORT, O_PRIVATE, O_COLOR, O_NO_COLOR, O_DURATION,
            O_IDLE, O_USER };
+    /* Options anywhere, in the order given: a leading '-' makes getopt hand
+     * over each operand as option 1 where it stands (files keep the order of
+     * the command line, with -r FILE among them); -- ends the options.  */
+    const char *optstring = c->watch ? "-i:w:hV" : "-o:r:hV";
     static const struct option longopts[] = {
         { "json", no_argument, NULL, O_JSON },
         { "markdown", no_argument, NULL, O_MARKDOWN },
@@ -106,12 +147,15 @@ static int parse_options(int argc, char **argv, struct cli *c)
         { "duration", required_argument, NULL, O_DURATION },
         { "until-idle", required_argument, NULL, O_IDLE },
         { "user", required_argument, NULL, O_USER },
+        { "read", required_argument, NULL, 'r' },
+        { "help", no_argument, NULL, 'h' },
+        { "version", no_argument, NULL, 'V' },
         { NULL, 0, NULL, 0 },
     };
     int ch;
     optind = 1;
     opterr = 0;
-    while ((ch = getopt_long(argc, argv, c->watch ? "+i:w:" : "+o:", longopts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, optstring, longopts, NULL)) != -1) {
         bool watch_only = ch == 'i' || ch == 'w' || ch == O_DURATION || ch == O_IDLE || ch == O_USER;
         if (watch_only && !c->watch)
             return fail_usage("option only for watch", argv[optind - 1]);
@@ -137,6 +181,21 @@ static int parse_options(int argc, char **argv, struct cli *c)
             c->an.n_private_nets++;
             break;
         case 'o': c->output = optarg; break;
+        case 1:
+        case 'r':
+            if (c->watch)
+                return fail_usage(ch == 1 ? "watch takes no file; did you mean -w FILE?"
+                                          : "option only for analyze", ch == 1 ? optarg : "-r");
+            if (c->n_files >= MAX_FILES)
+                return fail_usage("too many capture files (at most 16)", optarg);
+            c->files[c->n_files++] = optarg;
+            break;
+        case 'h':
+            print_usage(c->watch ? "watch" : "analyze");
+            return PARSE_DONE;
+        case 'V':
+            printf("acrdiag %s\n", ACRDIAG_VERSION);
+            return PARSE_DONE;
         case O_COLOR: c->color = 1; break;
         case O_NO_COLOR: c->color = 0; break;
         case 'i': c->iface = optarg; break;
@@ -160,7 +219,7 @@ static int parse_options(int argc, char **argv, struct cli *c)
             return fail_usage("watch takes no file; did you mean -w FILE?", argv[optind]);
         return 0;
     }
-    for (int i = optind; i < argc; i++) {
+    for (int i = optind; i < argc; i++) {   /* after -- */
         if (c->n_files >= MAX_FILES)
             return fail_usage("too many capture files (at most 16)", argv[i]);
         c->files[c->n_files++] = argv[i];
@@ -172,6 +231,12 @@ static int parse_options(int argc, char **argv, struct cli *c)
 
 /* Reads every file into the engine.  Returns 0, or 2 after printing one
  * line when a file cannot be used at all.  */
+/* The name of an input in messages. */
+static const char *input_name(const char *path)
+{
+    return strcmp(path, "-") == 0 ? "standard input" : path;
+}
+
 static int read_files(const struct cli *c, struct an_engine *e)
 {
     uint64_t next_frame = 1;
@@ -179,7 +244,7 @@ static int read_files(const struct cli *c, struct an_engine *e)
         char err[256];
         struct cap_file *f = cap_file_open(c->files[i], err, sizeof(err));
         if (!f) {
-            fprintf(stderr, "acrdiag: %s: %s\n", c->files[i], err);
+            fprintf(stderr, "acrdiag: %s: %s\n", input_name(c->files[i]), err);
             return 2;
         }
         cap_file_set_next_frame(f, next_frame);
@@ -205,17 +270,17 @@ static int read_files(const struct cli *c, struct an_engine *e)
         cap_file_close(f);
         if (rc < 0) {
             if (records == 0) {
-                fprintf(stderr, "acrdiag: %s: %s\n", c->files[i], err);
+                fprintf(stderr, "acrdiag: %s: %s\n", input_name(c->files[i]), err);
                 return 2;
             }
             char why[200];
-            snprintf(why, sizeof(why), "%.60s: %.130s", c->files[i], err);
+            snprintf(why, sizeof(why), "%.60s: %.130s", input_name(c->files[i]), err);
             fprintf(stderr, "acrdiag: warning: %s; the verdicts use the %llu records before it\n", why,
                     (unsigned long long)records);
             an_engine_damaged(e, why);
         }
         if (records > 0 && unsupported == records) {
-            fprintf(stderr, "acrdiag: %s: no IP packet could be decoded (link type %u)\n", c->files[i],
+            fprintf(stderr, "acrdiag: %s: no IP packet could be decoded (link type %u)\n", input_name(c->files[i]),
                     bad_linktype);
             return 2;
         }
@@ -234,38 +299,144 @@ static int write_report(const struct cli *c, FILE *out, const struct an_report *
     return an_write_text(out, r, &wo);
 }
 
-/* Writes to FILE.tmp.XXXXXX, then renames: the reader never sees half a report. */
-static int write_atomically(const struct cli *c, const struct an_report *r)
-{
+/* ---- the report's destination (-o) ------------------------------------------ */
+
+/* Where the report goes.  A regular file (or a new name) is written to
+ * NAME.tmp.XXXXXX beside it, then renamed: a reader never sees half a
+ * report.  Anything else (a device, a FIFO, /dev/null, our own standard
+ * output) is written in place: renaming over it would replace it.  A
+ * symbolic link is never followed to replace what it points to.  */
+struct output {
+    const char *path;       /* as given; NULL: standard output */
+    FILE *fp;
+    int fd;
+    bool atomic;
     char tmp[4096];
-    if (snprintf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", c->output) >= (int)sizeof(tmp)) {
-        fprintf(stderr, "acrdiag: %s: name too long\n", c->output);
-        return -1;
+};
+
+static int output_error(const char *path, const char *what)
+{
+    fprintf(stderr, "acrdiag: %s: %s\n", path, what);
+    return 2;
+}
+
+/* True when st is the file our standard output already writes to. */
+static bool is_our_stdout(const struct stat *st)
+{
+    struct stat so;
+    return fstat(1, &so) == 0 && so.st_dev == st->st_dev && so.st_ino == st->st_ino;
+}
+
+/* Opens the destination before any input is read, so a bad -o fails fast.
+ * Returns 0, or 2 after one line on stderr.  */
+static int output_open(struct output *o, const char *path)
+{
+    *o = (struct output){ .path = path, .fp = stdout, .fd = 1 };
+    if (!path || strcmp(path, "-") == 0) {
+        o->path = NULL;
+        return 0;
     }
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        fprintf(stderr, "acrdiag: %s: %s\n", c->output, strerror(errno));
-        return -1;
+    struct stat st;
+    if (lstat(path, &st) != 0) {
+        if (errno != ENOENT)
+            return output_error(path, strerror(errno));
+        o->atomic = true;
+    } else if (S_ISREG(st.st_mode)) {
+        o->atomic = true;
+    } else if (S_ISDIR(st.st_mode)) {
+        return output_error(path, strerror(EISDIR));
+    } else if (S_ISLNK(st.st_mode)) {
+        struct stat target;
+        if (stat(path, &target) != 0)
+            return output_error(path, "is a symbolic link to nothing; not followed to create a file");
+        if (S_ISDIR(target.st_mode))
+            return output_error(path, strerror(EISDIR));
+        if (S_ISREG(target.st_mode)) {
+            if (is_our_stdout(&target)) {   /* /dev/stdout into a file: it is ours */
+                o->path = NULL;
+                return 0;
+            }
+            return output_error(path, "is a symbolic link to a regular file; not replaced "
+                                      "(name the file itself)");
+        }
     }
-    FILE *out = fdopen(fd, "w");
-    if (!out) {
-        close(fd);
-        unlink(tmp);
-        fprintf(stderr, "acrdiag: %s: %s\n", c->output, strerror(errno));
-        return -1;
+    if (o->atomic) {
+        if (snprintf(o->tmp, sizeof(o->tmp), "%s.tmp.XXXXXX", path) >= (int)sizeof(o->tmp))
+            return output_error(path, strerror(ENAMETOOLONG));
+        o->fd = mkostemp(o->tmp, O_CLOEXEC);
+        if (o->fd < 0)
+            return output_error(path, strerror(errno));
+        /* mkstemp makes 0600; a report is an ordinary file: honour the umask. */
+        mode_t mask = umask(0);
+        umask(mask);
+        if (fchmod(o->fd, 0666 & ~mask) != 0) {
+            int e = errno;
+            close(o->fd);
+            unlink(o->tmp);
+            return output_error(path, strerror(e));
+        }
+    } else {
+        /* In place, never created, never truncated (a device or FIFO has
+         * nothing to truncate); only a symbolic link found above is
+         * followed, and what is opened must still not be a regular file
+         * unless it is our own standard output.  */
+        int flags = O_WRONLY | O_NOCTTY | O_CLOEXEC | (S_ISLNK(st.st_mode) ? 0 : O_NOFOLLOW);
+        o->fd = open(path, flags);
+        if (o->fd < 0)
+            return output_error(path, strerror(errno));
+        struct stat now;
+        if (fstat(o->fd, &now) != 0 || S_ISDIR(now.st_mode) || (S_ISREG(now.st_mode) && !is_our_stdout(&now))) {
+            close(o->fd);
+            return output_error(path, "changed while it was opened; not written");
+        }
     }
-    int rc = write_report(c, out, r);
-    if (fflush(out) != 0 || fsync(fd) != 0)
-        rc = -1;
-    if (fclose(out) != 0)
-        rc = -1;
-    if (rc == 0 && rename(tmp, c->output) != 0)
-        rc = -1;
-    if (rc != 0) {
-        fprintf(stderr, "acrdiag: %s: %s\n", c->output, strerror(errno));
-        unlink(tmp);
+    o->fp = fdopen(o->fd, "w");
+    if (!o->fp) {
+        int e = errno;
+        close(o->fd);
+        if (o->atomic)
+            unlink(o->tmp);
+        return output_error(path, strerror(e));
     }
-    return rc;
+    return 0;
+}
+
+/* Abandons the output: a temporary file is removed, nothing is renamed. */
+static void output_abort(struct output *o)
+{
+    if (!o->path)
+        return;
+    fclose(o->fp);
+    if (o->atomic)
+        unlink(o->tmp);
+}
+
+/* Finishes the output after write_report returned wrc.  Returns 0, or 2
+ * after one line on stderr naming the destination and errno's text.  */
+static int output_close(struct output *o, int wrc)
+{
+    int e = wrc != 0 ? (errno ? errno : EIO) : 0;
+    if (!o->path) {
+        if (fflush(stdout) != 0 && !e)
+            e = errno;
+        if (e)
+            return output_error("standard output", strerror(e));
+        return 0;
+    }
+    if (fflush(o->fp) != 0 && !e)
+        e = errno;
+    if (!e && o->atomic && fsync(o->fd) != 0)
+        e = errno;
+    if (fclose(o->fp) != 0 && !e)
+        e = errno;
+    if (!e && o->atomic && rename(o->tmp, o->path) != 0)
+        e = errno;
+    if (e) {
+        if (o->atomic)
+            unlink(o->tmp);
+        return output_error(o->path, strerror(e));
+    }
+    return 0;
 }
 
 static int cmd_analyze(int argc, char **argv)
@@ -273,15 +444,21 @@ static int cmd_analyze(int argc, char **argv)
     struct cli c = { .format = FMT_TEXT, .color = -1, .an = { .port = 443 } };
     int rc = parse_options(argc, argv, &c);
     if (rc)
+        return rc == PARSE_DONE ? 0 : rc;
+    struct output out;
+    rc = output_open(&out, c.output);
+    if (rc)
         return rc;
     struct an_engine *e = an_engine_new(&c.an);
     if (!e) {
+        output_abort(&out);
         fprintf(stderr, "acrdiag: out of memory\n");
         return 2;
     }
     rc = read_files(&c, e);
     if (rc) {
         an_engine_free(e);
+        output_abort(&out);
         return rc;
     }
     struct an_report r;
@@ -291,16 +468,12 @@ static int cmd_analyze(int argc, char **argv)
     for (unsigned i = 0; i < c.n_files && i < 16; i++)
         r.capture.files[i] = c.files[i];
 
-    int wrc = c.output ? write_atomically(&c, &r) : write_report(&c, stdout, &r);
-    if (!c.output && fflush(stdout) != 0)
-        wrc = -1;
+    errno = 0;
+    int wrc = write_report(&c, out.fp, &r);
     int status = an_exit_status(r.verdict);
     an_report_free(&r);
-    if (wrc != 0) {
-        if (!c.output)
-            fprintf(stderr, "acrdiag: writing the report failed: %s\n", strerror(errno));
+    if (output_close(&out, wrc) != 0)
         return 2;
-    }
     return status;
 }
 
@@ -474,7 +647,7 @@ static int cmd_watch(int argc, char **argv)
     struct cli c = { .watch = true, .format = FMT_TEXT, .color = -1, .an = { .port = 443 } };
     int rc = parse_options(argc, argv, &c);
     if (rc)
-        return rc;
+        return rc == PARSE_DONE ? 0 : rc;
     char err[256], filter[128];
     if (!probe_refuse_setuid(err, sizeof(err))) {
         fprintf(stderr, "acrdiag: %s\n", err);
@@ -510,24 +683,80 @@ static int cmd_watch(int argc, char **argv)
     return status;
 }
 
+/* The options of any command that take their value as the next word, so
+ * that value is never taken for the command's name.  */
+static bool takes_value(const char *opt)
+{
+    static const char *const with_value[] = {
+        "-o", "-r", "-i", "-w", "--output", "--read", "--interface", "--write", "--host", "--port",
+        "--private-net", "--duration", "--until-idle", "--user",
+        /* probe's (probe/cli.c) */
+        "--dns-server", "--data-endpoint", "--region", "--control", "--cacert", "--timeout",
+    };
+    for (size_t i = 0; i < sizeof(with_value) / sizeof(with_value[0]); i++)
+        if (strcmp(opt, with_value[i]) == 0)
+            return true;
+    return false;
+}
+
+static bool is_command(const char *w)
+{
+    return strcmp(w, "analyze") == 0 || strcmp(w, "watch") == 0 || strcmp(w, "probe") == 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2)
         return fail_usage("missing command", NULL);
     const char *cmd = argv[1];
-    if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
+    if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "-V") == 0 || strcmp(cmd, "version") == 0) {
         printf("acrdiag %s\n", ACRDIAG_VERSION);
         return 0;
     }
     if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
-        fputs(usage_text, stdout);
+        print_usage(NULL);
         return 0;
+    }
+    /* Options before the command (`acrdiag --json analyze x.pcap`): the
+     * command moves to the front.  With no command, options mean analyze
+     * (`acrdiag -r x.pcap`, tcpdump's habit).  */
+    if (cmd[0] == '-' && cmd[1] != '\0') {
+        int at = 0;
+        for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
+            if (is_command(argv[i]) && !takes_value(argv[i - 1])) {
+                at = i;
+                break;
+            }
+        }
+        if (at) {
+            char *word = argv[at];
+            memmove(&argv[2], &argv[1], (size_t)(at - 1) * sizeof(argv[0]));
+            argv[1] = word;
+            cmd = word;
+        } else {
+            static char analyze_word[] = "analyze";
+            argv[0] = analyze_word;     /* parse_options skips argv[0] */
+            return cmd_analyze(argc, argv);
+        }
     }
     if (strcmp(cmd, "analyze") == 0)
         return cmd_analyze(argc - 1, argv + 1);
     if (strcmp(cmd, "watch") == 0)
         return cmd_watch(argc - 1, argv + 1);
-    if (strcmp(cmd, "probe") == 0)
+    if (strcmp(cmd, "probe") == 0) {
+        /* -h and -V for probe as for the others (probe/cli.c knows --help). */
+        for (int i = 2; i < argc && strcmp(argv[i], "--") != 0; i++) {
+            if (strcmp(argv[i], "-V") == 0 || strcmp(argv[i], "--version") == 0) {
+                printf("acrdiag %s\n", ACRDIAG_VERSION);
+                return 0;
+            }
+            if (strcmp(argv[i], "-h") == 0) {
+                static char help_word[] = "--help";
+                char *help[] = { argv[1], help_word, NULL };
+                return probe_main(2, help);
+            }
+        }
         return probe_main(argc - 1, argv + 1);
+    }
     return fail_usage("unknown command", cmd);
 }
