@@ -1,0 +1,525 @@
+#!/usr/bin/env python3
+"""check_cli.py: the command line's habits and its bad inputs (issue 13, item 2).
+
+Options in every position and after --, -r FILE, - and /dev/stdin, gzip, zstd
+and xz captures told by their magic (cut, corrupt, concatenated, a bomb), help
+and version for every command, -o to - / a new or existing regular file (atomic,
+umask) / a device / a FIFO / /dev/null / /dev/stdout / a symlink / a directory,
+and error lines (one line, the path once, errno's text, exit 2).
+
+Needs nothing but python3: the compressed inputs are made here (gzip and lzma
+from the standard library, zstd frames written by hand from raw and RLE blocks;
+the zstd program, when installed, also compresses one for real).
+Prints one line per failure and a closing "N passed, N failed".
+"""
+import gzip
+import json
+import lzma
+import os
+import shutil
+import stat
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ACRDIAG = os.environ.get("ACRDIAG", os.path.join(REPO, "acrdiag"))
+CAP = os.path.join(REPO, "tests", "corpus", "pcaps", "zeek", "tls1.2.pcap")          # ok, exit 0
+CAP2 = os.path.join(REPO, "tests", "corpus", "pcaps", "ndpi", "tls_alert.pcap")       # pcapng
+SANITIZER = ("runtime error", "AddressSanitizer", "LeakSanitizer", "UndefinedBehaviorSanitizer")
+
+passed = failed = 0
+
+
+def check(name, cond, detail=""):
+    global passed, failed
+    if cond:
+        passed += 1
+    else:
+        failed += 1
+        print("FAIL %s%s" % (name, (": " + detail) if detail else ""))
+
+
+class Run:
+    def __init__(self, rc, out, err, seconds, maxrss_kb=0):
+        self.rc, self.out, self.err, self.seconds, self.maxrss_kb = rc, out, err, seconds, maxrss_kb
+
+    def text(self):
+        return self.out.decode(errors="replace")
+
+    def errtext(self):
+        return self.err.decode(errors="replace")
+
+    def errlines(self):
+        return [l for l in self.errtext().split("\n") if l]
+
+    def json(self):
+        try:
+            return json.loads(self.out)
+        except ValueError:
+            return None
+
+    def __repr__(self):
+        return "exit %d, stderr %r, stdout %r" % (self.rc, self.errtext()[:300], self.text()[:120])
+
+
+def run(args, stdin=None, input_bytes=None, cwd=None, umask=None, timeout=60):
+    """Runs acrdiag ARGS; stdin is a file name, or input_bytes are piped in."""
+    def pre():
+        if umask is not None:
+            os.umask(umask)
+    fin = open(stdin, "rb") if stdin else (subprocess.PIPE if input_bytes is not None else subprocess.DEVNULL)
+    t0 = time.time()
+    with tempfile.TemporaryFile() as fout, tempfile.TemporaryFile() as ferr:
+        p = subprocess.Popen([ACRDIAG] + args, stdin=fin, stdout=fout, stderr=ferr, cwd=cwd, preexec_fn=pre)
+        if input_bytes is not None:
+            def feed():
+                try:
+                    p.stdin.write(input_bytes)
+                except BrokenPipeError:
+                    pass
+                finally:
+                    p.stdin.close()
+            threading.Thread(target=feed, daemon=True).start()
+        deadline = time.time() + timeout
+        while True:
+            pid, status, ru = os.wait4(p.pid, os.WNOHANG)
+            if pid:
+                break
+            if time.time() > deadline:
+                p.kill()
+                pid, status, ru = os.wait4(p.pid, 0)
+                p.returncode = -9
+                if stdin:
+                    fin.close()
+                return Run(-9, b"", b"hang: killed after %d s" % timeout, timeout)
+            time.sleep(0.01)
+        p.returncode = os.waitstatus_to_exitcode(status)
+        if stdin:
+            fin.close()
+        fout.seek(0)
+        ferr.seek(0)
+        return Run(p.returncode, fout.read(), ferr.read(), time.time() - t0, ru.ru_maxrss)
+
+
+def sane(name, r, statuses=(0, 1, 2, 3)):
+    """Every run: an allowed status, no sanitizer report; exit 2 is one line on stderr."""
+    check(name + " exit status", r.rc in statuses, repr(r))
+    err = r.errtext()
+    check(name + " no sanitizer report", not any(s in err for s in SANITIZER), err[:600])
+    if r.rc == 2:
+        check(name + " exit 2 prints one line on stderr", len(r.errlines()) == 1, repr(err[:400]))
+
+
+def same_verdicts(name, a, b):
+    """Two JSON documents with the same verdicts (capture.files may differ)."""
+    ja, jb = a.json(), b.json()
+    if ja is None or jb is None:
+        check(name + " JSON", False, "not JSON: %r / %r" % (a, b))
+        return
+    for d in (ja, jb):
+        d.get("capture", {}).pop("files", None)
+    check(name + " same report", ja == jb, "%s vs %s" % (json.dumps(ja)[:300], json.dumps(jb)[:300]))
+
+
+# ---- compressed inputs ---------------------------------------------------------
+
+def zstd_frame(data_blocks):
+    """A zstd frame written by hand: kind 0 raw (bytes), kind 1 RLE (byte, count)."""
+    out = [b"\x28\xb5\x2f\xfd" + b"\x00" + b"\x38"]      # magic, no content size, 128 KiB window
+    for i, (kind, data, size) in enumerate(data_blocks):
+        last = 1 if i == len(data_blocks) - 1 else 0
+        out.append(struct.pack("<I", (size << 3) | (kind << 1) | last)[:3] + data)
+    return b"".join(out)
+
+
+def zstd_raw(data):
+    blocks = [(0, data[i:i + 131072], len(data[i:i + 131072])) for i in range(0, len(data), 131072)]
+    return zstd_frame(blocks)
+
+
+def record_boundary(pcap, n):
+    """Offset just after the n-th record of a little-endian microsecond pcap."""
+    off = 24
+    for _ in range(n):
+        caplen = struct.unpack_from("<I", pcap, off + 8)[0]
+        off += 16 + caplen
+    return off
+
+
+PCAP_HDR = struct.pack("<IHHiIII", 0xa1b2c3d4, 2, 4, 0, 0, 65535, 1)
+
+
+def zstd_bomb(gib):
+    """A pcap header, then gib GiB of zeros (all-zero 16-byte records) in RLE blocks: 4 bytes each."""
+    return zstd_frame([(0, PCAP_HDR, len(PCAP_HDR))] + [(1, b"\x00", 131072)] * (gib * 8192))
+
+
+# ---- the checks ----------------------------------------------------------------
+
+def options_anywhere(tmp):
+    base = run(["analyze", "--json", CAP])
+    sane("baseline", base)
+    check("baseline is JSON", base.json() is not None, repr(base))
+    forms = {
+        "file then option": ["analyze", CAP, "--json"],
+        "option before the command": ["--json", "analyze", CAP],
+        "options on both sides": ["--port", "443", "analyze", CAP, "--json"],
+        "-r FILE": ["analyze", "-r", CAP, "--json"],
+        "--read FILE": ["analyze", "--json", "--read", CAP],
+        "-r without a command": ["-r", CAP, "--json"],
+        "-- before the file": ["analyze", "--json", "--", CAP],
+        "--port=N form after the file": ["analyze", CAP, "--port=443", "--json"],
+        "-o - between": ["analyze", CAP, "-o", "-", "--json"],
+    }
+    for name, args in forms.items():
+        r = run(args)
+        sane("options: " + name, r)
+        check("options: %s exit as baseline" % name, r.rc == base.rc, repr(r))
+        same_verdicts("options: " + name, base, r)
+    # Files keep the order of the command line, -r among them.
+    r = run(["analyze", CAP, "--json", "-r", CAP2])
+    files = (r.json() or {}).get("capture", {}).get("files")
+    check("options: files in command-line order", files == [CAP, CAP2], repr(files))
+    r = run(["analyze", "-r", CAP2, "--json", CAP])
+    files = (r.json() or {}).get("capture", {}).get("files")
+    check("options: -r first keeps its place", files == [CAP2, CAP], repr(files))
+    # A file whose name starts with '-': an option unless after --.
+    dash = os.path.join(tmp, "-x.pcap")
+    shutil.copy(CAP, dash)
+    r = run(["analyze", "-x.pcap"], cwd=tmp)
+    sane("options: -x.pcap is an option", r)
+    check("options: -x.pcap without -- is bad usage", r.rc == 2, repr(r))
+    r = run(["analyze", "--json", "--", "-x.pcap"], cwd=tmp)
+    sane("options: -- -x.pcap", r)
+    check("options: -- -x.pcap is read", r.rc == base.rc and r.json() is not None, repr(r))
+    # Options after -- are files.
+    r = run(["analyze", "--", CAP, "--json"])
+    check("options: --json after -- is a file name", r.rc == 2 and "--json" in r.errtext(), repr(r))
+    sane("options: --json after --", r)
+    for name, args in {"unknown option": ["analyze", CAP, "--bogus"],
+                       "missing value": ["analyze", CAP, "-o"],
+                       "no file": ["analyze", "--json"],
+                       "no command": [],
+                       "unknown command": ["analyse", CAP],
+                       "watch-only option": ["analyze", CAP, "--duration", "3"],
+                       "watch with a file": ["watch", CAP]}.items():
+        r = run(args)
+        sane("usage: " + name, r)
+        check("usage: %s exits 2" % name, r.rc == 2, repr(r))
+        check("usage: %s prints nothing on stdout" % name, r.out == b"", repr(r))
+
+
+def help_and_version():
+    for args in (["--help"], ["-h"], ["help"], ["analyze", "--help"], ["analyze", "-h"],
+                 ["analyze", CAP, "--help"], ["watch", "--help"], ["watch", "-h"],
+                 ["probe", "--help"], ["probe", "-h"], ["--json", "analyze", "--help"]):
+        r = run(args)
+        name = "help: " + " ".join(a if a != CAP else "FILE" for a in args)
+        sane(name, r)
+        check(name + " exits 0", r.rc == 0, repr(r))
+        check(name + " prints usage on stdout", r.text().startswith("usage:"), repr(r))
+        check(name + " nothing on stderr", r.err == b"", repr(r))
+    for args in (["--version"], ["-V"], ["version"], ["analyze", "-V"], ["analyze", "--version"],
+                 ["watch", "-V"], ["probe", "-V"], ["probe", "--version"]):
+        r = run(args)
+        name = "version: " + " ".join(args)
+        check(name + " exits 0 with 'acrdiag X.Y.Z'", r.rc == 0 and r.text().startswith("acrdiag "), repr(r))
+
+
+def stdin_inputs():
+    base = run(["analyze", "--json", CAP])
+    data = open(CAP, "rb").read()
+    r = run(["analyze", "--json", "-"], input_bytes=data)
+    sane("stdin: - from a pipe", r)
+    same_verdicts("stdin: - from a pipe", base, r)
+    check("stdin: - exit as the file", r.rc == base.rc, repr(r))
+    r = run(["analyze", "--json", "/dev/stdin"], input_bytes=data)
+    sane("stdin: /dev/stdin from a pipe", r)
+    same_verdicts("stdin: /dev/stdin from a pipe", base, r)
+    r = run(["analyze", "--json", "-"], stdin=CAP)
+    sane("stdin: - from a file", r)
+    same_verdicts("stdin: - from a file", base, r)
+    r = run(["analyze", "--json", "-"], input_bytes=gzip.compress(data))
+    sane("stdin: gzip through a pipe", r)
+    same_verdicts("stdin: gzip through a pipe", base, r)
+    pcapng = open(CAP2, "rb").read()
+    r = run(["analyze", "--json", "-"], input_bytes=pcapng)
+    sane("stdin: pcapng from a pipe", r)
+    same_verdicts("stdin: pcapng from a pipe", run(["analyze", "--json", CAP2]), r)
+    for name, blob, want in (("text", b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", "not a pcap or pcapng file"),
+                             ("empty", b"", "empty"),
+                             ("gzip of text", gzip.compress(b"hello\n" * 100), "not a pcap or pcapng file"),
+                             ("random bytes", bytes(range(256)) * 64, "not a pcap or pcapng file")):
+        r = run(["analyze", "-"], input_bytes=blob)
+        sane("stdin: %s" % name, r)
+        check("stdin: %s exits 2" % name, r.rc == 2, repr(r))
+        check("stdin: %s says why, naming standard input once" % name,
+              want in r.errtext() and r.errtext().count("standard input") == 1, repr(r))
+
+
+def compressed(tmp):
+    data = open(CAP, "rb").read()
+    base = run(["analyze", "--json", CAP])
+    inputs = {
+        "gzip": gzip.compress(data),
+        "gzip level 1": gzip.compress(data, compresslevel=1),
+        "gzip two members": gzip.compress(data[:700]) + gzip.compress(data[700:]),
+        "xz": lzma.compress(data),
+        "xz two streams": lzma.compress(data[:700]) + lzma.compress(data[700:]),
+        "zstd raw blocks": zstd_raw(data),
+        "zstd two frames": zstd_raw(data[:700]) + zstd_raw(data[700:]),
+    }
+    if shutil.which("zstd"):
+        inputs["zstd (zstd program)"] = subprocess.run(["zstd", "-q", "-c"], input=data,
+                                                       capture_output=True, check=True).stdout
+    ng = open(CAP2, "rb").read()
+    ngbase = run(["analyze", "--json", CAP2])
+    for name, blob in inputs.items():
+        # Told by the magic: the names say nothing (.pcap for compressed data).
+        path = os.path.join(tmp, "c-%s.pcap" % name.replace(" ", "_").replace("(", "").replace(")", ""))
+        with open(path, "wb") as f:
+            f.write(blob)
+        r = run(["analyze", "--json", path])
+        sane("compressed: " + name, r)
+        check("compressed: %s exit as the plain file" % name, r.rc == base.rc, repr(r))
+        same_verdicts("compressed: " + name, base, r)
+        check("compressed: %s no warning" % name, r.err == b"", repr(r))
+    for name, blob in (("gzip pcapng", gzip.compress(ng)), ("xz pcapng", lzma.compress(ng)),
+                       ("zstd pcapng", zstd_raw(ng))):
+        r = run(["analyze", "--json", "-"], input_bytes=blob)
+        sane("compressed: " + name, r)
+        same_verdicts("compressed: " + name, ngbase, r)
+    # A plain capture named .gz is read as what it is.
+    plain_gz = os.path.join(tmp, "plain.pcap.gz")
+    shutil.copy(CAP, plain_gz)
+    r = run(["analyze", "--json", plain_gz])
+    same_verdicts("compressed: plain file named .gz", base, r)
+
+    gz = gzip.compress(data)
+    xz = lzma.compress(data)
+    cut = record_boundary(data, 3)
+    zs = zstd_raw(data)
+    damaged = {
+        # The trailer missing: every packet is there, yet the file is not whole.
+        "gzip without its trailer": (gz[:-8], "gzip"),
+        "gzip cut in the middle": (gz[:len(gz) // 2], "gzip"),
+        "gzip with a corrupt byte": (gz[:200] + bytes([gz[200] ^ 0xff]) + gz[201:], "gzip"),
+        "gzip then garbage": (gz + b"not gzip at all", "gzip"),
+        "xz cut in the middle": (xz[:len(xz) // 2], "xz"),
+        "xz without its footer": (xz[:-12], "xz"),
+        "zstd cut in the middle": (zs[:len(zs) // 2], "zstd"),
+        # Cut after a whole block that ends at a record boundary: the
+        # packets read are whole, the frame is not.
+        "zstd cut at a record boundary": (zstd_frame([(0, data[:cut], cut), (0, data[cut:], len(data) - cut)])
+                                          [:6 + 3 + cut], "zstd"),
+        "gzip magic only": (b"\x1f\x8b", "gzip"),
+        "zstd magic only": (b"\x28\xb5\x2f\xfd", "zstd"),
+        "xz magic only": (b"\xfd7zXZ\x00", "xz"),
+    }
+    for name, (blob, codec) in damaged.items():
+        path = os.path.join(tmp, "d-%s" % name.replace(" ", "_"))
+        with open(path, "wb") as f:
+            f.write(blob)
+        r = run(["analyze", "--json", path])
+        sane("damaged: " + name, r)
+        err = r.errtext()
+        check("damaged: %s is not taken as whole" % name,
+              r.rc == 2 or ((r.json() or {}).get("capture", {}).get("damaged") is True), repr(r))
+        check("damaged: %s names the codec" % name, codec + ":" in err or "after %s" % codec in err, repr(r))
+        check("damaged: %s names the path once" % name, err.count(path) == 1, repr(r))
+
+
+def bomb(tmp):
+    path = os.path.join(tmp, "bomb.pcap.zst")
+    with open(path, "wb") as f:
+        f.write(zstd_bomb(64))      # 64 GiB of zeros in 2 MB
+    r = run(["analyze", "--json", path], timeout=120)
+    sane("bomb: zstd 64 GiB", r)
+    check("bomb: zstd stops early", r.seconds < 30, "%.1f s" % r.seconds)
+    check("bomb: zstd bounded memory", r.maxrss_kb < 200 * 1024, "%d KB" % r.maxrss_kb)
+    check("bomb: zstd says why", "decompression bomb" in r.errtext(), repr(r))
+    check("bomb: zstd report marks the capture damaged",
+          (r.json() or {}).get("capture", {}).get("damaged") is True, repr(r))
+    # xz of 256 MiB of zeros (about 40 KB, 6,800 to 1), made in pieces.
+    xpath = os.path.join(tmp, "bomb.pcap.xz")
+    c = lzma.LZMACompressor(preset=6)
+    with open(xpath, "wb") as f:
+        f.write(c.compress(PCAP_HDR))
+        zeros = bytes(1 << 24)
+        for _ in range(16):
+            f.write(c.compress(zeros))
+        f.write(c.flush())
+    r = run(["analyze", "--json", xpath], timeout=120)
+    sane("bomb: xz 256 MiB", r)
+    check("bomb: xz stops early", r.seconds < 30, "%.1f s" % r.seconds)
+    check("bomb: xz says why", "decompression bomb" in r.errtext(), repr(r))
+
+
+def outputs(tmp):
+    ref = run(["analyze", "--markdown", CAP])
+    sane("output: reference", ref)
+    d = os.path.join(tmp, "out")
+    os.mkdir(d)
+
+    def listing():
+        return sorted(os.listdir(d))
+
+    r = run(["analyze", "--markdown", CAP, "-o", "-"])
+    check("output: -o - is standard output", r.rc == ref.rc and r.out == ref.out, repr(r))
+    check("output: -o - leaves no file named -", not os.path.exists(os.path.join(tmp, "-")))
+    for mask, mode in ((0o022, 0o644), (0o027, 0o640), (0o077, 0o600), (0o002, 0o664)):
+        p = os.path.join(d, "new-%o.md" % mask)
+        r = run(["analyze", "--markdown", CAP, "-o", p], umask=mask)
+        sane("output: new file umask %03o" % mask, r)
+        check("output: new file umask %03o content" % mask,
+              os.path.exists(p) and open(p, "rb").read() == ref.out and r.out == b"", repr(r))
+        got = stat.S_IMODE(os.stat(p).st_mode) if os.path.exists(p) else None
+        check("output: new file umask %03o mode %03o" % (mask, mode), got == mode, "mode %s" % (oct(got) if got else got))
+    p = os.path.join(d, "existing.md")
+    with open(p, "w") as f:
+        f.write("old contents, longer than nothing\n" * 100)
+    ino = os.stat(p).st_ino
+    r = run(["analyze", "--markdown", CAP, "-o", p])
+    sane("output: existing file", r)
+    check("output: existing file replaced whole", open(p, "rb").read() == ref.out, repr(r))
+    check("output: existing file replaced by rename (new inode)", os.stat(p).st_ino != ino)
+    check("output: exit status as without -o", r.rc == ref.rc, repr(r))
+
+    # A symlink to a regular file: neither the link nor its target is replaced.
+    target = os.path.join(d, "target.md")
+    with open(target, "w") as f:
+        f.write("keep me\n")
+    link = os.path.join(d, "link.md")
+    os.symlink("target.md", link)
+    before = listing()
+    r = run(["analyze", "--markdown", CAP, "-o", link])
+    sane("output: symlink to a file", r)
+    check("output: symlink to a file refused", r.rc == 2, repr(r))
+    check("output: symlink to a file names the path once", r.errtext().count(link) == 1, repr(r))
+    check("output: symlink still a symlink", os.path.islink(link) and os.readlink(link) == "target.md")
+    check("output: symlink target untouched", open(target).read() == "keep me\n")
+    check("output: symlink refusal leaves no file", listing() == before, repr(listing()))
+    # A dangling symlink: nothing is created through it.
+    dangling = os.path.join(d, "dangling.md")
+    os.symlink("nowhere.md", dangling)
+    before = listing()
+    r = run(["analyze", "--markdown", CAP, "-o", dangling])
+    sane("output: dangling symlink", r)
+    check("output: dangling symlink refused", r.rc == 2 and not os.path.exists(os.path.join(d, "nowhere.md")), repr(r))
+    check("output: dangling symlink leaves no file", listing() == before, repr(listing()))
+    # A symlink to /dev/null: written in place, the link stays.
+    nl = os.path.join(d, "null.md")
+    os.symlink("/dev/null", nl)
+    r = run(["analyze", "--markdown", CAP, "-o", nl])
+    sane("output: symlink to /dev/null", r)
+    check("output: symlink to /dev/null written", r.rc == ref.rc, repr(r))
+    check("output: symlink to /dev/null stays a link", os.path.islink(nl) and os.readlink(nl) == "/dev/null")
+    check("output: /dev/null still a device", stat.S_ISCHR(os.stat("/dev/null").st_mode))
+
+    # A directory.
+    sub = os.path.join(d, "dir")
+    os.mkdir(sub)
+    before = listing()
+    r = run(["analyze", "--markdown", CAP, "-o", sub])
+    sane("output: directory", r)
+    check("output: directory is exit 2 with errno's text", r.rc == 2 and "Is a directory" in r.errtext(), repr(r))
+    check("output: directory named once", r.errtext().count(sub) == 1, repr(r))
+    check("output: directory untouched", os.path.isdir(sub) and os.listdir(sub) == [] and listing() == before)
+    r = run(["analyze", "--markdown", CAP, "-o", sub + "/"])
+    check("output: directory/ is exit 2", r.rc == 2 and len(r.errlines()) == 1, repr(r))
+
+    # A FIFO: written in place, still a FIFO.
+    fifo = os.path.join(d, "fifo")
+    os.mkfifo(fifo)
+    got = {}
+
+    def reader():
+        with open(fifo, "rb") as f:
+            got["data"] = f.read()
+    t = threading.Thread(target=reader, daemon=True)
+    t.start()
+    r = run(["analyze", "--markdown", CAP, "-o", fifo], timeout=30)
+    t.join(10)
+    sane("output: FIFO", r)
+    check("output: FIFO gets the report", got.get("data") == ref.out and r.rc == ref.rc, repr(r))
+    check("output: FIFO still a FIFO", stat.S_ISFIFO(os.lstat(fifo).st_mode))
+
+    # Devices.
+    r = run(["analyze", "--markdown", CAP, "-o", "/dev/null"])
+    sane("output: /dev/null", r)
+    check("output: /dev/null exit as without -o", r.rc == ref.rc and r.out == b"", repr(r))
+    check("output: /dev/null still a character device", stat.S_ISCHR(os.lstat("/dev/null").st_mode))
+    if os.path.exists("/dev/full"):
+        r = run(["analyze", "--markdown", CAP, "-o", "/dev/full"])
+        sane("output: /dev/full", r)
+        check("output: /dev/full is exit 2 with errno's text",
+              r.rc == 2 and "No space left on device" in r.errtext(), repr(r))
+        check("output: /dev/full still a device", stat.S_ISCHR(os.lstat("/dev/full").st_mode))
+    if os.path.islink("/dev/stdout"):
+        r = run(["analyze", "--markdown", CAP, "-o", "/dev/stdout"])
+        sane("output: /dev/stdout", r)
+        check("output: /dev/stdout into a file is our stdout", r.out == ref.out and r.rc == ref.rc, repr(r))
+        check("output: /dev/stdout still a symlink", os.path.islink("/dev/stdout"))
+        p = subprocess.run([ACRDIAG, "analyze", "--markdown", CAP, "-o", "/dev/stdout"], capture_output=True)
+        check("output: /dev/stdout into a pipe", p.stdout == ref.out and p.returncode == ref.rc,
+              "exit %d %r" % (p.returncode, p.stderr[:200]))
+        check("output: /dev/stdout still a symlink after", os.path.islink("/dev/stdout"))
+    # A missing directory in the path.
+    p = os.path.join(d, "missing", "x.md")
+    r = run(["analyze", "--markdown", CAP, "-o", p])
+    sane("output: missing directory", r)
+    check("output: missing directory is exit 2 with errno's text",
+          r.rc == 2 and "No such file or directory" in r.errtext() and r.errtext().count(p) == 1, repr(r))
+    # A bad -o fails before the input is read: nothing is created, whatever the input.
+    r = run(["analyze", "--markdown", "/nonexistent.pcap", "-o", os.path.join(d, "never.md")])
+    check("output: unreadable input leaves no report", r.rc == 2 and not os.path.exists(os.path.join(d, "never.md")),
+          repr(r))
+    check("output: no temporary files left", not [n for n in listing() if ".tmp." in n], repr(listing()))
+
+
+def errors(tmp):
+    cases = {
+        "missing file": ("/nonexistent/dir/x.pcap", "No such file or directory"),
+        "directory": (tmp, "Is a directory"),
+    }
+    for name, (path, want) in cases.items():
+        r = run(["analyze", path])
+        sane("error: " + name, r)
+        check("error: %s exits 2" % name, r.rc == 2, repr(r))
+        check("error: %s keeps errno's text" % name, want in r.errtext(), repr(r))
+        check("error: %s names the path once" % name, r.errtext().count(path) == 1, repr(r))
+    text = os.path.join(tmp, "notes.txt")
+    with open(text, "w") as f:
+        f.write("not a capture\n")
+    r = run(["analyze", CAP, text])
+    sane("error: second file not a capture", r)
+    check("error: second file not a capture exits 2 naming it once",
+          r.rc == 2 and r.errtext().count(text) == 1 and r.out == b"", repr(r))
+
+
+def main():
+    if not os.access(ACRDIAG, os.X_OK):
+        print("FAIL no binary at %s" % ACRDIAG)
+        print("0 passed, 1 failed")
+        return 1
+    tmp = tempfile.mkdtemp(prefix="acrdiag-cli.")
+    try:
+        options_anywhere(tmp)
+        help_and_version()
+        stdin_inputs()
+        compressed(tmp)
+        bomb(tmp)
+        outputs(tmp)
+        errors(tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    print("%d passed, %d failed" % (passed, failed))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
