@@ -2,11 +2,16 @@
 # test_probe.sh: `acrdiag probe` against every lab scenario, inside the lab's client
 # namespace (lab.sh up/exec/down).  Asserts the specific verdict of
 #   acrdiag probe labreg.azurecr.io --dns-server 198.19.30.53 --cacert LAB_CA --json
-# that the run ends within its timeout + 1 s, that `acrdiag analyze` on the -w capture
-# agrees, and that the probing process really runs as nobody.  Needs root.
+# that the run ends within its default timeout (3 s) + 1 s, that `acrdiag analyze` on
+# the -w capture agrees, and that the probing process really runs as nobody.  Cases
+# named SCENARIO.VARIANT change the running lab first (variant_setup, inside the acrd_*
+# namespaces only) and check more (variant_check): --control as a name and inside the
+# registry's prefix, reported as controls and not as endpoints, and the reason of a
+# silent drop listing what was tried.  Needs root; holds run/lab.lock for its whole run
+# (unless LAB_LOCK_HELD says the caller does).
 # Prints "ok ..."/"FAIL ..." per check, a table of verdicts and wall times, then
 # "N passed, N failed".  ACRDIAG names the binary (default build/rel/acrdiag).
-# Arguments, when given, name the scenarios to run (and "privdrop").
+# Arguments, when given, name the cases to run (and "privdrop").
 set -u
 LAB_DIR=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$LAB_DIR/../.." && pwd)
@@ -15,7 +20,7 @@ LAB=$LAB_DIR/lab.sh
 CA=$LAB_DIR/run/pki/root.crt
 DNS=198.19.30.53
 CLIENT_IP=198.18.1.2
-TIMEOUT=3
+TIMEOUT=3            # the probe's default --timeout (probe/cli.c); not passed
 pass=0; fail=0
 ok()  { echo "ok $1"; pass=$((pass + 1)); }
 bad() { echo "FAIL $1: $2"; fail=$((fail + 1)); }
@@ -27,6 +32,13 @@ for tool in jq python3; do
     command -v $tool >/dev/null || { bad setup "$tool not installed"; echo "$pass passed, $fail failed"; exit 1; }
 done
 [ -x "$ACRDIAG" ] || { bad setup "no binary $ACRDIAG"; echo "$pass passed, $fail failed"; exit 1; }
+# One lab per machine: hold its lock from the first up to the last down.
+if [ -z "${LAB_LOCK_HELD:-}" ]; then
+    mkdir -p "$LAB_DIR/run"
+    exec 9>>"$LAB_DIR/run/lab.lock"
+    flock -w 900 9 || { bad setup "the lab is busy ($LAB_DIR/run/lab.lock)"; echo "$pass passed, $fail failed"; exit 1; }
+    export LAB_LOCK_HELD=1
+fi
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/acrdiag-probe-test.XXXXXX")
 cleanup() { "$LAB" down >/dev/null 2>&1; rm -rf "$TMP"; }
@@ -42,24 +54,89 @@ probe() {
     local t0 t1
     t0=$(now)
     "$LAB" exec "$ACRDIAG" probe labreg.azurecr.io --dns-server "$DNS" --cacert "$CA" --json \
-        --timeout "$TIMEOUT" -w "$TMP/$sc.pcapng" "$@" >"$TMP/$sc.json" 2>"$TMP/$sc.err"
+        -w "$TMP/$sc.pcapng" "$@" >"$TMP/$sc.json" 2>"$TMP/$sc.err"
     echo $? >"$TMP/$sc.rc"
     t1=$(now)
     python3 -c "print(f'{$t1 - $t0:.2f}')" >"$TMP/$sc.wall"
 }
 
-# case SCENARIO VERDICT [extra probe args]
+# In a variant the lab differs from its scenario (inside the acrd_* namespaces only):
+#   .host  the route with next hop None covers only the login server's address
+#          (198.19.10.11/32 is routed again), so an address in its /24 still answers
+#   .no53  the edge drops TCP 53 to the resolver, which then is no control (UDP works)
+variant_setup() {
+    local v
+    for v in $(echo "$1" | tr . ' ' | cut -d' ' -f2-); do
+        case $v in
+        host) ip -n acrd_edge route add 198.19.10.11/32 via 198.18.2.2 || return 1 ;;
+        no53) printf '%s\n' 'table inet acrd_test {' 'chain c_fwd {' \
+                  'type filter hook forward priority 0;' "ip daddr $DNS tcp dport 53 drop" '}' '}' |
+                  ip netns exec acrd_edge nft -f - || return 1 ;;
+        *) ;;
+        esac
+    done
+}
+
+# jq_check CASE WHAT FILTER: FILTER (jq -e) must hold on the case's JSON.
+jq_check() {
+    if jq -e "$3" "$TMP/$1.json" >/dev/null 2>&1; then ok "$1 $2"
+    else bad "$1 $2" "$(jq -c "$3" "$TMP/$1.json" 2>&1 | head -c 200)"; fi
+}
+
+# Controls are reported as controls, never as endpoints of their own.
+controls_check() {
+    local c=$1 ip=$2 given=$3 answered=$4
+    jq_check "$c" "control $given listed (ip $ip, answered $answered)" \
+        "any(.controls[]?; .given == \"$given\" and .ip == \"$ip\" and .answered == $answered)"
+    jq_check "$c" "control $ip is no endpoint" "all(.endpoints[]; .ip != \"$ip\")"
+}
+
+variant_check() {
+    local c=$1
+    case $c in
+    route_none.ctl)
+        controls_check "$c" 198.19.20.20 198.19.20.20 true ;;
+    route_none.no53)
+        # The fallback reason lists what was tried.
+        jq_check "$c" "reason lists ping, TCP 80, TCP 8080 and the missing control" \
+            '.endpoints[0].reason | test("ping silent") and test("TCP 80 silent") and test("TCP 8080 silent") and test("no --control")'
+        jq_check "$c" "candidates nsg_drop route_blackhole" '.endpoints[0].candidates == ["nsg_drop","route_blackhole"]' ;;
+    route_none.no53.ctl)
+        controls_check "$c" 198.19.20.20 198.19.20.20 true ;;
+    route_none.host.no53.ctlname)
+        controls_check "$c" 198.19.10.11 labreg.westeurope.data.azurecr.io true
+        jq_check "$c" "reason names the control from the same prefix" \
+            '.endpoints[0].reason | test("labreg.westeurope.data.azurecr.io at 198.19.10.11 answered from the same prefix")' ;;
+    route_none.host.no53.ctlin)
+        controls_check "$c" 198.19.10.11 198.19.10.11 true ;;
+    nsg_drop.ctlbad)
+        jq_check "$c" "unresolvable control listed, not used" \
+            'any(.controls[]?; .given == "nosuch.azurecr.io" and .ip == null and .answered == false)' ;;
+    esac
+}
+
+# case CASE VERDICT [extra probe args]; CASE is SCENARIO or SCENARIO.VARIANT...
 case_() {
-    local sc=$1 want=$2; shift 2
-    if ! "$LAB" up "$sc" >"$TMP/$sc.up" 2>&1; then
-        bad "$sc" "lab.sh up failed: $(tail -n 1 "$TMP/$sc.up")"
+    local c=$1 want=$2; shift 2
+    local sc=${c%%.*}
+    if ! "$LAB" up "$sc" >"$TMP/$c.up" 2>&1; then
+        bad "$c" "lab.sh up failed: $(tail -n 1 "$TMP/$c.up")"
         return
     fi
+    if [ "$c" != "$sc" ] && ! variant_setup "$c" >>"$TMP/$c.up" 2>&1; then
+        bad "$c" "variant setup failed: $(tail -n 1 "$TMP/$c.up")"
+        return
+    fi
+    case_run "$c" "$want" "$@"
+}
+
+case_run() {
+    local sc=$1 want=$2; shift 2
     probe "$sc" "$@"
     local got wall rc
     got=$(jq -r .verdict "$TMP/$sc.json" 2>/dev/null)
     wall=$(cat "$TMP/$sc.wall"); rc=$(cat "$TMP/$sc.rc")
-    printf '%-20s %-20s %6s s\n' "$sc" "${got:-none}" "$wall" >>"$TABLE"
+    printf '%-30s %-20s %6s s\n' "$sc" "${got:-none}" "$wall" >>"$TABLE"
     if [ "$got" = "$want" ]; then ok "$sc verdict $got"
     else bad "$sc verdict" "got '${got:-none}' (exit $rc), want $want; $(head -c 300 "$TMP/$sc.err")"; fi
     if python3 -c "import sys; sys.exit(0 if $wall <= $TIMEOUT + 1 else 1)"; then ok "$sc ends within ${TIMEOUT}+1 s ($wall s)"
@@ -74,13 +151,20 @@ case_() {
         if jq -e '[.findings[]?, .endpoints[].findings[]?] | index("privatelink_resolves_public")' \
             "$TMP/$sc.json" >/dev/null; then ok "$sc finding privatelink_resolves_public"
         else bad "$sc finding" "no privatelink_resolves_public"; fi ;;
+    *.*) variant_check "$sc" ;;
     esac
     # The written capture must lead analyze to the same verdict.
     if [ -s "$TMP/$sc.pcapng" ]; then
         local again
-        again=$("$ACRDIAG" analyze --json "$TMP/$sc.pcapng" 2>/dev/null | jq -r .verdict)
+        "$ACRDIAG" analyze --json "$TMP/$sc.pcapng" >"$TMP/$sc.analyze.json" 2>/dev/null
+        again=$(jq -r .verdict "$TMP/$sc.analyze.json")
         if [ "$again" = "$got" ]; then ok "$sc analyze agrees ($again)"
         else bad "$sc analyze" "analyze says '${again:-none}', probe said '$got'"; fi
+        # ... and lists the same controls, none of them as an endpoint.
+        if [ "$(jq -c '[.controls[]? | [.given, .ip, .answered]]' "$TMP/$sc.analyze.json")" != \
+             "$(jq -c '[.controls[]? | [.given, .ip, .answered]]' "$TMP/$sc.json")" ]; then
+            bad "$sc analyze controls" "analyze lists other controls than the probe"
+        fi
     else
         bad "$sc capture" "no -w file written"
     fi
@@ -134,10 +218,16 @@ dns_nxdomain dns_failure
 dns_timeout dns_failure
 mtu_blackhole mtu_blackhole
 privatelink_public registry_denied --private-net 198.18.0.0/16
+route_none.ctl route_blackhole --control 198.19.20.20
+route_none.no53 silent_drop
+route_none.no53.ctl route_blackhole --control 198.19.20.20
+route_none.host.no53.ctlname route_blackhole --control labreg.westeurope.data.azurecr.io
+route_none.host.no53.ctlin route_blackhole --control 198.19.10.11
+nsg_drop.ctlbad nsg_drop --control nosuch.azurecr.io
 CASES
 wanted privdrop && case_privdrop
 
-echo "scenario             verdict              wall"
+echo "case                           verdict              wall"
 cat "$TABLE" 2>/dev/null
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
