@@ -4,7 +4,7 @@
 #   tests/deps.sh test    what `make check` needs too (lab servers, clients, tshark, clang)
 set -eu
 build="make gcc pkg-config libpcap-dev libc-ares-dev libssl-dev libjansson-dev zlib1g-dev libzstd-dev liblzma-dev"
-test="$build clang libclang-rt-14-dev iproute2 nftables iptables dnsmasq nginx-light
+test="$build clang libclang-rt-14-dev iproute2 nftables iptables dnsmasq nginx-light squid-openssl
       docker-registry skopeo curl openssl tcpdump tshark procps psmisc python3 iputils-ping ca-certificates ethtool time jq"
 case "${1:-build}" in
     build) want=$build ;;

@@ -8,6 +8,10 @@
 #   lab.sh list           print the scenario names
 #   lab.sh status         print the running scenario, namespaces and lab processes
 #
+# Knobs (environment, read by up): LAB_IPV6=1 publish AAAA; LAB_REG_TTL (128) and
+# LAB_MBOX_TTL (64) initial TTL / hop limit of the registry side and of the middlebox;
+# LAB_CLIENT_TCP=plain turns SACK, timestamps and window scaling off in acrd_client.
+#
 # Everything lives in network namespaces named acrd_*; nothing is added to the root
 # namespace.  Addresses come only from 198.18.0.0/15 and 2001:db8::/32.  See README.md.
 set -u
@@ -16,7 +20,9 @@ RUN=$LAB_DIR/run
 NETNS="acrd_client acrd_edge acrd_mbox acrd_reg"
 SCENARIOS="healthy nsg_drop route_none fw_reset_syn fw_reset_sni fw_close_sni proxy_intercept
 icmp_prohibited acr_ip_denied registry_throttled dns_nxdomain dns_timeout data_endpoint_blocked
-privatelink_public mtu_blackhole mtu_blackhole_up"
+privatelink_public mtu_blackhole mtu_blackhole_up
+fw_drop_sni reg_stall healthy_hrr proxy_openssl proxy_squid
+mtu_drop_in mtu_drop_out mtu_drop_in_up mtu_drop_out_up"
 
 # Address plan (keep in sync with README.md and selfcheck.sh).
 REG4=198.19.10.10   REG6=2001:db8:10::10     # login server labreg.azurecr.io
@@ -70,7 +76,7 @@ do_cleanup() {
     rm -rf /etc/netns/acrd_client
     if [ -e "$RUN/created-etc-netns" ]; then rmdir /etc/netns 2>/dev/null; rm -f "$RUN/created-etc-netns"; fi
     # 4. per-run state (keep the PKI and the image, they are expensive to rebuild)
-    rm -rf "$RUN/regdata" "$RUN/pulled" "$RUN/nginx-reg" "$RUN/nginx-mbox" "$RUN/scenario" \
+    rm -rf "$RUN/regdata" "$RUN/pulled" "$RUN/nginx-reg" "$RUN/nginx-mbox" "$RUN/scenario" "$RUN/squid" \
            "$RUN"/*.log "$RUN/registry.yml" "$RUN/tmp"
 }
 
@@ -133,6 +139,16 @@ EOF
     ) || die "PKI generation failed"
 }
 
+mk_pki_squid() { # the second inspection product's CA (squid ssl-bump mints leaves from it)
+    local d=$RUN/pki
+    [ -s "$d/fabrikam.pem" ] && return 0
+    openssl req -x509 -newkey rsa:2048 -nodes -keyout "$d/fabrikam.key" -out "$d/fabrikam.crt" \
+        -days 3650 -subj "/C=US/O=Fabrikam Inc/CN=Fabrikam Secure Web Gateway CA" \
+        -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
+        >/dev/null 2>&1 || return 1
+    cat "$d/fabrikam.crt" "$d/fabrikam.key" >"$d/fabrikam.pem.tmp" && mv "$d/fabrikam.pem.tmp" "$d/fabrikam.pem"
+}
+
 # ---------------------------------------------------------------- topology
 link() { # link NS_A IF_A ADDR4_A ADDR6_A NS_B IF_B ADDR4_B ADDR6_B
     ip -n "$1" link add "$2" type veth peer name "$6" netns "$5" || return 1
@@ -156,10 +172,23 @@ build_topology() {
     for ns in acrd_edge acrd_mbox; do
         nsx "$ns" sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
     done
+    # the middlebox's own packets (its RSTs, ICMP errors, proxy SYN-ACKs) start at
+    # LAB_MBOX_TTL (64 like any Linux router)
+    local mt=${LAB_MBOX_TTL:-64}
+    nsx acrd_mbox sysctl -qw net.ipv4.ip_default_ttl="$mt" net.ipv6.conf.all.hop_limit="$mt" \
+        net.ipv6.conf.default.hop_limit="$mt" net.ipv6.conf.lo.hop_limit="$mt"
+    # a client TCP stack without SACK, timestamps and window scaling (old or tuned stacks)
+    case ${LAB_CLIENT_TCP:-} in
+        ""|default) ;;
+        plain) nsx acrd_client sysctl -qw net.ipv4.tcp_sack=0 net.ipv4.tcp_timestamps=0 \
+                   net.ipv4.tcp_window_scaling=0 || return 1 ;;
+        *) log "unknown LAB_CLIENT_TCP=$LAB_CLIENT_TCP"; return 1 ;;
+    esac
     link acrd_client eth0 198.18.1.2/24 2001:db8:1::2/64 acrd_edge c0 198.18.1.1/24 2001:db8:1::1/64 || return 1
     link acrd_edge   m0   198.18.2.1/24 2001:db8:2::1/64 acrd_mbox e0 198.18.2.2/24 2001:db8:2::2/64 || return 1
     link acrd_mbox   r0   198.18.3.1/24 2001:db8:3::1/64 acrd_reg eth0 198.18.3.2/24 2001:db8:3::2/64 || return 1
     nsx acrd_reg sysctl -qw net.ipv6.conf.eth0.hop_limit="$rt"
+    nsx acrd_mbox sysctl -qw net.ipv6.conf.e0.hop_limit="$mt" net.ipv6.conf.r0.hop_limit="$mt"
     # real segments on the wire: no TSO/GSO/GRO super-packets, real checksums
     for pair in acrd_client:eth0 acrd_edge:c0 acrd_edge:m0 acrd_mbox:e0 acrd_mbox:r0 acrd_reg:eth0; do
         nsx "${pair%%:*}" ethtool -K "${pair#*:}" tx off tso off gso off gro off >/dev/null 2>&1 ||
@@ -312,6 +341,7 @@ $(nginx_conf_head reg)
     ssl_certificate $pki/chain.crt;
     ssl_certificate_key $pki/leaf.key;
     ssl_protocols TLSv1.2 TLSv1.3;
+$([ "$sc" = healthy_hrr ] && echo '    ssl_ecdh_curve secp384r1;   # clients offering an x25519 key share get a HelloRetryRequest')
     map \$request_id \$acr_corr {
         "~^(?<a>.{8})(?<b>.{4})(?<c>.{4})(?<d>.{4})(?<e>.{12})\$" "\$a-\$b-\$c-\$d-\$e";
     }
@@ -406,13 +436,54 @@ EOF
     run_nginx mbox acrd_mbox
 }
 
+start_mbox_sserver() { # openssl s_server as the inspection box: Contoso chain, P-384 only
+    # (a client's x25519 key share gets a HelloRetryRequest), answers GET with a status page
+    local pki=$RUN/pki
+    start_bg sserver acrd_mbox openssl s_server -accept 8446 -cert "$pki/fake.crt" \
+        -key "$pki/fake.key" -cert_chain "$pki/contoso.crt" -groups P-384 -www -quiet &&
+    wait_for s_server nsx acrd_mbox sh -c "ss -ltn | grep -q ':8446 '"
+}
+
+start_mbox_squid() { # squid ssl-bump (Debian squid-openssl), intercepting, Fabrikam CA
+    local d=$RUN/squid pki=$RUN/pki
+    command -v squid >/dev/null && [ -x /usr/lib/squid/security_file_certgen ] ||
+        { log "squid-openssl is not installed (tests/deps.sh test)"; return 1; }
+    mk_pki_squid || return 1
+    rm -rf "$d"; mkdir -p "$d"
+    /usr/lib/squid/security_file_certgen -c -s "$d/ssl_db" -M 4MB >/dev/null || return 1
+    cat >"$d/squid.conf" <<EOF
+http_port 127.0.0.1:3128
+https_port 8447 intercept ssl-bump tls-cert=$pki/fabrikam.pem generate-host-certificates=on dynamic_cert_mem_cache_size=4MB
+sslcrtd_program /usr/lib/squid/security_file_certgen -s $d/ssl_db -M 4MB
+sslcrtd_children 2 startup=1 idle=1
+acl step1 at_step SslBump1
+ssl_bump peek step1
+ssl_bump bump all
+tls_outgoing_options cafile=$pki/root.crt
+http_access allow all
+dns_nameservers $DNS4
+cache deny all
+cache_mem 8 MB
+pid_filename $d/squid.pid
+cache_log $d/cache.log
+access_log stdio:$d/access.log
+coredump_dir $d
+cache_effective_user proxy
+visible_hostname acrd-mbox
+shutdown_lifetime 1 seconds
+EOF
+    chown -R proxy "$d"
+    start_bg squid acrd_mbox squid -N -f "$d/squid.conf" &&
+    wait_for squid nsx acrd_mbox sh -c "ss -ltn | grep -q ':8447 '"
+}
+
 # ---------------------------------------------------------------- faults
 nft_in() { local ns=$1; shift; printf '%s\n' "$@" | sed 's/ } }$/\n}\n}/' | ip netns exec "$ns" nft -f - ; }
 
 apply_fault() {
     local sc=$1
     case $sc in
-        healthy|acr_ip_denied|registry_throttled|dns_nxdomain|privatelink_public) ;;
+        healthy|healthy_hrr|acr_ip_denied|registry_throttled|dns_nxdomain|privatelink_public) ;;
         nsg_drop)      # NSG-like: silent drop of TCP 443 to the login server only
             nft_in acrd_edge 'table inet nsg { chain c_fwd { type filter hook forward priority 0;
                 ip daddr '$REG4' tcp dport 443 drop
@@ -440,6 +511,38 @@ apply_fault() {
             nft_in acrd_mbox 'table inet fw { chain c_pre { type nat hook prerouting priority -100;
                 ip daddr { '$REG4', '$DATA4' } tcp dport 443 redirect to :8444
                 ip6 daddr { '$REG6', '$DATA6' } tcp dport 443 redirect to :8444 } }' ;;
+        proxy_openssl|proxy_squid) # other inspection products, IPv4 only
+            local port=8446
+            if [ "$sc" = proxy_squid ]; then start_mbox_squid || return 1; port=8447
+            else start_mbox_sserver || return 1; fi
+            nft_in acrd_mbox 'table inet fw { chain c_pre { type nat hook prerouting priority -100;
+                ip daddr { '$REG4', '$DATA4' } tcp dport 443 redirect to :'$port' } }' ;;
+        fw_drop_sni)   # middlebox silently drops packets naming the registry (the ClientHello)
+            nsx acrd_mbox iptables -A FORWARD -p tcp --dport 443 -m string --algo bm \
+                --string "$REGNAME" -j DROP &&
+            nsx acrd_mbox ip6tables -A FORWARD -p tcp --dport 443 -m string --algo bm \
+                --string "$REGNAME" -j DROP ;;
+        reg_stall)     # the login server accepts, acknowledges the ClientHello, never answers
+            start_bg stall acrd_reg python3 "$LAB_DIR/stall-server.py" 8445 &&
+            wait_for stall-server nsx acrd_reg sh -c "ss -ltn | grep -q ':8445 '" &&
+            nft_in acrd_reg 'table inet slow { chain c_pre { type nat hook prerouting priority -100;
+                ip daddr '$REG4' tcp dport 443 redirect to :8445
+                ip6 daddr '$REG6' tcp dport 443 redirect to :8445 } }' ;;
+        mtu_drop_in|mtu_drop_in_up|mtu_drop_out|mtu_drop_out_up)
+            # no small link: a router drops every IP packet longer than 1280 bytes, silently
+            # (no ICMP ever), either where packets enter it (mbox, prerouting, both
+            # directions) or where they leave it (edge, postrouting, both directions)
+            if [ "${sc#mtu_drop_in}" != "$sc" ]; then
+                nft_in acrd_mbox 'table inet mtu { chain c_in { type filter hook prerouting priority -300;
+                    meta length > 1280 drop } }' || return 1
+            else
+                nft_in acrd_edge 'table inet mtu { chain c_out { type filter hook postrouting priority 300;
+                    meta length > 1280 drop } }' || return 1
+            fi
+            if [ "${sc%_up}" != "$sc" ]; then  # upload: the server's segments fit (one-sided clamp)
+                nft_in acrd_edge 'table inet clamp { chain c_fwd { type filter hook forward priority -150;
+                    iifname "c0" tcp flags & (syn|ack) == syn tcp option maxseg size set 1200 } }' || return 1
+            fi ;;
         icmp_prohibited) # middlebox rejects with ICMP administratively prohibited
             nft_in acrd_mbox 'table inet fw { chain c_fwd { type filter hook forward priority 0;
                 ip daddr '$REG4' tcp dport 443 reject with icmp type admin-prohibited

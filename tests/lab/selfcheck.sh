@@ -5,6 +5,9 @@
 # then "N passed, N failed"; exits 1 on any failure.
 # Lab facts used (see README.md): login server 198.19.10.10 / 2001:db8:10::10 (TTL 128,
 # seen at the client as 126), middlebox-made packets seen with TTL 63, the edge's with 64.
+# Variants (record-all.sh) shift these: .ttl64/.reg64/.reg255 the registry's initial TTL,
+# .mbox128/.mbox255 the middlebox's, and the capture point .at-edge (edge c0), .at-mbox
+# (middlebox e0: one router fewer) or .at-server (registry eth0: none).
 set -u
 LAB_DIR=$(cd "$(dirname "$0")" && pwd)
 DIR=${1:-$LAB_DIR/../../pcaps}
@@ -30,21 +33,68 @@ SH='tls.handshake.type==2'
 CH_SNI='tls.handshake.type==1 && tls.handshake.extensions_server_name == "labreg.azurecr.io"'
 MSCA='frame contains "Microsoft Azure RSA TLS Issuing CA 03"'
 CONTOSO='frame contains "Contoso TLS Inspection CA"'
+FABRIKAM='frame contains "Fabrikam Secure Web Gateway CA"'
+HRR='tls.handshake.type==2 && tls.handshake.extensions_key_share_selected_group'   # HelloRetryRequest
+CLIENTSACK='tcp.dstport==443 && tcp.options.sack_le'
+SERVERSACK='tcp.srcport==443 && tcp.options.sack_le'
+BIGCLI="tcp.dstport==443 && $REGDST && tcp.len>1228"    # client segments that cannot cross
+HOLECLI="tcp.dstport==443 && $REGDST && tcp.analysis.lost_segment"   # client data after a hole
+HOLESRV="tcp.srcport==443 && $REGSRC && tcp.analysis.lost_segment"   # server data after a hole
+NOICMPPTB='(icmp.type==3 && icmp.code==4) || icmpv6.type==2'
 DNSOK='dns.flags.response==1 && dns.flags.rcode==0 && dns.a'
 UPLOAD="tcp.dstport==443 && $REGDST && tcp.len>=1400"
 BIGSRV="tcp.srcport==443 && $REGSRC && tcp.len>1228"     # cannot cross the 1280-MTU link
 
 # checks SCENARIO CLIENT VARIANT: print "description @@ op @@ filter" lines
 checks() {
-    local sc=$1 cl=$2 var=$3
-    # ttl64: the registry side starts at 64 like the routers (record-all @ttl64)
-    local SRV=$SRV
-    [ "$var" = ttl64 ] && SRV='(ip.ttl==62 || ipv6.hlim==62)'
+    local sc=$1 cl=$2 var=$3 t reg=128 mbox=64 at=client nosack=0
+    # the variant's initial TTLs and capture point (record-all.sh modifiers)
+    for t in ${var//./ }; do
+        case $t in
+            ttl64) reg=64 ;;
+            reg[0-9]*) reg=${t#reg} ;;
+            mbox[0-9]*) mbox=${t#mbox} ;;
+            at-*) at=${t#at-} ;;
+            nosack) nosack=1 ;;
+        esac
+    done
+    # hops between the sender and the capture point: registry -> client 2, -> mbox e0 1,
+    # -> edge c0 2 (captured leaving the edge), -> server 0; middlebox -> client or edge 1
+    local rh=2 mh=1
+    case $at in mbox) rh=1; mh=0 ;; server) rh=0 ;; esac
+    local SRV="(ip.ttl==$((reg - rh)) || ipv6.hlim==$((reg - rh)))"
+    local MBX="(ip.ttl==$((mbox - mh)) || ipv6.hlim==$((mbox - mh)))"
     echo "not truncated @@ ==0 @@ frame.len > frame.cap_len"
     case $var in
         vlan) echo "802.1Q tag VID 100 @@ >=1 @@ vlan.id==100" ;;
         any)  echo "Linux cooked capture @@ >=1 @@ sll" ;;
     esac
+    if [ "$nosack" = 1 ]; then
+        echo "client SYN without SACK, timestamps, window scale @@ ==0 @@ tcp.flags.syn==1 && tcp.flags.ack==0 && ip.src==198.18.1.2 && (tcp.options.sack_perm || tcp.options.timestamp.tsval || tcp.options.wscale.shift)"
+        echo "client SYN seen @@ >=1 @@ tcp.flags.syn==1 && tcp.flags.ack==0 && ip.src==198.18.1.2"
+    fi
+    if [ "$at" = server ]; then
+        # on the server: TTLs undecremented, the client's packets arrive with 62
+        echo "client packets arrive with TTL 62 (2 routers) @@ >=1 @@ ip.src==198.18.1.2 && ip.ttl==62"
+        case $sc in
+        nsg_drop|fw_reset_syn)   # the fault sits before the server: 443 never reaches it
+            echo "name resolved @@ >=1 @@ $DNSOK"
+            echo "no SYN to 443 reaches the server @@ ==0 @@ $SYN443"
+            echo "port 80 answers with the server's own TTL @@ >=1 @@ tcp.flags.syn==1 && tcp.flags.ack==1 && tcp.srcport==80 && ip.src==198.19.10.10 && $SRV"
+            echo "registry IP answers ping @@ >=1 @@ icmp.type==0 && ip.src==198.19.10.10"
+            return 0 ;;
+        fw_close_sni)            # redirected to the middlebox's closer: nothing arrives
+            echo "name resolved @@ >=1 @@ $DNSOK"
+            echo "no packet to 443 reaches the server @@ ==0 @@ tcp.dstport==443"
+            return 0 ;;
+        fw_reset_sni)            # handshake only: the ClientHello died at the middlebox
+            echo "SYN-ACK with the server's own TTL @@ >=1 @@ $SYNACK443 && $SRV"
+            echo "the client's ACK arrives @@ >=1 @@ tcp.dstport==443 && $REGDST && tcp.flags.syn==0 && tcp.flags.ack==1 && tcp.len==0"
+            echo "no ClientHello reaches the server @@ ==0 @@ tls.handshake.type==1"
+            echo "no RST at the server @@ ==0 @@ tcp.flags.reset==1"
+            return 0 ;;
+        esac
+    fi
     case $sc in
     healthy)
         echo "SYN-ACK from the registry with server TTL @@ >=1 @@ $SYNACK443 && $SRV"
@@ -58,6 +108,8 @@ checks() {
                         echo "no RST from the registry @@ ==0 @@ $RST443" ;;
             curl12|openssl) echo "Microsoft issuer in clear @@ >=1 @@ $MSCA"
                         echo "no RST from the registry @@ ==0 @@ $RST443" ;;
+            curlup) echo "full-size upload segments @@ >=5 @@ $UPLOAD"
+                    echo "no retransmission @@ ==0 @@ tcp.analysis.retransmission" ;;
             skopeo) echo "full-size upload segments @@ >=10 @@ $UPLOAD"
                     echo "pull followed the 307 to the data endpoint @@ >=1 @@ tcp.flags.syn==1 && tcp.flags.ack==1 && $DATSRC && $SRV"
                     echo "data endpoint resolved @@ >=1 @@ $DNSOK && dns.qry.name == \"labreg.westeurope.data.azurecr.io\"" ;;
@@ -67,6 +119,19 @@ checks() {
         esac
         [ "$cl" = curl6 ] && echo "IPv6 SYN-ACK hop limit 126 @@ >=1 @@ $SYNACK443 && ipv6.hlim==126"
         ;;
+    healthy_hrr)
+        echo "SYN-ACK from the registry with server TTL @@ >=1 @@ $SYNACK443 && $SRV"
+        echo "no RST from the registry @@ ==0 @@ $RST443"
+        echo "Microsoft-chain server answers (ServerHello) @@ >=1 @@ $SH && !($HRR) && $SRV"
+        if [ "$cl" = curl12 ]; then
+            echo "TLS 1.2 ECDHE on secp384r1 @@ >=1 @@ tls.handshake.server_named_curve==0x0018"
+            echo "Microsoft issuer in clear @@ >=1 @@ $MSCA"
+        else
+            echo "HelloRetryRequest for secp384r1 from the server @@ >=1 @@ $HRR==24 && $SRV"
+            echo "a second ClientHello follows @@ >=2 @@ tls.handshake.type==1"
+            echo "TLS 1.3 completes @@ >=1 @@ $SH && !($HRR) && tls.handshake.extensions.supported_version==0x0304"
+            echo "server application data @@ >=3 @@ tls.app_data && tcp.srcport==443"
+        fi ;;
     nsg_drop|route_none)
         echo "name resolved @@ >=1 @@ $DNSOK"
         echo "SYN to 443 retransmitted @@ >=2 @@ $SYN443"
@@ -88,24 +153,53 @@ checks() {
     fw_reset_syn)
         echo "SYN to 443 @@ >=1 @@ $SYN443"
         echo "no SYN-ACK from 443 @@ ==0 @@ $SYNACK443"
-        echo "RST with the middlebox TTL 63 @@ >=1 @@ $RST443 && $MBX"
+        echo "RST with the middlebox TTL @@ >=1 @@ $RST443 && $MBX"
         echo "no RST with the server TTL @@ ==0 @@ $RST443 && $SRV"
         [ "$cl" = diff ] && echo "port 80 SYN-ACK with server TTL @@ >=1 @@ tcp.flags.syn==1 && tcp.flags.ack==1 && tcp.srcport==80 && ip.src==198.19.10.10 && $SRV"
         ;;
     fw_reset_sni)
         echo "SYN-ACK from the real server (server TTL) @@ >=1 @@ $SYNACK443 && $SRV"
         echo "ClientHello naming the registry @@ >=1 @@ $CH_SNI"
-        echo "RST with the middlebox TTL 63 @@ >=1 @@ $RST443 && $MBX"
+        echo "RST with the middlebox TTL @@ >=1 @@ $RST443 && $MBX"
         echo "no ServerHello @@ ==0 @@ $SH" ;;
     fw_close_sni)
-        echo "SYN-ACK made by the middlebox (TTL 63) @@ >=1 @@ $SYNACK443 && $MBX"
+        echo "SYN-ACK made by the middlebox @@ >=1 @@ $SYNACK443 && $MBX"
         echo "no SYN-ACK with server TTL @@ ==0 @@ $SYNACK443 && $SRV"
         echo "ClientHello naming the registry @@ >=1 @@ $CH_SNI"
-        echo "FIN from the middlebox (TTL 63) @@ >=1 @@ $FIN443 && $MBX"
+        echo "FIN from the middlebox @@ >=1 @@ $FIN443 && $MBX"
         echo "no ServerHello @@ ==0 @@ $SH"
         echo "no TLS alert from the middlebox @@ ==0 @@ tls.alert_message && tcp.srcport==443" ;;
+    proxy_openssl|proxy_squid)
+        local ISSUER=$CONTOSO; [ "$sc" = proxy_squid ] && ISSUER=$FABRIKAM
+        echo "SYN-ACK made by the middlebox @@ >=1 @@ $SYNACK443 && $MBX"
+        echo "no SYN-ACK with server TTL @@ ==0 @@ $SYNACK443 && $SRV"
+        echo "ServerHello (from the proxy) @@ >=1 @@ $SH && $MBX"
+        case $cl in
+            curl12|openssl) echo "foreign issuer in clear @@ >=1 @@ $ISSUER"
+                            echo "no Microsoft issuer @@ ==0 @@ $MSCA" ;;
+            curl) echo "certificate not in clear (TLS 1.3) @@ ==0 @@ $ISSUER"
+                  echo "TLS 1.3 chosen @@ >=1 @@ $SH && tls.handshake.extensions.supported_version==0x0304" ;;
+        esac
+        case $cl in curl|curl12) echo "client alert unknown_ca in clear @@ >=1 @@ tls.alert_message.desc==48 && tcp.dstport==443" ;; esac
+        if [ "$sc" = proxy_openssl ] && [ "$cl" = curl ]; then
+            echo "HelloRetryRequest (P-384) from the proxy @@ >=1 @@ $HRR==24 && $MBX"
+        fi ;;
+    fw_drop_sni)
+        echo "SYN-ACK from the real server (server TTL) @@ >=1 @@ $SYNACK443 && $SRV"
+        echo "ClientHello naming the registry @@ >=1 @@ $CH_SNI"
+        echo "ClientHello retransmitted @@ >=3 @@ tcp.dstport==443 && tcp.analysis.retransmission && tcp.len>=300"
+        echo "the ClientHello is never acknowledged @@ ==0 @@ tcp.srcport==443 && $REGSRC && tcp.ack>1"
+        echo "no RST, FIN or ServerHello from 443 @@ ==0 @@ ($RST443) || ($FIN443) || $SH" ;;
+    reg_stall)
+        echo "SYN-ACK with server TTL @@ >=1 @@ $SYNACK443 && $SRV"
+        echo "ClientHello naming the registry @@ >=1 @@ $CH_SNI"
+        echo "the server acknowledges the ClientHello @@ >=1 @@ tcp.srcport==443 && $REGSRC && $SRV && tcp.len==0 && tcp.ack>=500 && tcp.flags.fin==0"
+        echo "the server never sends data @@ ==0 @@ tcp.srcport==443 && $REGSRC && tcp.len>0"
+        echo "the client closes first, after its 3 s timeout @@ >=1 @@ tcp.dstport==443 && tcp.flags.fin==1 && frame.time_relative>=2.5"
+        echo "the server's FIN acknowledges the client's FIN @@ >=1 @@ $FIN443 && $SRV && tcp.ack==519"
+        echo "no RST @@ ==0 @@ tcp.flags.reset==1" ;;
     proxy_intercept)
-        echo "SYN-ACK made by the middlebox (TTL 63) @@ >=1 @@ $SYNACK443 && $MBX"
+        echo "SYN-ACK made by the middlebox @@ >=1 @@ $SYNACK443 && $MBX"
         echo "no SYN-ACK with server TTL @@ ==0 @@ $SYNACK443 && $SRV"
         echo "ServerHello (from the proxy) @@ >=1 @@ $SH && $MBX"
         case $cl in
@@ -150,18 +244,46 @@ checks() {
             echo "no SYN-ACK from the data endpoint @@ ==0 @@ tcp.flags.syn==1 && tcp.flags.ack==1 && $DATSRC"
             echo "no RST/ICMP for the data endpoint @@ ==0 @@ (tcp.flags.reset==1 && $DATSRC) || $ICMPERR"
         fi ;;
-    mtu_blackhole)
+    mtu_blackhole|mtu_drop_in|mtu_drop_out)   # download: the server's full-size segments vanish
         echo "SYN-ACK from the registry with server TTL @@ >=1 @@ $SYNACK443 && $SRV"
         echo "ClientHello @@ >=1 @@ $CH_SNI"
-        echo "no server segment above the path MTU arrives @@ ==0 @@ $BIGSRV"
-        echo "no ServerHello (its full-size segment vanished) @@ ==0 @@ $SH"
-        echo "client reports a hole (SACK) @@ >=1 @@ tcp.dstport==443 && tcp.options.sack_le"
-        echo "no ICMP fragmentation-needed / packet-too-big @@ ==0 @@ (icmp.type==3 && icmp.code==4) || icmpv6.type==2" ;;
+        echo "no ICMP fragmentation-needed / packet-too-big @@ ==0 @@ $NOICMPPTB"
+        if [ "$at" = server ] || { [ "$sc" = mtu_drop_out ] && [ "$at" = mbox ]; }; then
+            # captured before the drop point: the full-size segments and their retransmissions
+            echo "server's full-size segments retransmitted @@ >=3 @@ $BIGSRV && tcp.analysis.retransmission"
+            echo "never acknowledged: the client SACKs only the tail @@ >=1 @@ $CLIENTSACK"
+        else
+            echo "no server segment above the path MTU arrives @@ ==0 @@ $BIGSRV"
+            echo "no ServerHello (its full-size segment vanished) @@ ==0 @@ $SH"
+            echo "a later smaller server segment arrives after the hole @@ >=1 @@ $HOLESRV"
+            if [ "$nosack" = 1 ]; then
+                echo "client reports the hole (duplicate ACK, no SACK) @@ >=1 @@ tcp.dstport==443 && tcp.analysis.duplicate_ack"
+                echo "no SACK blocks @@ ==0 @@ tcp.options.sack_le"
+            else
+                echo "client reports a hole (SACK) @@ >=1 @@ $CLIENTSACK"
+            fi
+        fi ;;
+    mtu_drop_in_up|mtu_drop_out_up)           # upload: the client's full-size segments vanish
+        echo "SYN-ACK from the registry with server TTL @@ >=1 @@ $SYNACK443 && $SRV"
+        echo "TLS completes (ServerHello) @@ >=1 @@ $SH"
+        echo "no ICMP fragmentation-needed / packet-too-big @@ ==0 @@ $NOICMPPTB"
+        if [ "$at" = client ]; then
+            echo "client's full-size segments retransmitted @@ >=3 @@ $BIGCLI && tcp.analysis.retransmission"
+            echo "small server segments arrive @@ >=1 @@ tcp.srcport==443 && $REGSRC && tcp.len>0"
+        else
+            echo "no client segment above 1280 bytes arrives @@ ==0 @@ $BIGCLI"
+            echo "a later smaller client segment arrives after the hole @@ >=1 @@ $HOLECLI"
+            echo "the server reports the hole (SACK) @@ >=1 @@ $SERVERSACK"
+        fi ;;
     mtu_blackhole_up)
         echo "SYN-ACK from the registry with server TTL @@ >=1 @@ $SYNACK443 && $SRV"
         echo "TLS completes (ServerHello) @@ >=1 @@ $SH"
         echo "no ICMP fragmentation-needed / packet-too-big @@ ==0 @@ (icmp.type==3 && icmp.code==4) || icmpv6.type==2"
-        if [ "$cl" = skopeo ]; then
+        if [ "$at" = server ]; then
+            echo "no client segment above 1280 bytes arrives @@ ==0 @@ $BIGCLI"
+            echo "a later smaller client segment arrives after the hole @@ >=1 @@ $HOLECLI"
+            echo "the server reports the hole (SACK) @@ >=1 @@ $SERVERSACK"
+        elif [ "$cl" = skopeo ] || [ "$cl" = curlup ]; then
             echo "full-size upload segments retransmitted @@ >=2 @@ tcp.dstport==443 && $REGDST && tcp.len>1228 && tcp.analysis.retransmission"
             echo "small segments still acknowledged @@ >=1 @@ tcp.srcport==443 && $REGSRC && tcp.flags.ack==1 && tcp.len==0"
         fi ;;
