@@ -13,6 +13,7 @@ the zstd program, when installed, also compresses one for real).
 Prints one line per failure and a closing "N passed, N failed".
 """
 import gzip
+import itertools
 import json
 import lzma
 import os
@@ -180,6 +181,17 @@ def options_anywhere(tmp):
         sane("options: " + name, r)
         check("options: %s exit as baseline" % name, r.rc == base.rc, repr(r))
         same_verdicts("options: " + name, base, r)
+    # Every order of a file and three options, with the command in every
+    # place before the file (after the file it would be taken for a file).
+    groups = [[CAP], ["--json"], ["--port", "443"], ["--private-net", "10.0.0.0/8"]]
+    bad = []
+    for order in itertools.permutations(groups):
+        for at in range(0, [g[0] for g in order].index(CAP) + 1):
+            args = [a for g in order[:at] for a in g] + ["analyze"] + [a for g in order[at:] for a in g]
+            r = run(args)
+            if r.rc != base.rc or r.json() is None or r.err:
+                bad.append(" ".join("FILE" if a == CAP else a for a in args) + " -> " + repr(r))
+    check("options: every order (%d)" % len(list(itertools.permutations(groups))), not bad, "; ".join(bad[:3]))
     # Files keep the order of the command line, -r among them.
     r = run(["analyze", CAP, "--json", "-r", CAP2])
     files = (r.json() or {}).get("capture", {}).get("files")
@@ -250,6 +262,19 @@ def stdin_inputs():
     r = run(["analyze", "--json", "-"], input_bytes=pcapng)
     sane("stdin: pcapng from a pipe", r)
     same_verdicts("stdin: pcapng from a pipe", run(["analyze", "--json", CAP2]), r)
+    # A terminal on standard input is refused at once, not waited on.
+    import pty
+    master, slave = pty.openpty()
+    try:
+        p = subprocess.run([ACRDIAG, "analyze", "-"], stdin=slave, capture_output=True, timeout=20)
+        err = p.stderr.decode(errors="replace")
+        check("stdin: a terminal is refused", p.returncode == 2 and "terminal" in err and
+              len([l for l in err.split("\n") if l]) == 1, "exit %d %r" % (p.returncode, err))
+    except subprocess.TimeoutExpired:
+        check("stdin: a terminal is refused", False, "waited on the terminal")
+    finally:
+        os.close(master)
+        os.close(slave)
     for name, blob, want in (("text", b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", "not a pcap or pcapng file"),
                              ("empty", b"", "empty"),
                              ("gzip of text", gzip.compress(b"hello\n" * 100), "not a pcap or pcapng file"),
