@@ -164,17 +164,22 @@ static void on_answer(void *arg, int status, int timeouts, struct ares_addrinfo 
     ares_freeaddrinfo(res);
 }
 
+_Static_assert(ARES_GETSOCK_MAXNUM * 2 <= 32, "ares_getsock() bits fit in 32");
+
 /* Adds a channel's sockets to the poll set; returns how many. */
 static unsigned add_fds(ares_channel ch, struct pollfd *pf, unsigned room)
 {
     ares_socket_t socks[ARES_GETSOCK_MAXNUM];
-    int bits = ares_getsock(ch, socks, ARES_GETSOCK_MAXNUM);
+    /* Bit i: readable, bit i + ARES_GETSOCK_MAXNUM: writable.  Tested as
+     * unsigned: c-ares' ARES_GETSOCK_WRITABLE shifts an int 1 into the sign
+     * bit for the last socket (undefined behaviour, UBSan stops there). */
+    uint32_t bits = (uint32_t)ares_getsock(ch, socks, ARES_GETSOCK_MAXNUM);
     unsigned n = 0;
-    for (int i = 0; i < ARES_GETSOCK_MAXNUM && n < room; i++) {
+    for (unsigned i = 0; i < ARES_GETSOCK_MAXNUM && n < room; i++) {
         short ev = 0;
-        if (ARES_GETSOCK_READABLE(bits, i))
+        if (bits & (UINT32_C(1) << i))
             ev |= POLLIN;
-        if (ARES_GETSOCK_WRITABLE(bits, i))
+        if (bits & (UINT32_C(1) << (i + ARES_GETSOCK_MAXNUM)))
             ev |= POLLOUT;
         if (!ev)
             continue;
