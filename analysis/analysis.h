@@ -13,7 +13,7 @@
 
 #include "capture/capture.h"
 
-/* The verdict vocabulary of ../shared/docs/verdicts.md, in its order. */
+/* The verdict vocabulary of docs/verdicts.md, in its order. */
 enum an_verdict {
     AN_OK = 0,
     AN_DNS_FAILURE,

@@ -34,7 +34,7 @@ enum an_verdict an_outcome_verdict(enum an_flow_outcome o)
     return AN_INCOMPLETE;
 }
 
-/* The registry's certificates are issued by Microsoft CAs (facts §4:
+/* The registry's certificates are issued by Microsoft CAs (docs/acr-network-facts.md §4:
  * "Microsoft Azure RSA TLS Issuing CA 03", "Microsoft TLS G2 RSA CA OCSP
  * 02", O=Microsoft Corporation).  */
 static bool microsoft_issuer(const struct cap_cert_info *c)
