@@ -1,7 +1,7 @@
 #!/bin/bash
 # client.sh CLIENT: one lab client, run inside acrd_client, e.g.
 #   tests/lab/lab.sh exec tests/lab/client.sh curl
-# CLIENT: curl curl12 curl6 curl3 curlup openssl skopeo diff. Every step is bounded in time.
+# CLIENT: curl curl12 curl6 curl3 curlup openssl skopeo skopeo3 diff. Every step is bounded in time.
 # Exit status is the client's own (non-zero is expected in fault scenarios).
 set -u
 LAB_DIR=${LAB_DIR:-$(cd "$(dirname "$0")" && pwd)}
@@ -33,6 +33,9 @@ case ${1:-} in
             exec curl -4 -sv --cacert "$CA" --connect-timeout 4 -m 8 -H 'Expect:' -H "$auth" \
                 -H 'Content-Type: application/octet-stream' -X PUT --data-binary @"$f" -o /dev/null \
                 "$loc&digest=sha256:$d" ;;
+    skopeo3) # docker-like client with a 3 s overall deadline (Go http.Client.Timeout): push only
+        exec timeout 10 skopeo --command-timeout 3s copy --insecure-policy --dest-cert-dir "$CERTDIR" \
+            oci:"$RUN/image":1 docker://$REG/hello:1 ;;
     openssl)
         exec timeout 8 openssl s_client -4 -connect $REG:443 -servername $REG -tls1_2 \
             -CAfile "$CA" </dev/null ;;
@@ -58,5 +61,5 @@ case ${1:-} in
         curl -sk -o /dev/null -w '%{http_code}\n' --connect-timeout 3 -m 5 https://198.19.20.20/; echo "rc=$?" >&2
         ping -n -c 1 -W 1 198.19.20.20; echo "rc=$?" >&2
         exit 0 ;;
-    *) echo "usage: client.sh curl|curl12|curl6|curl3|curlup|openssl|skopeo|diff" >&2; exit 2 ;;
+    *) echo "usage: client.sh curl|curl12|curl6|curl3|curlup|openssl|skopeo|skopeo3|diff" >&2; exit 2 ;;
 esac

@@ -74,7 +74,7 @@ plan() {
 healthy curl,curl12,openssl,skopeo,diff,curl.any,curl@mbox,curl@server,curlup
 healthy@6 curl6
 healthy@nosack curl
-healthy_hrr curl,curl12
+healthy_hrr curl,curl12,skopeo
 nsg_drop curl,curl12,openssl,skopeo,diff,curl.any,diff@edge,diff@server
 route_none curl,diff
 fw_reset_syn curl,openssl,diff,diff@mbox,diff@server
@@ -89,7 +89,7 @@ fw_reset_sni@mbox255 curl
 fw_reset_sni@nosack curl
 fw_drop_sni curl3,curl3@mbox
 fw_close_sni curl,curl12,openssl,skopeo,curl@mbox,curl@server
-reg_stall curl3,curl3@server
+reg_stall curl3,curl3@server,skopeo3
 proxy_intercept curl,curl12,openssl,skopeo
 proxy_intercept@mbox128 curl,curl12
 proxy_intercept@reg64@mbox255 curl,curl12
