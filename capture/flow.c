@@ -532,6 +532,52 @@ static struct cap_ref frame_at(const struct cap_stream *s, uint32_t off)
     return none;
 }
 
+/* The frame in which Wireshark shows the first handshake message of type
+ * hs_type that starts in the record at rec_off: the frame holding the last
+ * byte of the record in which that message ends (Wireshark dissects a TLS
+ * record once its last segment is in, and a message spread over records
+ * with the record that completes it).  The handshake messages are walked
+ * from the stream's start (RFC 8446 4: type(1), length(3)).  Returns false
+ * when the kept bytes do not hold that record's end yet; *out is then the
+ * record's own first frame.  */
+static bool frame_completing(const struct cap_stream *s, uint32_t rec_off, uint8_t hs_type, struct cap_ref *out)
+{
+    uint8_t hdr[4];
+    unsigned have = 0;              /* message header bytes seen */
+    uint32_t left = 0;              /* body bytes of the current message still to come */
+    uint32_t msg_rec = 0;           /* record in which the current message started */
+    *out = frame_at(s, rec_off);
+    for (uint32_t at = 0; at + 5 <= s->filled;) {
+        const uint8_t *h = s->buf + at;
+        uint32_t end = at + 5 + ((uint32_t)h[3] << 8 | h[4]);
+        for (uint32_t p = at + 5; h[0] == 22 && p < end && p < s->filled;) {
+            if (have < 4) {
+                if (have == 0)
+                    msg_rec = at;
+                hdr[have++] = s->buf[p++];
+                if (have < 4)
+                    continue;
+                left = (uint32_t)hdr[1] << 16 | (uint32_t)hdr[2] << 8 | hdr[3];
+            } else {
+                uint32_t take = end - p < left ? end - p : left;
+                p += take;
+                left -= take;
+            }
+            if (left == 0) {        /* the message ends in this record */
+                if (hdr[0] == hs_type && msg_rec == rec_off) {
+                    if (end > s->filled)
+                        return false;
+                    *out = frame_at(s, end - 1);
+                    return true;
+                }
+                have = 0;
+            }
+        }
+        at = end;
+    }
+    return false;
+}
+
 /* Parses what is contiguous and, when the handshake facts this direction
  * can give are complete, keeps them and frees the buffer.  */
 static void parse_stream(struct cap_flow_table *t, struct cap_flow_dir *d, bool final)
@@ -556,12 +602,21 @@ static void parse_stream(struct cap_flow_table *t, struct cap_flow_dir *d, bool 
                 (tls->client_hello && tls->n_appdata > 0);
     if (!done)
         return;
+    /* The hellos and the certificate are cited in the frame that completes
+     * their record, as Wireshark shows them: wait for it unless the stream
+     * ends or is full.  */
+    struct cap_ref ch = { 0 }, sh = { 0 }, cert = { 0 };
+    bool whole = (!tls->client_hello || frame_completing(s, tls->client_hello_offset, 1, &ch)) &
+                 (!tls->server_hello || frame_completing(s, tls->server_hello_offset, 2, &sh)) &
+                 (!tls->certificate || frame_completing(s, tls->certificate_offset, 11, &cert));
+    if (!whole && !final && s->filled < LIM_TLS_STREAM_BYTES)
+        return;
     if (tls->client_hello)
-        d->tls->client_hello = frame_at(s, tls->client_hello_offset);
+        d->tls->client_hello = ch;
     if (tls->server_hello)
-        d->tls->server_hello = frame_at(s, tls->server_hello_offset);
+        d->tls->server_hello = sh;
     if (tls->certificate)
-        d->tls->certificate = frame_at(s, tls->certificate_offset);
+        d->tls->certificate = cert;
     for (unsigned i = 0; i < tls->n_alerts && i < LIM_TLS_ALERTS; i++)
         d->tls->alerts[i] = frame_at(s, tls->alerts[i].stream_offset);
     stream_put(t, d->stream);
