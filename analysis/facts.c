@@ -255,8 +255,19 @@ static void apply_tls(struct an_endpoint *ep, const char *tls, const char *ctl, 
         add_ev(ep, "TLS %s with SNI %s completed; chain verification %s%s%s; leaf issued by CN=%s%s%s", ver,
                sni, strcmp(vfy, "ok") == 0 ? "ok" : "FAILED", vmsg[0] ? ": " : "", vmsg, icn, io[0] ? ", O=" : "",
                io);
-        if (strcmp(vfy, "ok") == 0 || (ep->verdict != AN_OK && ep->verdict != AN_INCOMPLETE))
+        /* A handshake that completed with a foreign, untrusted chain is
+         * positive proof of interception; a reset or close the wire saw on
+         * another of the probe's connections (e.g. its TLS 1.2 step refused
+         * by a TLS 1.3-only proxy) does not outweigh it, and is named.  */
+        bool foreign = !microsoft_issuer(icn, io);
+        bool wire_reset = ep->verdict == AN_FIREWALL_RESET || ep->verdict == AN_CONNECTION_RESET ||
+                          ep->verdict == AN_SERVER_RESET || ep->verdict == AN_TLS_FAILURE;
+        if (strcmp(vfy, "ok") == 0 ||
+            (ep->verdict != AN_OK && ep->verdict != AN_INCOMPLETE && !(foreign && wire_reset)))
             return;
+        if (foreign && wire_reset)
+            add_ev(ep, "the wire alone said %s (%.150s), on another of the probe's connections", an_verdict_name(ep->verdict),
+                   ep->reason);
         char issuer[200];
         snprintf(issuer, sizeof(issuer), "CN=%.90s, O=%.90s", icn, io);
         set_detail(ep, "issuer", issuer);
@@ -676,6 +687,27 @@ static void apply_silent(struct an_report *r, struct an_endpoint *ep, const char
                 ip, tried, controls);
 }
 
+static bool silent_verdict(enum an_verdict v)
+{
+    return v == AN_SILENT_DROP || v == AN_NSG_DROP || v == AN_ROUTE_BLACKHOLE;
+}
+
+/* The probe's registry step connected to this address and port, yet the
+ * wire calls it silent: the unanswered SYNs were the probe's own TTL-limited
+ * ones (they die on the path by design).  The wire's verdict is withdrawn so
+ * the TLS and HTTP facts decide.  */
+static void unsilence(struct an_endpoint *ep, const char *const *facts, size_t n, const char *endpoint)
+{
+    const char *ttl = find_fact(facts, n, "ttl", endpoint, NULL);
+    ep->verdict = AN_INCOMPLETE;
+    ep->candidates = 0;
+    ep->confidence = AN_CONF_LOW;
+    ep->n_evidence = 0;
+    snprintf(ep->reason, sizeof(ep->reason), "the probe's connections decide this endpoint");
+    add_ev(ep, "the probe's registry step connected to %s; its unanswered SYNs on the wire were %s", endpoint,
+           ttl ? "TTL-limited ones (TTL 1 and up), not a silent drop" : "not the whole story");
+}
+
 /* ---- the report ------------------------------------------------------------- */
 
 void an_facts_apply(struct an_report *r, const struct an_options *opt, const char *const *facts, size_t n)
@@ -697,6 +729,8 @@ void an_facts_apply(struct an_report *r, const struct an_options *opt, const cha
         fact_str(facts[i], "name", name, sizeof(name));
         cap_addr_str(&a, ipbuf, sizeof(ipbuf));
         struct an_endpoint *ep = find_ep(r, &a, port);
+        if (ep && fact_eq(facts[i], "result", "ok") && silent_verdict(ep->verdict))
+            unsilence(ep, facts, n, endpoint);
         bool by_wire = ep && ep->verdict != AN_INCOMPLETE;
         if (!ep && (ep = add_ep(r)) == NULL)
             continue;

@@ -218,6 +218,10 @@ dns_nxdomain dns_failure
 dns_timeout dns_failure
 mtu_blackhole mtu_blackhole
 privatelink_public registry_denied --private-net 198.18.0.0/16
+proxy_openssl proxy_interception
+proxy_squid proxy_interception
+mtu_drop_in mtu_blackhole
+mtu_drop_out mtu_blackhole
 route_none.ctl route_blackhole --control 198.19.20.20
 route_none.no53 silent_drop
 route_none.no53.ctl route_blackhole --control 198.19.20.20

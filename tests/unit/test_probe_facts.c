@@ -377,6 +377,26 @@ static void test_wire_route_blackhole_kept(void)
     an_report_free(&r);
 }
 
+/* The wire calls 443 silent from the probe's own TTL-limited SYNs while the
+ * registry step connected and met a foreign certificate (lab proxy_openssl):
+ * the facts decide, not the TTL probes.  */
+static void test_ttl_syns_are_no_drop(void)
+{
+    struct an_report r;
+    struct an_options opt = { 0 };
+    report_ok(&r, "198.19.10.10");
+    r.endpoints[0].verdict = AN_NSG_DROP;
+    r.verdict = AN_NSG_DROP;
+    const char *facts[] = {
+        CONNECT_OK,
+        AN_FACT_PREFIX "fact=tls step=registry endpoint=198.19.10.10:443 sni=labreg.azurecr.io result=ok version=TLSv1.3 verify=19 issuer_cn=Contoso%20TLS%20Inspection%20CA issuer_o=Contoso%20Ltd",
+        AN_FACT_PREFIX "fact=ttl endpoint=198.19.10.10:443 first_answer_ttl=2 answer=synack max_ttl=8",
+    };
+    apply(&r, &opt, facts, 3);
+    CHECK_EQ_INT(r.verdict, AN_PROXY_INTERCEPTION);
+    an_report_free(&r);
+}
+
 static void test_control_parse(void)
 {
     char out[LIM_DNS_NAME];
@@ -410,5 +430,6 @@ int main(void)
     RUN(test_silent_reason_lists_tries);
     RUN(test_wire_route_blackhole_kept);
     RUN(test_control_parse);
+    RUN(test_ttl_syns_are_no_drop);
     return check_summary();
 }
