@@ -606,9 +606,10 @@ static void parse_stream(struct cap_flow_table *t, struct cap_flow_dir *d, bool 
      * their record, as Wireshark shows them: wait for it unless the stream
      * ends or is full.  */
     struct cap_ref ch = { 0 }, sh = { 0 }, cert = { 0 };
-    bool whole = (!tls->client_hello || frame_completing(s, tls->client_hello_offset, 1, &ch)) &
-                 (!tls->server_hello || frame_completing(s, tls->server_hello_offset, 2, &sh)) &
-                 (!tls->certificate || frame_completing(s, tls->certificate_offset, 11, &cert));
+    bool ch_whole = !tls->client_hello || frame_completing(s, tls->client_hello_offset, 1, &ch);
+    bool sh_whole = !tls->server_hello || frame_completing(s, tls->server_hello_offset, 2, &sh);
+    bool cert_whole = !tls->certificate || frame_completing(s, tls->certificate_offset, 11, &cert);
+    bool whole = ch_whole && sh_whole && cert_whole;
     if (!whole && !final && s->filled < LIM_TLS_STREAM_BYTES)
         return;
     if (tls->client_hello)
