@@ -21,7 +21,7 @@ NETNS="acrd_client acrd_edge acrd_mbox acrd_reg"
 SCENARIOS="healthy nsg_drop route_none fw_reset_syn fw_reset_sni fw_close_sni proxy_intercept
 icmp_prohibited acr_ip_denied registry_throttled dns_nxdomain dns_timeout data_endpoint_blocked
 privatelink_public mtu_blackhole mtu_blackhole_up
-fw_drop_sni reg_stall healthy_hrr proxy_openssl proxy_squid
+fw_drop_sni reg_stall mbox_stall fw_reset_srv healthy_hrr proxy_openssl proxy_squid
 mtu_drop_in mtu_drop_out mtu_drop_in_up mtu_drop_out_up"
 
 # Address plan (keep in sync with README.md and selfcheck.sh).
@@ -528,6 +528,18 @@ apply_fault() {
             nft_in acrd_reg 'table inet slow { chain c_pre { type nat hook prerouting priority -100;
                 ip daddr '$REG4' tcp dport 443 redirect to :8445
                 ip6 daddr '$REG6' tcp dport 443 redirect to :8445 } }' ;;
+        mbox_stall)    # the middlebox accepts for the registry and never answers (a proxy
+                       # that cannot reach its upstream), closing only after the client
+            start_bg stall acrd_mbox python3 "$LAB_DIR/stall-server.py" 8448 &&
+            wait_for stall-server nsx acrd_mbox sh -c "ss -ltn | grep -q ':8448 '" &&
+            nft_in acrd_mbox 'table inet fw { chain c_pre { type nat hook prerouting priority -100;
+                ip daddr { '$REG4', '$DATA4' } tcp dport 443 redirect to :8448
+                ip6 daddr { '$REG6', '$DATA6' } tcp dport 443 redirect to :8448 } }' ;;
+        fw_reset_srv)  # an IPS that resets toward the server: the server's first full data
+                       # segment (its TLS flight) is dropped and answered with a RST to the
+                       # server, forged as the client's (made by the middlebox, TTL 64)
+            nsx acrd_mbox iptables -A FORWARD -p tcp -s "$REG4" --sport 443 -m length --length 1000:65535 \
+                -j REJECT --reject-with tcp-reset ;;
         mtu_drop_in|mtu_drop_in_up|mtu_drop_out|mtu_drop_out_up)
             # no small link: a router drops every IP packet longer than 1280 bytes, silently
             # (no ICMP ever), either where packets enter it (mbox, prerouting, both

@@ -90,6 +90,8 @@ fw_reset_sni@nosack curl
 fw_drop_sni curl3,curl3@mbox
 fw_close_sni curl,curl12,openssl,skopeo,curl@mbox,curl@server
 reg_stall curl3,curl3@server,skopeo3
+mbox_stall curl3,skopeo3
+fw_reset_srv curl3,curl3@server
 proxy_intercept curl,curl12,openssl,skopeo
 proxy_intercept@mbox128 curl,curl12
 proxy_intercept@reg64@mbox255 curl,curl12

@@ -61,7 +61,7 @@ checks() {
     # hops between the sender and the capture point: registry -> client 2, -> mbox e0 1,
     # -> edge c0 2 (captured leaving the edge), -> server 0; middlebox -> client or edge 1
     local rh=2 mh=1
-    case $at in mbox) rh=1; mh=0 ;; server) rh=0 ;; esac
+    case $at in mbox) rh=1; mh=0 ;; server) rh=0; mh=0 ;; esac   # mbox and reg are adjacent
     local SRV="(ip.ttl==$((reg - rh)) || ipv6.hlim==$((reg - rh)))"
     local MBX="(ip.ttl==$((mbox - mh)) || ipv6.hlim==$((mbox - mh)))"
     echo "not truncated @@ ==0 @@ frame.len > frame.cap_len"
@@ -198,6 +198,28 @@ checks() {
         echo "the client closes first, after its 3 s timeout @@ >=1 @@ tcp.dstport==443 && tcp.flags.fin==1 && frame.time_relative>=2.5"
         echo "the server's FIN comes after the client's deadline and acknowledges its FIN @@ >=1 @@ $FIN443 && $SRV && frame.time_relative>=2.5 && tcp.analysis.acks_frame"
         echo "no RST @@ ==0 @@ tcp.flags.reset==1" ;;
+    mbox_stall)
+        echo "SYN-ACK made by the middlebox @@ >=1 @@ $SYNACK443 && $MBX"
+        echo "no SYN-ACK with server TTL @@ ==0 @@ $SYNACK443 && $SRV"
+        echo "ClientHello naming the registry @@ >=1 @@ $CH_SNI"
+        echo "the middlebox acknowledges the ClientHello @@ >=1 @@ tcp.srcport==443 && $REGSRC && $MBX && tcp.len==0 && tcp.ack>=200 && tcp.flags.fin==0"
+        echo "nothing ever answers it @@ ==0 @@ tcp.srcport==443 && $REGSRC && tcp.len>0"
+        echo "the client closes first, after its 3 s timeout @@ >=1 @@ tcp.dstport==443 && tcp.flags.fin==1 && frame.time_relative>=2.5"
+        echo "the middlebox's FIN comes after and acknowledges the client's FIN @@ >=1 @@ $FIN443 && $MBX && frame.time_relative>=2.5 && tcp.analysis.acks_frame"
+        echo "no RST @@ ==0 @@ tcp.flags.reset==1" ;;
+    fw_reset_srv)
+        echo "SYN-ACK with the server's TTL @@ >=1 @@ $SYNACK443 && $SRV"
+        echo "ClientHello naming the registry @@ >=1 @@ $CH_SNI"
+        echo "the server acknowledges the ClientHello @@ >=1 @@ tcp.srcport==443 && $REGSRC && $SRV && tcp.len==0 && tcp.ack>=200 && tcp.flags.reset==0"
+        echo "the client closes first, after its 3 s timeout @@ >=1 @@ tcp.dstport==443 && tcp.flags.fin==1 && frame.time_relative>=2.5"
+        echo "the server's own RST answers that FIN @@ >=1 @@ $RST443 && $SRV && frame.time_relative>=2.5"
+        echo "no RST from 443 before it @@ ==0 @@ $RST443 && frame.time_relative<2.5"
+        if [ "$at" = server ]; then
+            echo "the server sent its TLS flight @@ >=1 @@ tcp.srcport==443 && $REGSRC && tcp.len>=1000"
+            echo "RST forged as the client's, with the middlebox's TTL @@ >=1 @@ tcp.flags.reset==1 && ip.src==198.18.1.2 && $MBX && frame.time_relative<2.5"
+        else
+            echo "the server's flight never reaches the client @@ ==0 @@ tcp.srcport==443 && $REGSRC && tcp.len>0"
+        fi ;;
     proxy_intercept)
         echo "SYN-ACK made by the middlebox @@ >=1 @@ $SYNACK443 && $MBX"
         echo "no SYN-ACK with server TTL @@ ==0 @@ $SYNACK443 && $SRV"
