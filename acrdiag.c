@@ -16,8 +16,6 @@
 #include "capture/capture.h"
 #include "probe/probe.h"
 
-#define MAX_FILES 16
-
 static const char usage_head[] =
     "usage: acrdiag analyze [options] FILE...\n"
     "       acrdiag watch [options] [-i IFACE] [--duration S] [--until-idle S] [-w FILE]\n"
@@ -43,7 +41,9 @@ static const char usage_analyze[] =
     "  -o, --output FILE      write the report to FILE instead of standard output: a\n"
     "                         regular file is replaced atomically (mode 0666 less the\n"
     "                         umask), a device or FIFO is written in place; - is\n"
-    "                         standard output\n";
+    "                         standard output\n"
+    "  --json-lines           one JSON object per endpoint and line, each complete\n"
+    "                         (mode, files, verdict), for log pipelines\n";
 
 static const char usage_watch[] =
     "usage: acrdiag watch [options] [-i IFACE] [--duration S] [--until-idle S] [-w FILE]\n"
@@ -60,11 +60,15 @@ static const char usage_common[] =
     "  --port N               the TCP port of the registry (default 443)\n"
     "  --private-net CIDR     address space of private endpoints (repeatable;\n"
     "                         default 10/8, 172.16/12, 192.168/16, 100.64/10, fc00::/7)\n"
-    "  --color / --no-color   colour the text verdict (default: when stdout is a terminal)\n"
+    "  --color[=WHEN]         colour the text verdict: auto (default: when standard\n"
+    "                         output is a terminal and NO_COLOR is not set), never,\n"
+    "                         always (--color alone); --no-color is never\n"
     "  -h, --help             this help;  -V, --version  the version\n";
 
 static const char usage_exit[] =
     "\n"
+    "Reading takes more than a few seconds: a progress line on standard error, when\n"
+    "that is a terminal.\n"
     "Exit status: 0 every endpoint ok, 1 a fault was diagnosed, 2 bad usage or\n"
     "unreadable input, 3 not enough evidence.\n";
 
@@ -85,15 +89,15 @@ static void print_usage(const char *which)
     fputs(usage_exit, stdout);
 }
 
-enum format { FMT_TEXT, FMT_JSON, FMT_MARKDOWN };
+enum format { FMT_TEXT, FMT_JSON, FMT_MARKDOWN, FMT_JSON_LINES };
 
 struct cli {
     bool watch;
     enum format format;
     const char *output;
-    int color;              /* -1 auto */
+    int color;              /* -1 auto, 0 never, 1 always */
     struct an_options an;
-    const char *files[MAX_FILES];
+    const char **files;     /* argv's, in command-line order; room for argc */
     unsigned n_files;
     /* watch */
     const char *iface;
@@ -128,7 +132,7 @@ static bool parse_seconds(const char *s, double *out)
 static int parse_options(int argc, char **argv, struct cli *c)
 {
     enum { O_JSON = 256, O_MARKDOWN, O_HOST, O_PORT, O_PRIVATE, O_COLOR, O_NO_COLOR, O_DURATION,
-           O_IDLE, O_USER };
+           O_IDLE, O_USER, O_JSON_LINES };
     /* Options anywhere, in the order given: a leading '-' makes getopt hand
      * over each operand as option 1 where it stands (files keep the order of
      * the command line, with -r FILE among them); -- ends the options.  */
@@ -140,7 +144,8 @@ static int parse_options(int argc, char **argv, struct cli *c)
         { "port", required_argument, NULL, O_PORT },
         { "private-net", required_argument, NULL, O_PRIVATE },
         { "output", required_argument, NULL, 'o' },
-        { "color", no_argument, NULL, O_COLOR },
+        { "json-lines", no_argument, NULL, O_JSON_LINES },
+        { "color", optional_argument, NULL, O_COLOR },
         { "no-color", no_argument, NULL, O_NO_COLOR },
         { "interface", required_argument, NULL, 'i' },
         { "write", required_argument, NULL, 'w' },
@@ -155,6 +160,12 @@ static int parse_options(int argc, char **argv, struct cli *c)
     int ch;
     optind = 1;
     opterr = 0;
+    /* Every operand may be a file: room for all of them, however many. */
+    c->files = calloc((size_t)argc + 1, sizeof(*c->files));
+    if (!c->files) {
+        fprintf(stderr, "acrdiag: out of memory\n");
+        return 2;
+    }
     while ((ch = getopt_long(argc, argv, optstring, longopts, NULL)) != -1) {
         bool watch_only = ch == 'i' || ch == 'w' || ch == O_DURATION || ch == O_IDLE || ch == O_USER;
         if (watch_only && !c->watch)
@@ -164,6 +175,7 @@ static int parse_options(int argc, char **argv, struct cli *c)
         switch (ch) {
         case O_JSON: c->format = FMT_JSON; break;
         case O_MARKDOWN: c->format = FMT_MARKDOWN; break;
+        case O_JSON_LINES: c->format = FMT_JSON_LINES; break;
         case O_HOST: c->an.host = optarg; break;
         case O_PORT: {
             char *end;
@@ -186,8 +198,6 @@ static int parse_options(int argc, char **argv, struct cli *c)
             if (c->watch)
                 return fail_usage(ch == 1 ? "watch takes no file; did you mean -w FILE?"
                                           : "option only for analyze", ch == 1 ? optarg : "-r");
-            if (c->n_files >= MAX_FILES)
-                return fail_usage("too many capture files (at most 16)", optarg);
             c->files[c->n_files++] = optarg;
             break;
         case 'h':
@@ -196,7 +206,16 @@ static int parse_options(int argc, char **argv, struct cli *c)
         case 'V':
             printf("acrdiag %s\n", ACRDIAG_VERSION);
             return PARSE_DONE;
-        case O_COLOR: c->color = 1; break;
+        case O_COLOR:
+            if (!optarg || strcmp(optarg, "always") == 0)
+                c->color = 1;
+            else if (strcmp(optarg, "never") == 0)
+                c->color = 0;
+            else if (strcmp(optarg, "auto") == 0)
+                c->color = -1;
+            else
+                return fail_usage("--color wants auto, never or always", optarg);
+            break;
         case O_NO_COLOR: c->color = 0; break;
         case 'i': c->iface = optarg; break;
         case 'w': c->write_path = optarg; break;
@@ -219,29 +238,122 @@ static int parse_options(int argc, char **argv, struct cli *c)
             return fail_usage("watch takes no file; did you mean -w FILE?", argv[optind]);
         return 0;
     }
-    for (int i = optind; i < argc; i++) {   /* after -- */
-        if (c->n_files >= MAX_FILES)
-            return fail_usage("too many capture files (at most 16)", argv[i]);
+    for (int i = optind; i < argc; i++)     /* after -- */
         c->files[c->n_files++] = argv[i];
-    }
     if (c->n_files == 0)
         return fail_usage("analyze needs at least one capture file", NULL);
     return 0;
 }
 
-/* Reads every file into the engine.  Returns 0, or 2 after printing one
- * line when a file cannot be used at all.  */
 /* The name of an input in messages. */
 static const char *input_name(const char *path)
 {
     return strcmp(path, "-") == 0 ? "standard input" : path;
 }
 
-static int read_files(const struct cli *c, struct an_engine *e)
+/* ---- progress on a terminal ------------------------------------------------ */
+
+/* Reading that takes more than PROGRESS_AFTER_NS shows one line on stderr,
+ * redrawn every PROGRESS_EVERY_NS, when stderr is a terminal.  */
+#define PROGRESS_AFTER_NS 2000000000LL
+#define PROGRESS_EVERY_NS 250000000LL
+
+struct progress {
+    bool tty;
+    bool shown;
+    int64_t start, last;
+};
+
+static int64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static void progress_init(struct progress *p)
+{
+    *p = (struct progress){ .tty = isatty(2) == 1, .start = mono_ns() };
+}
+
+/* what: "reading" or "finding evidence times in"; file i of n. */
+static void progress_tick(struct progress *p, const char *what, unsigned i, unsigned n, const char *name,
+                          uint64_t packets, uint64_t pos, uint64_t size)
+{
+    if (!p->tty)
+        return;
+    int64_t now = mono_ns();
+    if (now - p->start < PROGRESS_AFTER_NS || now - p->last < PROGRESS_EVERY_NS)
+        return;
+    p->last = now;
+    p->shown = true;
+    char line[300];
+    int k = snprintf(line, sizeof(line), "\racrdiag: %s ", what);
+    if (n > 1)
+        k += snprintf(line + k, sizeof(line) - (size_t)k, "file %u of %u, ", i + 1, n);
+    /* The name as the text report prints it would need escaping: only its
+     * last 40 bytes, printable ASCII, others as '?'.  */
+    size_t len = strlen(name);
+    const char *tail = len > 40 ? name + len - 40 : name;
+    for (; *tail && k < (int)sizeof(line) - 80; tail++)
+        line[k++] = *tail >= 0x20 && *tail < 0x7f ? *tail : '?';
+    k += snprintf(line + k, sizeof(line) - (size_t)k, ": %llu packets", (unsigned long long)packets);
+    if (size > 0 && pos <= size)
+        k += snprintf(line + k, sizeof(line) - (size_t)k, ", %.0f%%", 100.0 * (double)pos / (double)size);
+    snprintf(line + k, sizeof(line) - (size_t)k, ", %.0f s", (double)(now - p->start) / 1e9);
+    fprintf(stderr, "%s\033[K", line);
+}
+
+static void progress_done(struct progress *p)
+{
+    if (p->shown)
+        fputs("\r\033[K", stderr);
+    p->shown = false;
+}
+
+/* ---- reading the files -------------------------------------------------------- */
+
+/* What the first read learned of each file: its frames, and enough to tell
+ * that it is the same file when read again for evidence times.  */
+struct span {
+    uint64_t first_frame, records;
+    bool regular;               /* a regular file, read again by its name */
+    dev_t dev;
+    ino_t ino;
+    off_t size;
+    struct timespec mtime;
+};
+
+/* The path that reads file i again: standard input only when it is a
+ * regular file (a redirect), through /dev/stdin.  */
+static const char *reread_path(const char *path)
+{
+    return strcmp(path, "-") == 0 ? "/dev/stdin" : path;
+}
+
+static void span_stat(struct span *sp, const char *path)
+{
+    struct stat st;
+    if (stat(reread_path(path), &st) == 0 && S_ISREG(st.st_mode)) {
+        sp->regular = true;
+        sp->dev = st.st_dev;
+        sp->ino = st.st_ino;
+        sp->size = st.st_size;
+        sp->mtime = st.st_mtim;
+    }
+}
+
+/* Reads every file into the engine, one open at a time (a ring of any
+ * length in bounded memory), and fills spans[].  Returns 0, or 2 after
+ * printing one line when a file cannot be used at all.  */
+static int read_files(const struct cli *c, struct an_engine *e, struct span *spans, struct progress *pg)
 {
     uint64_t next_frame = 1;
     for (unsigned i = 0; i < c->n_files; i++) {
         char err[256];
+        struct span *sp = &spans[i];
+        *sp = (struct span){ .first_frame = next_frame };
+        span_stat(sp, c->files[i]);
         struct cap_file *f = cap_file_open(c->files[i], err, sizeof(err));
         if (!f) {
             fprintf(stderr, "acrdiag: %s: %s\n", input_name(c->files[i]), err);
@@ -261,7 +373,11 @@ static int read_files(const struct cli *c, struct an_engine *e)
             }
             an_engine_packet(e, &pkt, rec.linktype);
             next_frame = rec.frame + 1;
+            if ((records & 4095) == 0)
+                progress_tick(pg, "reading", i, c->n_files, c->files[i], next_frame - 1, cap_file_position(f),
+                              sp->regular ? (uint64_t)sp->size : 0);
         }
+        sp->records = records;
         /* A prober's capture carries what the wire cannot in its comments. */
         const char *const *comments;
         unsigned n_comments = cap_file_comments(f, &comments);
@@ -269,6 +385,7 @@ static int read_files(const struct cli *c, struct an_engine *e)
             an_engine_fact(e, comments[k]);
         cap_file_close(f);
         if (rc < 0) {
+            progress_done(pg);
             if (records == 0) {
                 fprintf(stderr, "acrdiag: %s: %s\n", input_name(c->files[i]), err);
                 return 2;
@@ -280,6 +397,7 @@ static int read_files(const struct cli *c, struct an_engine *e)
             an_engine_damaged(e, why);
         }
         if (records > 0 && unsupported == records) {
+            progress_done(pg);
             fprintf(stderr, "acrdiag: %s: no IP packet could be decoded (link type %u)\n", input_name(c->files[i]),
                     bad_linktype);
             return 2;
@@ -288,14 +406,131 @@ static int read_files(const struct cli *c, struct an_engine *e)
     return 0;
 }
 
+/* ---- where each evidence frame lies ----------------------------------------- */
+
+/* Every frame-carrying evidence and contradiction of a report. */
+struct cited {
+    struct an_evidence **ev;
+    size_t n;
+};
+
+static int by_frame(const void *a, const void *b)
+{
+    const struct an_evidence *x = *(struct an_evidence *const *)a, *y = *(struct an_evidence *const *)b;
+    return x->frame < y->frame ? -1 : x->frame > y->frame;
+}
+
+static bool cited_collect(struct an_report *r, struct cited *out)
+{
+    size_t n = 0;
+    for (unsigned i = 0; i < r->n_endpoints; i++)
+        n += AN_MAX_EVIDENCE + AN_MAX_CONTRADICTIONS;
+    out->n = 0;
+    out->ev = malloc((n ? n : 1) * sizeof(*out->ev));
+    if (!out->ev)
+        return false;
+    for (unsigned i = 0; i < r->n_endpoints; i++) {
+        struct an_endpoint *ep = &r->endpoints[i];
+        for (unsigned k = 0; k < ep->n_evidence && k < AN_MAX_EVIDENCE; k++)
+            if (ep->evidence[k].frame)
+                out->ev[out->n++] = &ep->evidence[k];
+        for (unsigned k = 0; k < ep->n_contradictions && k < AN_MAX_CONTRADICTIONS; k++)
+            if (ep->contradictions[k].frame)
+                out->ev[out->n++] = &ep->contradictions[k];
+    }
+    qsort(out->ev, out->n, sizeof(*out->ev), by_frame);
+    return true;
+}
+
+/* The file holding a global frame (spans are in frame order), or -1. */
+static long span_of(const struct span *spans, unsigned n, uint64_t frame)
+{
+    unsigned lo = 0, hi = n;
+    while (lo < hi) {
+        unsigned mid = lo + (hi - lo) / 2;
+        if (frame < spans[mid].first_frame)
+            hi = mid;
+        else if (frame >= spans[mid].first_frame + spans[mid].records)
+            lo = mid + 1;
+        else
+            return (long)mid;
+    }
+    return -1;
+}
+
+/* Reads file i again up to the last cited frame in it and sets the
+ * timestamps of ev[from, to) (all in that file, in frame order); the file
+ * must still be the one first read (device, inode, size, mtime).  */
+static void times_from_file(const struct cli *c, const struct span *sp, unsigned i, struct an_evidence **ev,
+                            size_t from, size_t to, struct progress *pg)
+{
+    struct stat st;
+    const char *path = reread_path(c->files[i]);
+    if (!sp->regular || stat(path, &st) != 0 || st.st_dev != sp->dev || st.st_ino != sp->ino ||
+        st.st_size != sp->size || st.st_mtim.tv_sec != sp->mtime.tv_sec || st.st_mtim.tv_nsec != sp->mtime.tv_nsec)
+        return;
+    char err[256];
+    struct cap_file *f = cap_file_open(path, err, sizeof(err));
+    if (!f)
+        return;
+    cap_file_set_next_frame(f, sp->first_frame);
+    struct cap_record rec;
+    size_t k = from;
+    uint64_t n = 0;
+    while (k < to && cap_file_next(f, &rec, err, sizeof(err)) == 1) {
+        while (k < to && ev[k]->frame == rec.frame) {
+            ev[k]->has_ts = true;
+            ev[k]->ts_ns = rec.ts_ns;
+            k++;
+        }
+        if ((++n & 4095) == 0)
+            progress_tick(pg, "finding evidence times in", i, c->n_files, c->files[i], rec.frame,
+                          cap_file_position(f), (uint64_t)sp->size);
+    }
+    cap_file_close(f);
+}
+
+/* Names the file and the frame within it of every cited frame and, when
+ * want_ts, finds each one's timestamp by reading again, up to its last
+ * cited frame, each file that holds one (standard input from a pipe cannot
+ * be read again: its evidence has no timestamp).  */
+static void locate_evidence(const struct cli *c, const struct span *spans, struct an_report *r, bool want_ts,
+                            struct progress *pg)
+{
+    struct cited ci;
+    if (!cited_collect(r, &ci))
+        return;
+    for (size_t k = 0; k < ci.n;) {
+        long i = span_of(spans, c->n_files, ci.ev[k]->frame);
+        if (i < 0) {
+            k++;
+            continue;
+        }
+        size_t from = k;
+        for (; k < ci.n && span_of(spans, c->n_files, ci.ev[k]->frame) == i; k++) {
+            ci.ev[k]->file = c->files[i];
+            ci.ev[k]->frame_in_file = ci.ev[k]->frame - spans[i].first_frame + 1;
+        }
+        if (want_ts)
+            times_from_file(c, &spans[i], (unsigned)i, ci.ev, from, k, pg);
+    }
+    progress_done(pg);
+    free(ci.ev);
+}
+
 static int write_report(const struct cli *c, FILE *out, const struct an_report *r)
 {
     switch (c->format) {
     case FMT_JSON: return an_write_json(out, r, ACRDIAG_VERSION);
     case FMT_MARKDOWN: return an_write_markdown(out, r, ACRDIAG_VERSION);
+    case FMT_JSON_LINES: return an_write_json_lines(out, r, ACRDIAG_VERSION);
     case FMT_TEXT: break;
     }
-    struct an_write_options wo = { .color = c->color == 1 || (c->color < 0 && out == stdout && isatty(1)) };
+    /* NO_COLOR (no-color.org): set and not empty, no colour unless asked
+     * for on the command line.  */
+    const char *no_color = getenv("NO_COLOR");
+    bool automatic = out == stdout && isatty(1) && !(no_color && no_color[0]);
+    struct an_write_options wo = { .color = c->color == 1 || (c->color < 0 && automatic) };
     return an_write_text(out, r, &wo);
 }
 
@@ -443,35 +678,54 @@ static int cmd_analyze(int argc, char **argv)
 {
     struct cli c = { .format = FMT_TEXT, .color = -1, .an = { .port = 443 } };
     int rc = parse_options(argc, argv, &c);
-    if (rc)
+    if (rc) {
+        free(c.files);
         return rc == PARSE_DONE ? 0 : rc;
+    }
     struct output out;
     rc = output_open(&out, c.output);
-    if (rc)
+    if (rc) {
+        free(c.files);
         return rc;
+    }
     struct an_engine *e = an_engine_new(&c.an);
-    if (!e) {
+    struct span *spans = calloc(c.n_files, sizeof(*spans));
+    if (!e || !spans) {
+        an_engine_free(e);
+        free(spans);
+        free(c.files);
         output_abort(&out);
         fprintf(stderr, "acrdiag: out of memory\n");
         return 2;
     }
-    rc = read_files(&c, e);
+    struct progress pg;
+    progress_init(&pg);
+    rc = read_files(&c, e, spans, &pg);
+    progress_done(&pg);
     if (rc) {
         an_engine_free(e);
+        free(spans);
+        free(c.files);
         output_abort(&out);
         return rc;
     }
     struct an_report r;
     an_engine_finish(e, "analyze", &r);
     an_engine_free(e);
+    r.options = &c.an;
     r.capture.n_files = c.n_files;
+    r.capture.all_files = c.files;
     for (unsigned i = 0; i < c.n_files && i < 16; i++)
         r.capture.files[i] = c.files[i];
+    /* The text report shows no times: it need not read anything again. */
+    locate_evidence(&c, spans, &r, c.format != FMT_TEXT, &pg);
+    free(spans);
 
     errno = 0;
     int wrc = write_report(&c, out.fp, &r);
     int status = an_exit_status(r.verdict);
     an_report_free(&r);
+    free(c.files);
     if (output_close(&out, wrc) != 0)
         return 2;
     return status;
@@ -629,6 +883,7 @@ static int watch_run(void *arg)
     if (cap_live_dropped(w->live))
         r.findings |= 1u << AN_F_KERNEL_DROPS;
     cap_live_close(w->live);
+    r.options = &c->an;
     r.capture.n_files = 1;
     r.capture.files[0] = c->write_path ? c->write_path : "live capture (not kept)";
     int status = an_exit_status(r.verdict);
@@ -646,6 +901,8 @@ static int cmd_watch(int argc, char **argv)
 {
     struct cli c = { .watch = true, .format = FMT_TEXT, .color = -1, .an = { .port = 443 } };
     int rc = parse_options(argc, argv, &c);
+    free(c.files);      /* watch reads no file */
+    c.files = NULL;
     if (rc)
         return rc == PARSE_DONE ? 0 : rc;
     char err[256], filter[128];

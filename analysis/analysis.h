@@ -70,6 +70,12 @@ int an_exit_status(enum an_verdict v);
 struct an_evidence {
     uint64_t frame;                 /* 1-based frame; 0 for a non-packet step */
     char what[224];
+    /* Where the frame lies, filled in after the engine by whoever knows the
+     * input files (an_report_locate); file NULL: not known.  */
+    const char *file;               /* the capture file holding it (borrowed) */
+    uint64_t frame_in_file;         /* 1-based within that file */
+    bool has_ts;
+    int64_t ts_ns;                  /* the frame's timestamp, when has_ts */
 };
 
 /* One key/value of the JSON "detail" object (client_ip, icmp code, ...). */
@@ -116,7 +122,9 @@ struct an_endpoint {
 
 struct an_capture_info {
     unsigned n_files;
-    const char *files[16];          /* borrowed from argv */
+    const char *files[16];          /* the first 16 names, borrowed from argv */
+    const char *const *all_files;   /* all n_files names (borrowed), or NULL when
+                                     * files[] holds them all; see an_capture_file */
     uint64_t packets;
     uint64_t packets_undecoded;     /* not IP, unsupported link type, invalid */
     uint64_t packets_snapped;       /* cut by the snap length */
@@ -143,6 +151,7 @@ struct an_control {
 
 struct an_report {
     const char *mode;               /* "analyze", "probe", "watch" */
+    const struct an_options *options;   /* what shaped the result (borrowed), or NULL */
     enum an_verdict verdict;        /* top level */
     char summary[512];
     struct an_endpoint *endpoints;  /* owned by the report */
@@ -154,6 +163,8 @@ struct an_report {
 };
 
 void an_report_free(struct an_report *r);
+/* The name of input file i (0-based) of a capture, or NULL. */
+const char *an_capture_file(const struct an_capture_info *c, unsigned i);
 
 /* ---- the engine (engine.c) ------------------------------------------------ */
 
@@ -218,6 +229,11 @@ struct an_write_options {
 int an_write_text(FILE *out, const struct an_report *r, const struct an_write_options *o);
 int an_write_markdown(FILE *out, const struct an_report *r, const char *version);
 int an_write_json(FILE *out, const struct an_report *r, const char *version);
+/* --json-lines: one JSON object per line and per endpoint (a report without
+ * endpoints is one line), each complete in itself: version, mode, files,
+ * the report's verdict as "capture_verdict", then the endpoint's fields as in
+ * the document's endpoints[] (verdict, evidence, ...).  */
+int an_write_json_lines(FILE *out, const struct an_report *r, const char *version);
 
 /* Remedy text for a verdict, in the words of the troubleshooting guide. */
 const char *an_remedy(enum an_verdict v);

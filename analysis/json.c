@@ -117,16 +117,26 @@ static json_t *flow(const struct an_flow_line *f, bool *ok)
     return o;
 }
 
-/* [{"frame": N, "what": "..."}], frame only for packets of the capture. */
+/* [{"frame": N, "file": "...", "frame_in_file": N, "ts": "...", "what": "..."}]:
+ * frame only for packets of the capture, file and frame_in_file when the
+ * file is known, ts when the frame's time is.  */
 static json_t *evidence_list(const struct an_evidence *list, unsigned n, unsigned max, bool *ok)
 {
     json_t *a = json_array();
     for (unsigned i = 0; i < n && i < max; i++) {
+        const struct an_evidence *e = &list[i];
         json_t *item = json_object();
 
-        if (list[i].frame)
-            set(item, "frame", json_integer((json_int_t)list[i].frame), ok);
-        set(item, "what", safe_string(list[i].what, sizeof list[i].what), ok);
+        if (e->frame) {
+            set(item, "frame", json_integer((json_int_t)e->frame), ok);
+            if (e->file) {
+                set(item, "file", safe_string(e->file, 4096), ok);
+                set(item, "frame_in_file", json_integer((json_int_t)e->frame_in_file), ok);
+            }
+            if (e->has_ts)
+                set(item, "ts", iso_time(e->ts_ns), ok);
+        }
+        set(item, "what", safe_string(e->what, sizeof e->what), ok);
         append(a, item, ok);
     }
     return a;
@@ -176,15 +186,45 @@ static json_t *endpoint(const struct an_endpoint *ep, bool *ok)
     return o;
 }
 
+/* Every input file's name, in the order read. */
+static json_t *file_list(const struct an_capture_info *c, bool *ok)
+{
+    json_t *files = json_array();
+
+    for (unsigned i = 0; i < c->n_files; i++) {
+        const char *name = an_capture_file(c, i);
+        append(files, name ? safe_string(name, 4096) : json_null(), ok);
+    }
+    return files;
+}
+
+/* The options that shaped the result: {"host", "port", "private_nets"};
+ * private_nets empty means the default address space.  */
+static json_t *options(const struct an_options *opt, bool *ok)
+{
+    json_t *o = json_object(), *nets = json_array();
+
+    set(o, "host", opt->host ? safe_string(opt->host, LIM_DNS_NAME) : json_null(), ok);
+    set(o, "port", json_integer(opt->port), ok);
+    for (unsigned i = 0; i < opt->n_private_nets && i < AN_MAX_PRIVATE_NETS; i++) {
+        char buf[80];
+        size_t n;
+
+        cap_addr_str(&opt->private_nets[i].addr, buf, sizeof buf);
+        n = strlen(buf);
+        snprintf(buf + n, sizeof buf - n, "/%u", opt->private_nets[i].len);
+        append(nets, safe_string(buf, sizeof buf), ok);
+    }
+    set(o, "private_nets", nets, ok);
+    return o;
+}
+
 static json_t *capture(const struct an_capture_info *c, bool *ok)
 {
-    unsigned n_files = c->n_files < 16 ? c->n_files : 16;
     unsigned n_lt = c->n_linktypes < 8 ? c->n_linktypes : 8;
-    json_t *o = json_object(), *files = json_array(), *lts = json_array();
+    json_t *o = json_object(), *lts = json_array();
 
-    for (unsigned i = 0; i < n_files; i++)
-        append(files, c->files[i] ? safe_string(c->files[i], 4096) : json_null(), ok);
-    set(o, "files", files, ok);
+    set(o, "files", file_list(c, ok), ok);
     set(o, "packets", json_integer((json_int_t)c->packets), ok);
     set(o, "packets_undecoded", json_integer((json_int_t)c->packets_undecoded), ok);
     set(o, "packets_snapped", json_integer((json_int_t)c->packets_snapped), ok);
@@ -237,6 +277,8 @@ int an_write_json(FILE *out, const struct an_report *r, const char *version)
     set(root, "capture", capture(&r->capture, &ok), &ok);
     if (r->n_controls)
         set(root, "controls", controls(r, &ok), &ok);
+    if (r->options)
+        set(root, "options", options(r->options, &ok), &ok);
 
     errno = 0;
     if (!ok) {
@@ -249,4 +291,58 @@ int an_write_json(FILE *out, const struct an_report *r, const char *version)
     }
     json_decref(root);
     return rc;
+}
+
+/* Writes one object as one line; takes obj.  Returns 0 or -1 (errno set). */
+static int put_line(FILE *out, json_t *obj, bool ok)
+{
+    int rc = -1;
+
+    errno = 0;
+    if (!ok)
+        errno = ENOMEM;
+    else if (json_dumpf(obj, out, JSON_COMPACT) == 0 && fputc('\n', out) != EOF)
+        rc = 0;
+    else if (!errno)
+        errno = EIO;
+    json_decref(obj);
+    return rc;
+}
+
+int an_write_json_lines(FILE *out, const struct an_report *r, const char *version)
+{
+    unsigned n = r->n_endpoints ? r->n_endpoints : 1;
+
+    for (unsigned i = 0; i < n; i++) {
+        bool ok = true;
+        json_t *line = json_object();
+
+        set(line, "version", safe_string(version ? version : "", 64), &ok);
+        set(line, "mode", r->mode ? safe_string(r->mode, 32) : json_null(), &ok);
+        set(line, "files", file_list(&r->capture, &ok), &ok);
+        set(line, "capture_verdict", json_string(an_verdict_name(r->verdict)), &ok);
+        set(line, "summary", safe_string(r->summary, sizeof r->summary), &ok);
+        if (r->n_endpoints) {
+            json_t *ep = endpoint(&r->endpoints[i], &ok);
+
+            if (!ep || json_object_update(line, ep) != 0)
+                ok = false;
+            json_decref(ep);
+        } else {
+            /* No endpoint: the report's own verdict, with the endpoint
+             * fields null, so every line has the same keys to filter on.  */
+            set(line, "name", json_null(), &ok);
+            set(line, "ip", json_null(), &ok);
+            set(line, "port", json_null(), &ok);
+            set(line, "verdict", json_string(an_verdict_name(r->verdict)), &ok);
+        }
+        if (put_line(out, line, ok) != 0)
+            return -1;
+    }
+    if (fflush(out) != 0 || ferror(out)) {
+        if (!errno)
+            errno = EIO;
+        return -1;
+    }
+    return 0;
 }

@@ -7,14 +7,87 @@
 #include "analysis/analysis.h"
 #include "analysis/wirestr.h"
 
+static bool is_space(int c)
+{
+    return c == 0 || c == ' ' || c == '\t';
+}
+
+static bool is_punct(int c)
+{
+    return c > 0x20 && c < 0x7f && !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'));
+}
+
+static bool is_alnum(int c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+/* Whether the ASCII character c, between prev and next (0: the field's
+ * edge, taken as a space), must be escaped so it cannot start or end
+ * Markdown markup (CommonMark 0.30 and GFM), and nothing else is escaped:
+ *   `  a code span, and | a table cell's end: always;
+ *   \  only before punctuation (elsewhere it is a literal backslash);
+ *   *  ~  only where it can close emphasis or strikethrough (right-flanking,
+ *         6.2): an opener that nothing closes stays text, so "*.azurecr.io"
+ *         after a space needs no backslash;
+ *   _  the same, and never inside a word (unknown_ca);
+ *   ]  only before ( or [ (no link can form without it: no line of a
+ *         report starts with a field, so no link definition exists);
+ *   <  only before a letter, /, ! or ? (an HTML tag or an autolink);
+ *   &  only before a letter or # (an entity reference).  */
+static bool md_escape(int c, int prev, int next)
+{
+    bool right_flanking = !is_space(prev) && (!is_punct(prev) || is_space(next) || is_punct(next));
+    bool left_flanking = !is_space(next) && (!is_punct(next) || is_space(prev) || is_punct(prev));
+    switch (c) {
+    case '`':
+    case '|':
+        return true;
+    case '\\':
+        return is_punct(next);
+    case '*':
+    case '~':
+        return right_flanking;
+    case '_':
+        return right_flanking && (!left_flanking || is_punct(next)) && !(is_alnum(prev) && is_alnum(next));
+    case ']':
+        return next == '(' || next == '[';
+    case '<':
+        return is_alnum(next) || next == '/' || next == '!' || next == '?';
+    case '&':
+        return is_alnum(next) || next == '#';
+    }
+    return false;
+}
+
 /* Writes at most max bytes of s (stopping at a NUL) as Markdown text:
- * characters that start markup or split a table cell get a backslash
- * (CommonMark 2.4 and GFM tables), every byte that is not printable UTF-8
- * becomes \xHH.  Never used inside code spans, where backslashes are
- * literal.  */
+ * printable UTF-8 as it is, a backslash only before an ASCII character that
+ * could start or end markup here (md_escape), every byte that is not
+ * printable UTF-8 as \xHH.  Never used inside code spans, where
+ * backslashes are literal.  */
 static void put_md(FILE *out, const char *s, size_t max)
 {
-    an_put_wire(out, s, max, "\\`*_[]<>#|~&!");
+    size_t n = strnlen(s, max);
+    int prev = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        int c = (unsigned char)s[i];
+        if (c >= 0x80 || c < 0x20 || c == 0x7f) {
+            /* Not plain ASCII: the shared check shows or escapes it. */
+            size_t j = i + 1;
+            while (j < n && (unsigned char)s[j] >= 0x80)
+                j++;
+            an_put_wire(out, s + i, j - i, NULL);
+            i = j - 1;
+            prev = 'a';     /* a letter or an escape: not a space, not punctuation */
+            continue;
+        }
+        int next = i + 1 < n ? (unsigned char)s[i + 1] : 0;
+        if (md_escape(c, prev, next))
+            fputc('\\', out);
+        fputc(c, out);
+        prev = c;
+    }
 }
 
 /* The remedy with "<name>" replaced by the endpoint's name. */
@@ -110,17 +183,46 @@ static const char *linktype_name(uint32_t lt)
     return "unsupported";
 }
 
+/* The options that shaped the result, as they would be typed again. */
+static void put_options(FILE *out, const struct an_options *opt)
+{
+    fputs("| options | ", out);
+    if (opt->host) {
+        fputs("`--host` ", out);
+        put_md(out, opt->host, LIM_DNS_NAME);
+        fputs(", ", out);
+    }
+    fprintf(out, "`--port %d`", opt->port);
+    for (unsigned i = 0; i < opt->n_private_nets && i < AN_MAX_PRIVATE_NETS; i++) {
+        char buf[64];
+
+        cap_addr_str(&opt->private_nets[i].addr, buf, sizeof buf);
+        fprintf(out, ", `--private-net %s/%u`", buf, opt->private_nets[i].len);
+    }
+    if (!opt->n_private_nets)
+        fputs(", private address space: the default (RFC 1918, 100.64.0.0/10, fc00::/7)", out);
+    fputs(" |\n", out);
+}
+
 static void put_capture(FILE *out, const struct an_report *r, const char *version)
 {
     const struct an_capture_info *c = &r->capture;
-    unsigned n_files = c->n_files < 16 ? c->n_files : 16;
     unsigned n_lt = c->n_linktypes < 8 ? c->n_linktypes : 8;
 
-    fputs("## Capture\n\n| | |\n|---|---|\n| files | ", out);
-    for (unsigned i = 0; i < n_files; i++) {
+    fputs("## Capture\n\n| field | value |\n|---|---|\n| files | ", out);
+    if (c->n_files > 8) {
+        /* A ring: its count, first and last name; the JSON lists them all. */
+        const char *first = an_capture_file(c, 0), *last = an_capture_file(c, c->n_files - 1);
+        fprintf(out, "%u files: ", c->n_files);
+        put_md(out, first ? first : "(unnamed)", 4096);
+        fputs(" to ", out);
+        put_md(out, last ? last : "(unnamed)", 4096);
+    }
+    for (unsigned i = 0; c->n_files <= 8 && i < c->n_files; i++) {
+        const char *name = an_capture_file(c, i);
         if (i)
             fputs(", ", out);
-        put_md(out, c->files[i] ? c->files[i] : "(unnamed)", 4096);
+        put_md(out, name ? name : "(unnamed)", 4096);
     }
     fprintf(out, " |\n| packets | %" PRIu64 " (%" PRIu64 " not decoded, %" PRIu64
                  " cut by the snap length) |\n",
@@ -151,7 +253,10 @@ static void put_capture(FILE *out, const struct an_report *r, const char *versio
     put_md(out, version ? version : "", 64);
     fputs(", mode ", out);
     put_md(out, r->mode ? r->mode : "", 32);
-    fputs(" |\n\n", out);
+    fputs(" |\n", out);
+    if (r->options)
+        put_options(out, r->options);
+    fputc('\n', out);
 }
 
 /* Whether a name can go into a display filter's quoted string as it is. */
@@ -186,7 +291,23 @@ static void put_endpoint_filter(FILE *out, const struct an_endpoint *ep)
         fputs("`dns`", out);
 }
 
-static void put_endpoint(FILE *out, const struct an_endpoint *ep)
+/* "time" cell of an evidence row: its ISO time, or empty. */
+static void put_ev_time(FILE *out, const struct an_evidence *e)
+{
+    if (e->frame && e->has_ts)
+        put_iso(out, e->ts_ns);
+}
+
+/* "file" cell: the file and the frame within it. */
+static void put_ev_file(FILE *out, const struct an_evidence *e)
+{
+    if (!e->frame || !e->file)
+        return;
+    put_md(out, e->file, 4096);
+    fprintf(out, " (frame %" PRIu64 ")", e->frame_in_file);
+}
+
+static void put_endpoint(FILE *out, const struct an_endpoint *ep, bool files)
 {
     unsigned n_ev = ep->n_evidence < AN_MAX_EVIDENCE ? ep->n_evidence : AN_MAX_EVIDENCE;
     unsigned n_det = ep->n_detail < AN_MAX_DETAIL ? ep->n_detail : AN_MAX_DETAIL;
@@ -213,7 +334,8 @@ static void put_endpoint(FILE *out, const struct an_endpoint *ep)
     put_endpoint_filter(out, ep);
     fputs(")\n\n", out);
     if (n_ev) {
-        fputs("| frame | what | display filter |\n|---|---|---|\n", out);
+        fprintf(out, "| frame | time (UTC) |%s what | display filter |\n|---|---|%s---|---|\n",
+                files ? " file |" : "", files ? "---|" : "");
         for (unsigned i = 0; i < n_ev; i++) {
             const struct an_evidence *e = &ep->evidence[i];
 
@@ -221,9 +343,17 @@ static void put_endpoint(FILE *out, const struct an_endpoint *ep)
                 fprintf(out, "| %" PRIu64 " | ", e->frame);
             else
                 fputs("| probe | ", out);
+            put_ev_time(out, e);
+            fputs(" | ", out);
+            if (files) {
+                put_ev_file(out, e);
+                fputs(" | ", out);
+            }
             put_md(out, e->what, sizeof e->what);
+            /* Wireshark opens one file of a ring at a time: the filter
+             * names the frame within that file.  */
             if (e->frame)
-                fprintf(out, " | `frame.number == %" PRIu64 "` |\n", e->frame);
+                fprintf(out, " | `frame.number == %" PRIu64 "` |\n", files && e->file ? e->frame_in_file : e->frame);
             else
                 fputs(" | |\n", out);
         }
@@ -233,8 +363,18 @@ static void put_endpoint(FILE *out, const struct an_endpoint *ep)
         const struct an_evidence *e = &ep->contradictions[i];
 
         fputs("**Against it:** ", out);
-        if (e->frame)
-            fprintf(out, "frame %" PRIu64 ": ", e->frame);
+        if (e->frame) {
+            fprintf(out, "frame %" PRIu64, e->frame);
+            if (files && e->file) {
+                fputs(" in ", out);
+                put_ev_file(out, e);
+            }
+            if (e->has_ts) {
+                fputs(" at ", out);
+                put_iso(out, e->ts_ns);
+            }
+            fputs(": ", out);
+        }
         put_md(out, e->what, sizeof e->what);
         fputs("\n\n", out);
     }
@@ -302,7 +442,7 @@ int an_write_markdown(FILE *out, const struct an_report *r, const char *version)
         }
         fputs("\n## Endpoint details\n\n", out);
         for (unsigned i = 0; i < r->n_endpoints; i++)
-            put_endpoint(out, &r->endpoints[i]);
+            put_endpoint(out, &r->endpoints[i], r->capture.n_files > 1);
     }
     if (r->n_controls) {
         fputs("## Controls\n\nDestinations probed to show whether the path elsewhere works; not endpoints of the registry.\n\n"

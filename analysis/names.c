@@ -118,8 +118,8 @@ static const char *const remedies[AN_VERDICT_COUNT] = {
         "and any VPN client that restricts routes.",
     [AN_INCOMPLETE] =
         "The capture lacks the evidence to decide: capture again on the client from before the "
-        "push starts, with snap length 0 (tcpdump -i any -s 0 -w push.pcap port 443 or port 53), "
-        "until the push fails.",
+        "push starts, with snap length 0 and ICMP (which shows routers' and firewalls' rejects), "
+        "until the push fails: tcpdump -i any -s 0 -w push.pcap 'port 443 or port 53 or icmp or icmp6'",
 };
 
 const char *an_verdict_name(enum an_verdict v)
@@ -169,4 +169,13 @@ void an_report_free(struct an_report *r)
     free(r->endpoints);
     r->endpoints = NULL;
     r->n_endpoints = 0;
+}
+
+const char *an_capture_file(const struct an_capture_info *c, unsigned i)
+{
+    if (i >= c->n_files)
+        return NULL;
+    if (c->all_files)
+        return c->all_files[i];
+    return i < 16 ? c->files[i] : NULL;
 }

@@ -73,7 +73,18 @@ static void put_findings(FILE *out, const char *label, uint32_t findings)
     fputc('\n', out);
 }
 
-static void put_endpoint(FILE *out, const struct an_endpoint *ep, const struct an_write_options *o)
+/* " (ring-3.pcap frame 12)" after a frame number, when a report read
+ * several files and the frame's file is known. */
+static void put_where(FILE *out, const struct an_evidence *e, bool files)
+{
+    if (!files || !e->file)
+        return;
+    fputs(" (", out);
+    put_safe(out, e->file, 4096);
+    fprintf(out, " frame %" PRIu64 ")", e->frame_in_file);
+}
+
+static void put_endpoint(FILE *out, const struct an_endpoint *ep, const struct an_write_options *o, bool files)
 {
     unsigned n_ev = ep->n_evidence < AN_MAX_EVIDENCE ? ep->n_evidence : AN_MAX_EVIDENCE;
     unsigned n_det = ep->n_detail < AN_MAX_DETAIL ? ep->n_detail : AN_MAX_DETAIL;
@@ -113,10 +124,13 @@ static void put_endpoint(FILE *out, const struct an_endpoint *ep, const struct a
     for (unsigned i = 0; i < n_ev; i++) {
         const struct an_evidence *e = &ep->evidence[i];
 
-        if (e->frame)
-            fprintf(out, "  frame %" PRIu64 "  ", e->frame);
-        else
+        if (e->frame) {
+            fprintf(out, "  frame %" PRIu64, e->frame);
+            put_where(out, e, files);
+            fputs("  ", out);
+        } else {
             fputs("  probe  ", out);
+        }
         put_safe(out, e->what, sizeof e->what);
         fputc('\n', out);
     }
@@ -124,8 +138,11 @@ static void put_endpoint(FILE *out, const struct an_endpoint *ep, const struct a
         const struct an_evidence *e = &ep->contradictions[i];
 
         fputs("  against it: ", out);
-        if (e->frame)
-            fprintf(out, "frame %" PRIu64 "  ", e->frame);
+        if (e->frame) {
+            fprintf(out, "frame %" PRIu64, e->frame);
+            put_where(out, e, files);
+            fputs("  ", out);
+        }
         put_safe(out, e->what, sizeof e->what);
         fputc('\n', out);
     }
@@ -162,15 +179,22 @@ static void put_utc(FILE *out, int64_t ns)
 
 static void put_capture(FILE *out, const struct an_capture_info *c)
 {
-    unsigned n_files = c->n_files < 16 ? c->n_files : 16;
-
     fputs("capture: ", out);
-    for (unsigned i = 0; i < n_files; i++) {
+    if (c->n_files > 8) {
+        /* A ring: its count, first and last name, not a screenful of names. */
+        const char *first = an_capture_file(c, 0), *last = an_capture_file(c, c->n_files - 1);
+        fprintf(out, "%u files, ", c->n_files);
+        put_safe(out, first ? first : "(unnamed)", 4096);
+        fputs(" ... ", out);
+        put_safe(out, last ? last : "(unnamed)", 4096);
+    }
+    for (unsigned i = 0; c->n_files <= 8 && i < c->n_files; i++) {
+        const char *name = an_capture_file(c, i);
         if (i)
             fputs(", ", out);
-        put_safe(out, c->files[i] ? c->files[i] : "(unnamed)", 4096);
+        put_safe(out, name ? name : "(unnamed)", 4096);
     }
-    if (!n_files)
+    if (!c->n_files)
         fputs("(no file)", out);
     fprintf(out, "; %" PRIu64 " packets", c->packets);
     if (c->packets) {
@@ -203,7 +227,7 @@ int an_write_text(FILE *out, const struct an_report *r, const struct an_write_op
 
     for (unsigned i = 0; i < r->n_endpoints; i++) {
         fputc('\n', out);
-        put_endpoint(out, &r->endpoints[i], o);
+        put_endpoint(out, &r->endpoints[i], o, r->capture.n_files > 1);
     }
     for (unsigned i = 0; i < r->n_controls && i < AN_MAX_CONTROLS; i++) {
         const struct an_control *c = &r->controls[i];

@@ -55,6 +55,10 @@ void cap_file_set_next_frame(struct cap_file *f, uint64_t frame);
  * been read to its end), NUL-terminated, owned by f.  */
 unsigned cap_file_comments(const struct cap_file *f, const char *const **out);
 
+/* Bytes of the source consumed so far (compressed bytes for a compressed
+ * file), to tell how far a reader has come in it.  */
+uint64_t cap_file_position(const struct cap_file *f);
+
 void cap_file_close(struct cap_file *f);
 
 /* ---- packet summaries (decode.c) ----------------------------------------- */

@@ -911,6 +911,11 @@ unsigned cap_file_comments(const struct cap_file *f, const char *const **out)
     return f->n_comments;
 }
 
+uint64_t cap_file_position(const struct cap_file *f)
+{
+    return f->codec != CODEC_NONE ? f->z_in_total : f->offset;
+}
+
 void cap_file_close(struct cap_file *f)
 {
     if (!f)

@@ -123,6 +123,11 @@ def same_verdicts(name, a, b):
         return
     for d in (ja, jb):
         d.get("capture", {}).pop("files", None)
+        # Where a frame lies and its time name the input (a pipe has no times).
+        for ep in d.get("endpoints", []):
+            for e in ep.get("evidence", []) + ep.get("contradictions", []):
+                for k in ("file", "frame_in_file", "ts"):
+                    e.pop(k, None)
     check(name + " same report", ja == jb, "%s vs %s" % (json.dumps(ja)[:300], json.dumps(jb)[:300]))
 
 

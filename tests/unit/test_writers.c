@@ -492,12 +492,19 @@ static void test_markdown_layout(void)
         CHECK(strstr(m, "| myregistry.azurecr.io | 20.62.128.38:443 | `firewall_reset` | high | 1 |")
               != NULL);
         CHECK(strstr(m, "`ip.addr == 20.62.128.38 && tcp.port == 443`") != NULL);
-        CHECK(strstr(m, "| 5 | RST ttl=63 (hop distance 1), 0.4 ms after frame 4 | "
+        CHECK(strstr(m, "| frame | time (UTC) | what | display filter |\n|---|---|---|---|\n") != NULL);
+        CHECK(strstr(m, "| 5 |  | RST ttl=63 (hop distance 1), 0.4 ms after frame 4 | "
                         "`frame.number == 5` |") != NULL);
+        CHECK(strstr(m, "## Capture\n\n| field | value |\n|---|---|\n") != NULL);
         CHECK(strstr(m, "**Findings:** `rst_faster_than_rtt`") != NULL);
         CHECK(strstr(m, "| 1 | 198.18.0.4:51234 | RSTR | ShADr | `firewall_reset` |") != NULL);
-        /* Our own remedy text is escaped too: "*.blob" must not start emphasis. */
-        CHECK(strstr(m, "\\*.blob.core.windows.net") != NULL);
+        /* "*.blob" after a space can open emphasis but nothing can close
+         * it: no backslash (issue 13: no backslash noise).  */
+        CHECK(strstr(m, "or *.blob.core.windows.net") != NULL);
+        CHECK(strstr(m, "\\*") == NULL && strstr(m, "\\_") == NULL && strstr(m, "\\[") == NULL &&
+              strstr(m, "\\!") == NULL && strstr(m, "\\#") == NULL && strstr(m, "\\&") == NULL);
+        /* "<registry>" would be an HTML tag: that one keeps its backslash. */
+        CHECK(strstr(m, "(\\<registry>.\\<region>.data.azurecr.io") != NULL);
     }
     free(m);
     an_report_free(&r);
@@ -508,7 +515,7 @@ static void test_markdown_layout(void)
     if (m) {
         CHECK(strstr(m, "`ipv6.addr == 2001:db8::26 && tcp.port == 443`") != NULL);
         CHECK(strstr(m, "**candidates:** `nsg_drop`, `route_blackhole`") != NULL);
-        CHECK(strstr(m, "| probe | connect() timed out after 21 s | |") != NULL);
+        CHECK(strstr(m, "| probe |  | connect() timed out after 21 s | |") != NULL);
         CHECK(strstr(m, "**Flows:** 40 (first 1 listed)") != NULL);
     }
     free(m);
@@ -600,8 +607,10 @@ static void test_hostile_markdown(void)
     CHECK(!has_byte(m, '\x1b'));
     CHECK(!has_byte(m, '\x07'));
     CHECK(!has_byte(m, '\xff'));
-    CHECK(strstr(m, "<script>") == NULL);
-    CHECK(strstr(m, "\\|x\\|\\<script\\>\\xff\\xc3.azurecr.io") != NULL);
+    /* Every '<' that could open a tag has its backslash. */
+    for (const char *lt = strchr(m, '<'); lt; lt = strchr(lt + 1, '<'))
+        CHECK(lt > m && lt[-1] == '\\');
+    CHECK(strstr(m, "\\|x\\|\\<script>\\xff\\xc3.azurecr.io") != NULL);
     /* Every table row keeps its column count. */
     for (const char *line = m; *line;) {
         const char *end = strchr(line, '\n');
@@ -611,7 +620,7 @@ static void test_hostile_markdown(void)
         if (*line == '|') {
             unsigned pipes = bare_pipes(line, end);
 
-            CHECK(pipes == 3 || pipes == 4 || pipes == 6);
+            CHECK(pipes == 3 || pipes == 5 || pipes == 6);
         }
         CHECK(*line != '#' || line[1] == '#' || line[1] == ' ');
         line = *end ? end + 1 : end;
@@ -673,7 +682,7 @@ static void test_utf8_and_unterminated(void)
     m = render(W_MARKDOWN, &r, &rc);
     CHECK(m != NULL);
     if (m)
-        CHECK(strstr(m, "G\xc3\xa9n\xc3\xa9rale \\xe2\\x80\\xae\\!") != NULL);
+        CHECK(strstr(m, "G\xc3\xa9n\xc3\xa9rale \\xe2\\x80\\xae!") != NULL);
     j = render_json(&r);
     CHECK(j != NULL);
     ep = json_array_get(json_object_get(j, "endpoints"), 0);
