@@ -596,7 +596,12 @@ static void parse_stream(struct cap_flow_table *t, struct cap_flow_dir *d, bool 
         s->need = at + 5 + ((uint32_t)s->buf[at + 3] << 8 | s->buf[at + 4]);
     else
         s->need = at + 5;
-    bool done = final || tls->not_tls || tls->n_alerts > 0 || tls->change_cipher_spec ||
+    /* In TLS 1.3 a ChangeCipherSpec is a middlebox decoy (RFC 8446 D.4):
+     * after a HelloRetryRequest the real ServerHello still follows, and a
+     * client offering 1.3 may still send a fatal alert in clear.  */
+    bool ccs_ends = tls->change_cipher_spec && !(tls->hello_retry && !tls->server_hello) &&
+                    !(tls->client_hello && tls->ch_max_supported >= CAP_TLS_1_3);
+    bool done = final || tls->not_tls || tls->n_alerts > 0 || ccs_ends ||
                 s->filled >= LIM_TLS_STREAM_BYTES ||
                 (tls->server_hello && (tls->sh_version >= 0x0304 || tls->certificate)) ||
                 (tls->client_hello && tls->n_appdata > 0);

@@ -438,10 +438,12 @@ void cap_tls_parse(const uint8_t *stream, size_t len, struct cap_tls_dir *out)
             /* RFC 8446 5.1, 6: an alert record holds exactly one alert,
              * level(1) description(1).  A longer one is protected even if
              * its ChangeCipherSpec was not seen (a capture that started
-             * mid-connection).  */
+             * mid-connection); one of exactly 2 bytes is in clear even
+             * after it (no real cipher fits an alert in 2 bytes, and a
+             * TLS 1.3 client's ChangeCipherSpec is only a decoy).  */
             if (rlen < 2) {
                 out->malformed = true;
-            } else if (enc || rlen > 2) {
+            } else if (rlen > 2) {
                 add_alert(out, 0, 0, true, rec_offset);
             } else {
                 uint8_t level = rd_u8(&body);
