@@ -319,11 +319,13 @@ static void explain_closed_after_hello(const struct an_engine *e, const struct a
     add_ev(ep, d->trigger.frame, "%s ttl=%u (hop distance %u), %.2f ms after frame %llu, no ServerHello",
            rst ? "RST" : "FIN", d->trigger.ttl, hops, delay, (unsigned long long)d->client_hello.frame);
     if (hops == 0 && sa_hops == 0) {
-        /* Captured on the server itself: its packets leave with an
-         * undecremented TTL, and this close is its own.  */
-        ep->verdict = AN_SERVER_RESET;
-        ep->confidence = AN_CONF_HIGH;
-        set_reason(ep, "this capture was taken on the server (its SYN-ACK and the %s left with an initial TTL): the server itself ended the connection %.2f ms after the ClientHello",
+        /* Captured on the host that answered: its packets leave with an
+         * undecremented TTL.  That host may be the registry or a
+         * transparent proxy or firewall that took the connection over.  */
+        ep->verdict = AN_CONNECTION_RESET;
+        ep->confidence = AN_CONF_MEDIUM;
+        ep->candidates = 1u << AN_FIREWALL_RESET | 1u << AN_SERVER_RESET;
+        set_reason(ep, "this capture was taken on the host that answered (its SYN-ACK and the %s left with an initial TTL), and that host ended the connection %.2f ms after the ClientHello: the server itself if this is the registry's host, a firewall if it took the connection over with a transparent redirect",
                    rst ? "RST" : "FIN", delay);
         return;
     }
@@ -839,10 +841,35 @@ static const char *verdict_sentence(enum an_verdict v)
     return "the capture does not hold enough evidence to decide";
 }
 
+/* A registry endpoint: named under azurecr.io, or the one --host names. */
+static bool registry_endpoint(const struct an_endpoint *ep, const struct an_options *opt)
+{
+    if (an_registry_name(ep->name))
+        return true;
+    if (!opt->host)
+        return false;
+    struct cap_addr a;
+    if (cap_addr_parse(opt->host, &a))
+        return ep->has_ip && cap_addr_eq(&ep->ip, &a);
+    return strcasecmp(ep->name, opt->host) == 0;
+}
+
 void an_report_conclude(struct an_report *r, const struct an_options *opt)
 {
     qsort(r->endpoints, r->n_endpoints, sizeof(*r->endpoints), cmp_endpoints);
     r->verdict = r->n_endpoints ? r->endpoints[0].verdict : AN_INCOMPLETE;
+    /* "The registry works" needs a registry among the endpoints that
+     * worked: other hosts answering says nothing about it.  */
+    bool registry_ok = false;
+    for (unsigned i = 0; i < r->n_endpoints; i++)
+        registry_ok = registry_ok || (r->endpoints[i].verdict == AN_OK && registry_endpoint(&r->endpoints[i], opt));
+    if (r->verdict == AN_OK && !registry_ok) {
+        r->verdict = AN_INCOMPLETE;
+        snprintf(r->summary, sizeof(r->summary),
+                 "No connection in the capture is known to be to a registry (no *.azurecr.io name in its DNS answers or SNI, no --host); %u other endpoint%s worked: %s.",
+                 r->n_endpoints, r->n_endpoints == 1 ? "" : "s", verdict_sentence(AN_INCOMPLETE));
+        return;
+    }
     if (r->n_endpoints) {
         const struct an_endpoint *top = &r->endpoints[0];
         char ip[64] = "";
