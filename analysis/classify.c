@@ -27,6 +27,7 @@ enum an_verdict an_outcome_verdict(enum an_flow_outcome o)
     case AN_FO_FORGED_TO_SERVER: return AN_FIREWALL_RESET;
     case AN_FO_CLIENT_GAVE_UP: return AN_TLS_FAILURE;
     case AN_FO_FORGED_SYNACK: return AN_FIREWALL_RESET;
+    case AN_FO_HELLO_DROPPED: return AN_SILENT_DROP;
     case AN_FO_INCOMPLETE: return AN_INCOMPLETE;
     case AN_FO_MIDSTREAM: return AN_INCOMPLETE;
     case AN_FO_COUNT: break;
@@ -224,7 +225,7 @@ static enum an_flow_outcome close_outcome(const struct cap_flow *f, const struct
             return AN_FO_FORGED_TO_SERVER;
         }
         if (after_ch && before_sh)
-            return AN_FO_CLIENT_GAVE_UP;
+            return d->ch_retransmits && !d->ch_acked ? AN_FO_HELLO_DROPPED : AN_FO_CLIENT_GAVE_UP;
         if (d->has_sh && d->sh_version >= CAP_TLS_1_3)
             return AN_FO_TLS13_ABORT;
         return AN_FO_INCOMPLETE;
@@ -299,6 +300,7 @@ static enum an_flow_outcome decide_outcome(const struct an_engine *e, const stru
                      ((c->tls && c->tls->tls.not_tls) && s->payload_bytes > 0);
 
     d->ch_acked = d->has_ch && s->ack_set && s->ack_high > 0;
+    d->ch_retransmits = d->has_ch && !d->has_sh ? c->retransmits : 0;
     /* The first abnormal event is the cause; what the other side did after
      * it is a reaction.  */
     struct an_timeline t;
@@ -351,7 +353,7 @@ static enum an_flow_outcome decide_outcome(const struct an_engine *e, const stru
     }
     if (d->has_ch && !d->has_sh && s->payload_bytes == 0 && c->retransmits > 0) {
         d->trigger = d->client_hello;
-        return AN_FO_STALL;
+        return d->ch_acked ? AN_FO_STALL : AN_FO_HELLO_DROPPED;
     }
     return AN_FO_INCOMPLETE;
 }

@@ -476,6 +476,22 @@ static void explain_stall(const struct an_engine *e, const struct an_flow_digest
     set_reason(ep, "TCP connected but no ServerHello ever came back after the ClientHello, which was retransmitted; a middlebox swallowing the handshake or a path MTU black hole toward the client look like this");
 }
 
+static void explain_hello_dropped(const struct an_engine *e, const struct an_flow_digest *d, struct an_endpoint *ep)
+{
+    (void)e;
+    ev_synack(ep, d);
+    add_ev(ep, d->client_hello.frame, "ClientHello SNI %s, %u bytes, retransmitted %u time%s, never acknowledged",
+           d->sni[0] ? d->sni : "(none)", d->client_hello.len, d->ch_retransmits, d->ch_retransmits == 1 ? "" : "s");
+    ep->verdict = AN_SILENT_DROP;
+    ep->confidence = AN_CONF_MEDIUM;
+    if (d->client_hello.len >= 1200)
+        set_reason(ep, "TCP connected, then the client's ClientHello (%u bytes) vanished: retransmitted and never acknowledged, nothing came back. Something on the path drops it: a filter deciding on the SNI, or a path MTU black hole toward the registry (the ClientHello is near full size)",
+                   d->client_hello.len);
+    else
+        set_reason(ep, "TCP connected, then the client's ClientHello (%u bytes, far below any path MTU) vanished: retransmitted and never acknowledged, nothing came back. Something on the path drops it by its content, as a firewall filtering on the SNI silently does",
+                   d->client_hello.len);
+}
+
 static void explain_tls13_abort(const struct an_engine *e, const struct an_flow_digest *d, struct an_endpoint *ep)
 {
     (void)e;
@@ -621,6 +637,7 @@ static const struct rule {
     { AN_FO_TLS_ALERT, "fatal_alert", explain_alert },
     { AN_FO_MTU, "full_size_segments_lost", explain_mtu },
     { AN_FO_SILENT, "syn_unanswered", explain_silent },
+    { AN_FO_HELLO_DROPPED, "client_hello_dropped", explain_hello_dropped },
     { AN_FO_STALL, "client_hello_unanswered", explain_stall },
     { AN_FO_CLIENT_GAVE_UP, "client_gave_up", explain_client_gave_up },
     { AN_FO_TLS13_ABORT, "client_ended_tls13_handshake", explain_tls13_abort },
@@ -822,7 +839,7 @@ static const char *verdict_sentence(enum an_verdict v)
     switch (v) {
     case AN_OK: return "the registry endpoint works: TCP connected and TLS completed";
     case AN_DNS_FAILURE: return "the name did not resolve";
-    case AN_SILENT_DROP: return "packets to TCP 443 vanish: no SYN-ACK, RST or ICMP came back";
+    case AN_SILENT_DROP: return "packets to TCP 443 vanish on the path: nothing answers them, no RST or ICMP comes back";
     case AN_NSG_DROP: return "TCP 443 is dropped silently while the same address answers otherwise, as an NSG or ACL rule does";
     case AN_ROUTE_BLACKHOLE: return "everything sent to this address vanishes while other destinations answer, as a route with next hop None does";
     case AN_CONNECTION_RESET: return "the connection was reset, and the capture cannot tell by whom";

@@ -27,6 +27,7 @@ enum an_flow_outcome {
     AN_FO_FORGED_TO_SERVER, /* a RST in the client's name that the client did not send */
     AN_FO_CLIENT_GAVE_UP,   /* the client closed first, its ClientHello unanswered */
     AN_FO_FORGED_SYNACK,    /* the client answered a SYN-ACK forged on the path */
+    AN_FO_HELLO_DROPPED,    /* the ClientHello retransmitted, never acknowledged */
     AN_FO_INCOMPLETE,       /* capture ended or was cut before the outcome */
     AN_FO_MIDSTREAM,        /* started before the capture */
     AN_FO_COUNT
@@ -61,6 +62,7 @@ struct an_flow_digest {
     bool client_went_on;            /* the client sent data after the trigger */
     uint64_t client_went_on_frame;
     bool ch_acked;                  /* the server side acknowledged the ClientHello */
+    uint32_t ch_retransmits;        /* the client's retransmissions, the ClientHello unanswered */
     bool trigger_forged;            /* the trigger does not fit its sender's own packets */
     struct cap_ref reaction;        /* the other side's close that answered the trigger */
     bool one_sided;                 /* one direction is missing from the capture */

@@ -203,6 +203,21 @@ static void client_gives_up_first_is_not_a_firewall(void)
     an_report_free(&r);
 }
 
+/* A filter on the SNI drops the ClientHello: retransmitted, never
+ * acknowledged, then the client gives up.  Nothing answered: silent_drop. */
+static void dropped_client_hello_is_silent_drop(void)
+{
+    struct an_engine *e = handshake();
+    feed(e, segment(true, CAP_TH_ACK | CAP_TH_PSH, 1001, 5001, client_hello, CH_LEN, 64));
+    feed(e, segment(true, CAP_TH_ACK | CAP_TH_PSH, 1001, 5001, client_hello, CH_LEN, 64));
+    feed(e, segment(true, CAP_TH_ACK | CAP_TH_PSH, 1001, 5001, client_hello, CH_LEN, 64));
+    feed(e, tcp(true, CAP_TH_ACK | CAP_TH_FIN, 1001 + CH_LEN, 5001, 0));
+    struct an_report r = finish(e);
+    CHECK_EQ_STR(an_verdict_name(r.verdict), "silent_drop");
+    CHECK_EQ_STR(rule_of(&r), "client_hello_dropped");
+    an_report_free(&r);
+}
+
 /* The server's full-size flight died on the path: only its small last
  * segment arrived, beyond a gap the client's ACKs never passed; the FIN that
  * follows is not the cause.  */
@@ -320,6 +335,7 @@ int main(void)
     RUN(lone_syn_counts_after_the_deadline);
     RUN(close_after_hello_from_nearer_is_firewall_reset);
     RUN(client_gives_up_first_is_not_a_firewall);
+    RUN(dropped_client_hello_is_silent_drop);
     RUN(gap_before_server_fin_is_mtu_blackhole);
     RUN(gap_the_client_acknowledged_is_not_mtu);
     RUN(forged_reset_toward_server_is_firewall_reset);
