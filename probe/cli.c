@@ -216,7 +216,8 @@ static void print_plan(const struct probe_cfg *cfg)
                cfg->control_is_name[i] ? ", resolved like the registry name (at most 2 addresses)" : "");
     printf("  reset or foreign certificate: TCP %d and %d with TTL 1..%u\n", PROBE_PORT_TLS, PROBE_PORT_OTHER,
            PROBE_TTL_MAX);
-    printf("  handshake stalled 400 ms: TLS with a %s-byte ClientHello, DF set\n", "1500+");
+    printf("  once TCP %d connects: TLS with a %s-byte ClientHello, DF set (path MTU both ways)\n", PROBE_PORT_TLS,
+           "1500+");
     printf("the whole run ends within %.1f s\n", cfg->timeout_s);
 }
 

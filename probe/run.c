@@ -20,8 +20,6 @@
 #define DIFF_WAIT_NS (1000 * MS)
 /* No SYN-ACK this long after the SYN: start the differential probes. */
 #define SILENT_AFTER_NS (250 * MS)
-/* Connected but no handshake this long: start the path-MTU test. */
-#define STALL_AFTER_NS (400 * MS)
 #define ECHO_GAP_NS (200 * MS)
 /* After the last step, late packets (RSTs, FINs) still reach the capture. */
 #define DRAIN_NS (60 * MS)
@@ -310,8 +308,11 @@ static void triggers(struct probe_ctx *p, int64_t now, bool *controls_started)
                       (c->tls_end == PT_OK && c->verify != 0));
         if (!tg->ttl_started && reset)
             start_ttl(p, t, now);
-        bool stalled = c->state == PS_TLS && c->connected && now - c->connected_ns >= STALL_AFTER_NS;
-        if (!tg->mtu_started && stalled) {
+        /* Once small packets pass (the registry step connected), a padded
+         * ClientHello with DF tests full-size segments toward the registry:
+         * an upload black hole (the server's segments fit, ours do not)
+         * shows only this way; its answer tests the download direction too. */
+        if (!tg->mtu_started && c->connected) {
             tg->mtu_started = true;
             new_conn(p, PK_MTU, t, &tg->addr, PROBE_PORT_TLS, p->cfg.names[tg->name_idx], now, DIFF_WAIT_NS, 0);
         }

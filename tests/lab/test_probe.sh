@@ -222,6 +222,9 @@ proxy_openssl proxy_interception
 proxy_squid proxy_interception
 mtu_drop_in mtu_blackhole
 mtu_drop_out mtu_blackhole
+mtu_blackhole_up mtu_blackhole
+mtu_drop_in_up mtu_blackhole
+mtu_drop_out_up mtu_blackhole
 route_none.ctl route_blackhole --control 198.19.20.20
 route_none.no53 silent_drop
 route_none.no53.ctl route_blackhole --control 198.19.20.20
