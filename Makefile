@@ -3,6 +3,13 @@
 VERSION := 0.1.0
 PREFIX ?= /usr/local
 DESTDIR ?=
+BINDIR ?= $(PREFIX)/bin
+MANDIR ?= $(PREFIX)/share/man
+DOCDIR ?= $(PREFIX)/share/doc/acrdiag
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+# Debian's zsh looks in vendor-completions; a local install in site-functions.
+ZSHCOMPDIR ?= $(PREFIX)/share/zsh/site-functions
+DOCS := README.md docs/verdicts.md docs/acr-network-facts.md
 CC ?= cc
 # The prober's TTL-limited probes use connect() with IP_TTL (as mtr does),
 # which needs no raw-packet library and draws no kernel RST; so no libnet.
@@ -12,7 +19,7 @@ WARN := -std=c11 -Wall -Wextra -Wformat=2 -Wshadow -Wstrict-prototypes \
         -Wmissing-prototypes -Wpointer-arith -Wcast-qual -Wwrite-strings -Wundef
 HARDEN := -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIE
 CFLAGS ?= -O2 -g
-ALL_CFLAGS := $(WARN) $(CFLAGS) -D_GNU_SOURCE -DACRDIAG_VERSION='"$(VERSION)"' \
+ALL_CFLAGS := $(WARN) $(CPPFLAGS) $(CFLAGS) -D_GNU_SOURCE -DACRDIAG_VERSION='"$(VERSION)"' \
               -I. $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lpcap -lcares -lssl -lcrypto -ljansson -lz -lzstd -llzma)
 ALL_LDFLAGS := -pie -Wl,-z,relro,-z,now $(LDFLAGS)
@@ -40,7 +47,7 @@ FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_REPLAY := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%-replay)
 TOOL := $(BUILD)/acrdiag
 
-.PHONY: all check unit install clean pcaps fuzz bench demo
+.PHONY: all check unit install uninstall clean pcaps fuzz bench demo
 all: acrdiag
 
 acrdiag: $(TOOL)
@@ -113,9 +120,23 @@ demo: acrdiag
 pcaps: $(TOOL)
 	tests/lab/record-all.sh
 
+# `make install` (PREFIX=/usr/local, DESTDIR for a staging root): the
+# binary, acrdiag(1), bash and zsh completion, the docs; `make uninstall`
+# removes exactly those.
 install: acrdiag
-	install -d $(DESTDIR)$(PREFIX)/bin
-	install -m 0755 acrdiag $(DESTDIR)$(PREFIX)/bin/acrdiag
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(DOCDIR) \
+		$(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR)
+	install -m 0755 acrdiag $(DESTDIR)$(BINDIR)/acrdiag
+	install -m 0644 doc/acrdiag.1 $(DESTDIR)$(MANDIR)/man1/acrdiag.1
+	install -m 0644 completion/acrdiag.bash $(DESTDIR)$(BASHCOMPDIR)/acrdiag
+	install -m 0644 completion/_acrdiag $(DESTDIR)$(ZSHCOMPDIR)/_acrdiag
+	install -m 0644 $(DOCS) $(DESTDIR)$(DOCDIR)/
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/acrdiag $(DESTDIR)$(MANDIR)/man1/acrdiag.1 \
+		$(DESTDIR)$(BASHCOMPDIR)/acrdiag $(DESTDIR)$(ZSHCOMPDIR)/_acrdiag \
+		$(addprefix $(DESTDIR)$(DOCDIR)/,$(notdir $(DOCS)))
+	-rmdir $(DESTDIR)$(DOCDIR) 2>/dev/null
 
 clean:
 	rm -rf build acrdiag

@@ -1,11 +1,13 @@
 #!/bin/sh
 # deps.sh: installs the Debian packages acrdiag needs, only those missing.
 #   tests/deps.sh build   what `make` needs
-#   tests/deps.sh test    what `make check` needs too (lab servers, clients, tshark, clang)
+#   tests/deps.sh test    what `make check` needs too (lab servers, clients, tshark, clang,
+#                         and debhelper, lintian, bash-completion, man-db for the package suite)
 set -eu
 build="make gcc pkg-config libpcap-dev libc-ares-dev libssl-dev libjansson-dev zlib1g-dev libzstd-dev liblzma-dev"
 test="$build clang libclang-rt-14-dev iproute2 nftables iptables dnsmasq nginx-light squid-openssl
-      docker-registry skopeo curl openssl tcpdump tshark procps psmisc python3 iputils-ping ca-certificates ethtool time jq"
+      docker-registry skopeo curl openssl tcpdump tshark procps psmisc python3 iputils-ping ca-certificates ethtool time jq
+      debhelper lintian bash-completion man-db"
 case "${1:-build}" in
     build) want=$build ;;
     test) want=$test ;;

@@ -47,6 +47,7 @@ suite captures python3 tests/check_captures.py
 suite corpus python3 tests/check_corpus.py
 suite cli python3 tests/check_cli.py
 suite frames python3 tests/check_frames.py
+suite package tests/check_package.sh
 suite accuracy python3 tests/accuracy.py
 suite lab-selfcheck tests/lab/selfcheck.sh pcaps
 # Memory bounds are the release build's: sanitizers multiply memory use.
