@@ -270,6 +270,7 @@ int an_write_json(FILE *out, const struct an_report *r, const char *version)
     set(root, "mode", r->mode ? safe_string(r->mode, 32) : json_null(), &ok);
     set(root, "verdict", json_string(an_verdict_name(r->verdict)), &ok);
     set(root, "summary", safe_string(r->summary, sizeof r->summary), &ok);
+    set(root, "remedy", remedy_string(r->verdict, "", 1), &ok);
     for (unsigned i = 0; i < r->n_endpoints; i++)
         append(eps, endpoint(&r->endpoints[i], &ok), &ok);
     set(root, "endpoints", eps, &ok);

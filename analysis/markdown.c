@@ -444,6 +444,12 @@ int an_write_markdown(FILE *out, const struct an_report *r, const char *version)
         for (unsigned i = 0; i < r->n_endpoints; i++)
             put_endpoint(out, &r->endpoints[i], r->capture.n_files > 1);
     }
+    if (!r->n_endpoints && r->verdict != AN_OK) {
+        /* No endpoint to attach it to: the report's own advice. */
+        fputs("## What to do\n\n", out);
+        put_remedy(out, an_remedy(r->verdict), "", 1);
+        fputs("\n\n", out);
+    }
     if (r->n_controls) {
         fputs("## Controls\n\nDestinations probed to show whether the path elsewhere works; not endpoints of the registry.\n\n"
               "| control | address | answered | result |\n|---|---|---|---|\n",

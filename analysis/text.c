@@ -229,6 +229,12 @@ int an_write_text(FILE *out, const struct an_report *r, const struct an_write_op
         fputc('\n', out);
         put_endpoint(out, &r->endpoints[i], o, r->capture.n_files > 1);
     }
+    if (!r->n_endpoints && r->verdict != AN_OK) {
+        /* No endpoint to attach it to: the report's own advice. */
+        fputs("\nWhat to do: ", out);
+        put_remedy(out, an_remedy(r->verdict), "", 1);
+        fputc('\n', out);
+    }
     for (unsigned i = 0; i < r->n_controls && i < AN_MAX_CONTROLS; i++) {
         const struct an_control *c = &r->controls[i];
         char ip[64] = "";

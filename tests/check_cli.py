@@ -1,11 +1,14 @@
 #!/usr/bin/env python3
-"""check_cli.py: the command line's habits and its bad inputs (issue 13, item 2).
+"""check_cli.py: the command line's habits and its bad inputs (issue 13, items 2-4).
 
 Options in every position and after --, -r FILE, - and /dev/stdin, gzip, zstd
 and xz captures told by their magic (cut, corrupt, concatenated, a bomb), help
 and version for every command, -o to - / a new or existing regular file (atomic,
 umask) / a device / a FIFO / /dev/null / /dev/stdout / a symlink / a directory,
-and error lines (one line, the path once, errno's text, exit 2).
+and error lines (one line, the path once, errno's text, exit 2); rings of 10,000 files,
+evidence file / frame_in_file / ts, --json-lines, --color and NO_COLOR, the progress line
+(on a terminal only), and the Markdown report (header rows, no backslash noise, options,
+version, times, the recapture command).
 
 Needs nothing but python3: the compressed inputs are made here (gzip and lzma
 from the standard library, zstd frames written by hand from raw and RLE blocks;
@@ -531,6 +534,283 @@ def errors(tmp):
           r.rc == 2 and r.errtext().count(text) == 1 and r.out == b"", repr(r))
 
 
+# ---- issue 13 items 2-4: rings, evidence location, --json-lines, colour, progress, Markdown ---
+
+# A capture with evidence in several kinds of frames (SYN-ACK, ClientHello, Certificate, alert).
+EVCAP = os.path.join(REPO, "pcaps", "proxy_intercept.curl12.pcap")
+
+
+def pcap_records(path):
+    """(header, [(ts_ns, record bytes)]) of a little-endian microsecond pcap."""
+    data = open(path, "rb").read()
+    magic = struct.unpack_from("<I", data, 0)[0]
+    if magic != 0xa1b2c3d4:
+        return None, []
+    off, recs = 24, []
+    while off + 16 <= len(data):
+        sec, usec, caplen = struct.unpack_from("<III", data, off)
+        recs.append((sec * 1000000000 + usec * 1000, data[off:off + 16 + caplen]))
+        off += 16 + caplen
+    return data[:24], recs
+
+
+def iso_ns(ts):
+    t = time.gmtime(ts // 1000000000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", t) + ".%09dZ" % (ts % 1000000000)
+
+
+def cited(doc):
+    for ep in doc.get("endpoints", []):
+        for e in ep.get("evidence", []) + ep.get("contradictions", []):
+            if "frame" in e:
+                yield e
+
+
+def rings(tmp):
+    src = EVCAP if os.path.exists(EVCAP) else CAP
+    hdr, recs = pcap_records(src)
+    if not recs:
+        check("ring: %s is a microsecond pcap" % src, False)
+        return
+    base = run(["analyze", "--json", src])
+    sane("ring: the capture whole", base)
+    # Evidence of one file: its own name, frame_in_file == frame, the record's time.
+    for e in cited(base.json() or {}):
+        check("evidence: one file: file named", e.get("file") == src, repr(e))
+        check("evidence: one file: frame_in_file is the frame", e.get("frame_in_file") == e["frame"], repr(e))
+        want = iso_ns(recs[e["frame"] - 1][0]) if e["frame"] <= len(recs) else None
+        check("evidence: one file: ts is the frame's time", e.get("ts") == want, "%r vs %r" % (e.get("ts"), want))
+    txt = run(["analyze", src])
+    check("text: one file names no file per frame", " frame 1)" not in txt.text() and "(%s frame" % src not in txt.text(),
+          txt.text()[:300])
+
+    # 10,000 files: the capture's records one per file, in order, then files with
+    # a header and no packet, named so that the shell's order is the ring's.
+    d = os.path.join(tmp, "ring")
+    os.mkdir(d)
+    names = []
+    for i in range(10000):
+        name = "r%05d.pcap" % i
+        with open(os.path.join(d, name), "wb") as f:
+            f.write(hdr)
+            if i < len(recs):
+                f.write(recs[i][1])
+        names.append(name)
+    r = run(["analyze", "--json"] + names, cwd=d, timeout=120)
+    sane("ring: 10,000 files", r)
+    check("ring: 10,000 files exit as the whole", r.rc == base.rc, repr(r))
+    same_verdicts("ring: 10,000 files", base, r)
+    doc = r.json() or {}
+    check("ring: every file listed in order", doc.get("capture", {}).get("files") == names,
+          repr(doc.get("capture", {}).get("files", [])[:3]))
+    check("ring: 10,000 files in bounded memory", r.maxrss_kb < 64 * 1024, "%d KB" % r.maxrss_kb)
+    check("ring: 10,000 files in seconds", r.seconds < 30, "%.1f s" % r.seconds)
+    ev = list(cited(doc))
+    check("ring: evidence cited", len(ev) > 0, repr(doc.get("endpoints", [])[:1])[:300])
+    for e in ev:
+        # One record per file: frame N is file N-1's first record.
+        check("ring: frame %d in its file" % e["frame"],
+              e.get("file") == names[e["frame"] - 1] and e.get("frame_in_file") == 1, repr(e))
+        check("ring: frame %d time" % e["frame"], e.get("ts") == iso_ns(recs[e["frame"] - 1][0]), repr(e))
+    # Two records per file: the frame within the file, and the text and the
+    # Markdown name it; the Markdown display filter is the file's frame.
+    names2 = []
+    for i in range(0, len(recs), 2):
+        name = "p%03d.pcap" % (i // 2)
+        with open(os.path.join(d, name), "wb") as f:
+            f.write(hdr + b"".join(x[1] for x in recs[i:i + 2]))
+        names2.append(name)
+    r = run(["analyze", "--json"] + names2, cwd=d)
+    for e in cited(r.json() or {}):
+        check("ring: two per file: frame %d" % e["frame"],
+              e.get("file") == names2[(e["frame"] - 1) // 2] and e.get("frame_in_file") == (e["frame"] - 1) % 2 + 1,
+              repr(e))
+    t = run(["analyze"] + names2, cwd=d)
+    m = run(["analyze", "--markdown"] + names2, cwd=d)
+    for e in list(cited(r.json() or {}))[:4]:
+        f, k = e["file"], e["frame_in_file"]
+        check("text: several files name the file of frame %d" % e["frame"],
+              "frame %d (%s frame %d)" % (e["frame"], f, k) in t.text(), t.text()[:400])
+        check("markdown: several files: file column and the file's frame in the filter for frame %d" % e["frame"],
+              "| %s (frame %d) | " % (f, k) in m.text() and "`frame.number == %d` |" % k in m.text(), m.text()[:400])
+    # A pipe cannot be read again: no times, still the file and frame.
+    r = run(["analyze", "--json", "-"], input_bytes=open(src, "rb").read())
+    for e in cited(r.json() or {}):
+        check("evidence: from a pipe: file and frame, no time",
+              e.get("file") == "-" and e.get("frame_in_file") == e["frame"] and "ts" not in e, repr(e))
+    # A ring with one unreadable file is refused, naming that file once.
+    bad = os.path.join(d, "r05000.pcap")
+    with open(bad, "wb") as f:
+        f.write(b"not a capture")
+    r = run(["analyze", "--json"] + names, cwd=d, timeout=120)
+    sane("ring: one bad file among 10,000", r)
+    check("ring: one bad file among 10,000 exits 2 naming it once",
+          r.rc == 2 and r.errtext().count("r05000.pcap") == 1 and r.out == b"", repr(r))
+
+
+def json_lines():
+    src = EVCAP if os.path.exists(EVCAP) else CAP
+    for path in (src, CAP, CAP2):
+        doc = run(["analyze", "--json", path])
+        r = run(["analyze", "--json-lines", path])
+        sane("json-lines: " + os.path.basename(path), r)
+        check("json-lines: exit as --json", r.rc == doc.rc, repr(r))
+        lines = [l for l in r.text().split("\n") if l]
+        objs = []
+        for l in lines:
+            try:
+                objs.append(json.loads(l))
+            except ValueError:
+                check("json-lines: each line is JSON", False, l[:200])
+        d = doc.json() or {}
+        eps = d.get("endpoints", [])
+        check("json-lines: one line per endpoint", len(objs) == max(1, len(eps)), "%d vs %d" % (len(objs), len(eps)))
+        check("json-lines: ends with a newline, no blank line", r.text().endswith("\n") and "\n\n" not in r.text())
+        for o, ep in zip(objs, eps or [None]):
+            for k in ("version", "mode", "files", "capture_verdict", "verdict", "name", "ip", "port"):
+                check("json-lines: line has %s" % k, k in o, repr(o)[:200])
+            check("json-lines: mode and files", o.get("mode") == "analyze" and o.get("files") == [path], repr(o)[:200])
+            check("json-lines: capture_verdict is the document's", o.get("capture_verdict") == d.get("verdict"))
+            if ep:
+                check("json-lines: the endpoint's own verdict and evidence",
+                      o.get("verdict") == ep["verdict"] and o.get("evidence") == ep["evidence"], repr(o)[:200])
+    # Through a pipe and into -o.
+    r = run(["analyze", "-", "--json-lines"], input_bytes=open(CAP, "rb").read())
+    sane("json-lines: stdin", r)
+    check("json-lines: stdin names -", all(json.loads(l).get("files") == ["-"] for l in r.text().split("\n") if l),
+          repr(r))
+
+
+def colour():
+    import pty
+    src = EVCAP if os.path.exists(EVCAP) else CAP
+    for args, env, want in ((["--color=always"], {}, True), (["--color"], {}, True), (["--color=never"], {}, False),
+                            (["--no-color"], {}, False), (["--color=auto"], {}, False), ([], {}, False),
+                            (["--color=always"], {"NO_COLOR": "1"}, True)):
+        e = dict(os.environ)
+        e.update(env)
+        p = subprocess.run([ACRDIAG, "analyze", src] + args, capture_output=True, env=e)
+        check("colour: %s %s into a pipe" % (" ".join(args), env), (b"\x1b[" in p.stdout) == want,
+              p.stdout[:100])
+    # On a terminal: auto colours unless NO_COLOR is set and not empty.
+    for env, want in (({}, True), ({"NO_COLOR": "1"}, False), ({"NO_COLOR": ""}, True)):
+        master, slave = pty.openpty()
+        e = dict(os.environ)
+        e.pop("NO_COLOR", None)
+        e.update(env)
+        try:
+            p = subprocess.Popen([ACRDIAG, "analyze", src], stdout=slave, stderr=subprocess.DEVNULL, env=e)
+            os.close(slave)
+            out = b""
+            while True:
+                try:
+                    chunk = os.read(master, 65536)
+                except OSError:
+                    break
+                if not chunk:
+                    break
+                out += chunk
+            p.wait(20)
+        finally:
+            os.close(master)
+        check("colour: a terminal with %s" % (env or "no NO_COLOR"), (b"\x1b[1;" in out) == want, out[:120])
+    for bad in ("--color=sometimes", "--color="):
+        r = run(["analyze", CAP, bad])
+        sane("colour: " + bad, r)
+        check("colour: %s is bad usage" % bad, r.rc == 2 and "--color" in r.errtext(), repr(r))
+
+
+def progress(tmp):
+    """A slow input shows a progress line on a terminal's stderr, never elsewhere."""
+    import pty
+    hdr = PCAP_HDR
+    # 40,000 small (non-IP) records: the first half, a pause, the rest.
+    rec = struct.pack("<IIII", 1, 0, 14, 14) + b"\x00" * 14
+    first, rest = hdr + rec * 20000, rec * 20000
+
+    def slow_feed(w):
+        try:
+            os.write(w, first)
+            time.sleep(2.6)
+            os.write(w, rest)
+        finally:
+            os.close(w)
+    for tty in (True, False):
+        r_fd, w_fd = os.pipe()
+        threading.Thread(target=slow_feed, args=(w_fd,), daemon=True).start()
+        if tty:
+            master, slave = pty.openpty()
+            err_to = slave
+        else:
+            errf = tempfile.TemporaryFile()
+            err_to = errf
+        p = subprocess.Popen([ACRDIAG, "analyze", "-"], stdin=r_fd, stdout=subprocess.DEVNULL, stderr=err_to)
+        os.close(r_fd)
+        err = b""
+        if tty:
+            os.close(slave)
+            while True:
+                try:
+                    chunk = os.read(master, 65536)
+                except OSError:
+                    break
+                if not chunk:
+                    break
+                err += chunk
+            os.close(master)
+        p.wait(60)
+        if not tty:
+            errf.seek(0)
+            err = errf.read()
+            errf.close()
+        if tty:
+            check("progress: a terminal shows 'acrdiag: reading'", b"\racrdiag: reading standard input" in err or
+                  b"\racrdiag: reading -" in err, err[:200])
+            check("progress: the line is cleared at the end", b"\r\x1b[K" in err, err[-200:])
+        else:
+            check("progress: never when stderr is not a terminal", b"reading" not in err, err[:200])
+
+
+def markdown_report(tmp):
+    caps = sorted(f for f in os.listdir(os.path.join(REPO, "pcaps")) if f.endswith(".pcap"))[:40]
+    noise = []
+    for name in caps:
+        path = os.path.join(REPO, "pcaps", name)
+        r = run(["analyze", "--markdown", "--private-net", "198.18.0.0/16", path])
+        if r.rc not in (0, 1, 3):
+            continue
+        lines = r.text().split("\n")
+        for i, line in enumerate(lines):
+            # Every table starts with a header row and its separator.
+            if line.startswith("|") and (i == 0 or not lines[i - 1].startswith("|")):
+                check("markdown: %s: a header row on every table" % name,
+                      i + 1 < len(lines) and lines[i + 1].startswith("|---") and
+                      not line.startswith("| |"), line)
+            # Evidence rows with a frame have a time.
+            if line.startswith("| ") and "`frame.number ==" in line:
+                cells = line.split(" | ")
+                check("markdown: %s: evidence time" % name, len(cells) > 1 and cells[1].endswith("Z"), line)
+        text = r.text()
+        # Backslashes only where Markdown needs them.
+        for esc in ("\\_", "\\!", "\\#", "\\.", "\\-", "\\(", "\\)", "\\&", "\\>", "\\~", "\\[", "\\]"):
+            if esc in text:
+                noise.append("%s: %s" % (name, esc))
+        check("markdown: %s: the options that shaped it" % name,
+              "| options | `--port 443`, `--private-net 198.18.0.0/16` |" in text, text[:300])
+        check("markdown: %s: the version" % name, "| tool | acrdiag " in text)
+    check("markdown: no backslash noise", not noise, "; ".join(noise[:5]))
+    r = run(["analyze", "--markdown", "--host", "labreg.azurecr.io", "--port", "443", CAP])
+    check("markdown: --host shown", "`--host` labreg.azurecr.io, `--port 443`" in r.text(), r.text()[:600])
+    # The recapture advice: one tcpdump command with ICMP.
+    empty = os.path.join(tmp, "empty.pcap")
+    with open(empty, "wb") as f:
+        f.write(PCAP_HDR)
+    for fmt in ("--json", "--markdown", None):
+        r = run(["analyze", empty] + ([fmt] if fmt else []))
+        check("remedy: incomplete (%s) gives one tcpdump command with icmp or icmp6" % (fmt or "text"),
+              "tcpdump -i any -s 0 -w push.pcap 'port 443 or port 53 or icmp or icmp6'" in r.text(), r.text()[:800])
+
+
 def main():
     if not os.access(ACRDIAG, os.X_OK):
         print("FAIL no binary at %s" % ACRDIAG)
@@ -545,6 +825,11 @@ def main():
         bomb(tmp)
         outputs(tmp)
         errors(tmp)
+        rings(tmp)
+        json_lines()
+        colour()
+        progress(tmp)
+        markdown_report(tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     print("%d passed, %d failed" % (passed, failed))
