@@ -532,6 +532,18 @@ static struct cap_ref frame_at(const struct cap_stream *s, uint32_t off)
     return none;
 }
 
+/* The frame that made the stream whole up to `end`: the latest of those
+ * that carried its bytes (a segment that arrived out of order is delivered
+ * by the one that fills the gap before it, as TCP reassembly does).  */
+static struct cap_ref frame_delivering(const struct cap_stream *s, uint32_t end)
+{
+    struct cap_ref latest = { 0 };
+    for (unsigned i = 0; i < s->n_runs; i++)
+        if (s->runs[i].start < end && s->runs[i].ref.frame > latest.frame)
+            latest = s->runs[i].ref;
+    return latest;
+}
+
 /* The frame in which Wireshark shows the first handshake message of type
  * hs_type that starts in the record at rec_off: the frame holding the last
  * byte of the record in which that message ends (Wireshark dissects a TLS
@@ -567,7 +579,7 @@ static bool frame_completing(const struct cap_stream *s, uint32_t rec_off, uint8
                 if (hdr[0] == hs_type && msg_rec == rec_off) {
                     if (end > s->filled)
                         return false;
-                    *out = frame_at(s, end - 1);
+                    *out = frame_delivering(s, end);
                     return true;
                 }
                 have = 0;
