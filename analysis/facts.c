@@ -149,6 +149,7 @@ static void set_verdict(struct an_endpoint *ep, enum an_verdict v, enum an_confi
     ep->verdict = v;
     ep->confidence = c;
     ep->candidates = candidates;
+    ep->rule = NULL;                /* the probe's facts decided, not a wire rule */
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(ep->reason, sizeof(ep->reason), fmt, ap);
