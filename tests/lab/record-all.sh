@@ -92,11 +92,11 @@ fw_close_sni curl,curl12,openssl,skopeo,curl@mbox,curl@server
 reg_stall curl3,curl3@server,skopeo3
 mbox_stall curl3,skopeo3
 fw_reset_srv curl3,curl3@server
-proxy_intercept curl,curl12,openssl,skopeo
+proxy_intercept curl,curl12,openssl,skopeo,diff
 proxy_intercept@mbox128 curl,curl12
 proxy_intercept@reg64@mbox255 curl,curl12
-proxy_openssl curl,curl12,openssl
-proxy_squid curl,curl12,openssl
+proxy_openssl curl,curl12,openssl,diff
+proxy_squid curl,curl12,openssl,diff
 icmp_prohibited curl,openssl
 icmp_prohibited@6 curl6
 fw_reset_sni@ttl64 curl

@@ -169,7 +169,7 @@ checks() {
         echo "FIN from the middlebox @@ >=1 @@ $FIN443 && $MBX"
         echo "no ServerHello @@ ==0 @@ $SH"
         echo "no TLS alert from the middlebox @@ ==0 @@ tls.alert_message && tcp.srcport==443" ;;
-    proxy_openssl|proxy_squid)
+    proxy_intercept|proxy_openssl|proxy_squid)   # nginx, openssl s_server, squid ssl-bump
         local ISSUER=$CONTOSO; [ "$sc" = proxy_squid ] && ISSUER=$FABRIKAM
         echo "SYN-ACK made by the middlebox @@ >=1 @@ $SYNACK443 && $MBX"
         echo "no SYN-ACK with server TTL @@ ==0 @@ $SYNACK443 && $SRV"
@@ -177,12 +177,16 @@ checks() {
         case $cl in
             curl12|openssl) echo "foreign issuer in clear @@ >=1 @@ $ISSUER"
                             echo "no Microsoft issuer @@ ==0 @@ $MSCA" ;;
-            curl) echo "certificate not in clear (TLS 1.3) @@ ==0 @@ $ISSUER"
-                  echo "TLS 1.3 chosen @@ >=1 @@ $SH && tls.handshake.extensions.supported_version==0x0304" ;;
+            curl|skopeo|diff) echo "certificate not in clear (TLS 1.3) @@ ==0 @@ $ISSUER"
+                            echo "TLS 1.3 chosen @@ >=1 @@ $SH && tls.handshake.extensions.supported_version==0x0304" ;;
         esac
-        case $cl in curl|curl12) echo "client alert unknown_ca in clear @@ >=1 @@ tls.alert_message.desc==48 && tcp.dstport==443" ;; esac
-        if [ "$sc" = proxy_openssl ] && [ "$cl" = curl ]; then
-            echo "HelloRetryRequest (P-384) from the proxy @@ >=1 @@ $HRR==24 && $MBX"
+        case $cl in curl|curl12|diff) echo "client alert unknown_ca in clear @@ >=1 @@ tls.alert_message.desc==48 && tcp.dstport==443" ;; esac
+        if [ "$sc" = proxy_openssl ]; then case $cl in curl|diff)
+            echo "HelloRetryRequest (P-384) from the proxy @@ >=1 @@ $HRR==24 && $MBX" ;; esac
+        fi
+        if [ "$cl" = diff ]; then   # the same address answers other ports and ping from farther
+            echo "port 80 of the registry IP answers with the server TTL @@ >=1 @@ tcp.flags.syn==1 && tcp.flags.ack==1 && tcp.srcport==80 && ip.src==198.19.10.10 && $SRV"
+            echo "the registry IP answers ping with the server TTL @@ >=1 @@ icmp.type==0 && ip.src==198.19.10.10 && $SRV"
         fi ;;
     fw_drop_sni)
         echo "SYN-ACK from the real server (server TTL) @@ >=1 @@ $SYNACK443 && $SRV"
@@ -220,17 +224,6 @@ checks() {
         else
             echo "the server's flight never reaches the client @@ ==0 @@ tcp.srcport==443 && $REGSRC && tcp.len>0"
         fi ;;
-    proxy_intercept)
-        echo "SYN-ACK made by the middlebox @@ >=1 @@ $SYNACK443 && $MBX"
-        echo "no SYN-ACK with server TTL @@ ==0 @@ $SYNACK443 && $SRV"
-        echo "ServerHello (from the proxy) @@ >=1 @@ $SH && $MBX"
-        case $cl in
-            curl12|openssl) echo "Contoso issuer in clear @@ >=1 @@ $CONTOSO"
-                            echo "no Microsoft issuer @@ ==0 @@ $MSCA" ;;
-            curl|skopeo) echo "certificate not in clear (TLS 1.3) @@ ==0 @@ $CONTOSO" ;;
-        esac
-        case $cl in curl|curl12) echo "client alert unknown_ca in clear @@ >=1 @@ tls.alert_message.desc==48 && tcp.dstport==443" ;; esac
-        ;;
     icmp_prohibited)
         echo "no SYN-ACK from 443 @@ ==0 @@ $SYNACK443"
         if [ "$cl" = curl6 ]; then
