@@ -70,12 +70,20 @@ KINDS = [
     (r"^ICMP ", lambda d: has(d, "icmp.type"), "ICMP"),
     (r"^DNS query|DNS queries", lambda d: has(d, "dns.flags.response", "0") or has(d, "dns.flags.response", "False"),
      "DNS query"),
-    (r"^DNS answer|^DNS\d? .*resolves", lambda d: has(d, "dns.flags.response", "1") or has(d, "dns.flags.response", "True"),
+    (r"^DNS answer|^DNS\S* .*resolves", lambda d: has(d, "dns.flags.response", "1") or has(d, "dns.flags.response", "True"),
      "DNS answer"),
     (r"full-size segment", lambda d: any(int(x) >= 1000 for x in d.get("tcp.len", []) if x.isdigit()),
      "full-size segment"),
-    (r"server data arrived after a gap", lambda d: any(int(x) > 0 for x in d.get("tcp.len", []) if x.isdigit()),
-     "data after a gap"),
+    (r"(server|client) data arrived after a gap|data arrived after the RST",
+     lambda d: any(int(x) > 0 for x in d.get("tcp.len", []) if x.isdigit()), "data segment"),
+    (r"closed .*(after its ClientHello|after the ServerHello)|server side closed",
+     lambda d: flag(d, "tcp.flags.fin") or flag(d, "tcp.flags.reset"), "FIN or RST"),
+    (r"first packet of the connection is not a SYN",
+     lambda d: has(d, "tcp.len") and not flag(d, "tcp.flags.syn"), "TCP without SYN"),
+    (r"only one direction of this connection", lambda d: has(d, "tcp.len"), "TCP segment"),
+    (r"^port \d+ of the same address answered|^control destination .* answered",
+     lambda d: (flag(d, "tcp.flags.syn") and flag(d, "tcp.flags.ack")) or flag(d, "tcp.flags.reset")
+     or has(d, "icmp.type", "0") or has(d, "icmpv6.type", "129"), "answer (SYN-ACK, RST, echo reply)"),
 ]
 
 
