@@ -886,6 +886,17 @@ static int watch_run(void *arg)
     r.options = &c->an;
     r.capture.n_files = 1;
     r.capture.files[0] = c->write_path ? c->write_path : "live capture (not kept)";
+    if (c->write_path) {
+        /* Every packet seen is written: the frames are the kept file's. */
+        struct cited ci;
+        if (cited_collect(&r, &ci)) {
+            for (size_t k = 0; k < ci.n; k++) {
+                ci.ev[k]->file = c->write_path;
+                ci.ev[k]->frame_in_file = ci.ev[k]->frame;
+            }
+            free(ci.ev);
+        }
+    }
     int status = an_exit_status(r.verdict);
     if (w->writer && cap_writer_detach(w->writer, err, sizeof(err)) != 0) {
         fprintf(stderr, "acrdiag: %s\n", err);

@@ -598,6 +598,7 @@ def rings(tmp):
         names.append(name)
     r = run(["analyze", "--json"] + names, cwd=d, timeout=120)
     sane("ring: 10,000 files", r)
+    check("ring: nothing written beside the files", sorted(os.listdir(d)) == names, "%d names" % len(os.listdir(d)))
     check("ring: 10,000 files exit as the whole", r.rc == base.rc, repr(r))
     same_verdicts("ring: 10,000 files", base, r)
     doc = r.json() or {}
