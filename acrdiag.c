@@ -37,13 +37,12 @@ static const char usage_analyze[] =
     "  FILE                   pcap or pcapng, also gzip, zstd or xz compressed (told\n"
     "                         by the magic bytes); - or /dev/stdin: standard input;\n"
     "                         several files are read in order as one capture\n"
+    "                         (a ring of any length, one file open at a time)\n"
     "  -r, --read FILE        the same as naming FILE (tcpdump's habit)\n"
     "  -o, --output FILE      write the report to FILE instead of standard output: a\n"
     "                         regular file is replaced atomically (mode 0666 less the\n"
     "                         umask), a device or FIFO is written in place; - is\n"
-    "                         standard output\n"
-    "  --json-lines           one JSON object per endpoint and line, each complete\n"
-    "                         (mode, files, verdict), for log pipelines\n";
+    "                         standard output\n";
 
 static const char usage_watch[] =
     "usage: acrdiag watch [options] [-i IFACE] [--duration S] [--until-idle S] [-w FILE]\n"
@@ -55,6 +54,8 @@ static const char usage_watch[] =
 
 static const char usage_common[] =
     "  --json                 the JSON document of the verdict contract\n"
+    "  --json-lines           one JSON object per endpoint and line, each complete\n"
+    "                         (mode, files, verdict), for log pipelines\n"
     "  --markdown             a ticket-ready Markdown report\n"
     "  --host NAME|IP         only endpoints with this name or address\n"
     "  --port N               the TCP port of the registry (default 443)\n"

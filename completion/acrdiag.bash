@@ -36,10 +36,10 @@ _acrdiag()
         return
     fi
 
-    local common="--json --markdown --host --port --private-net --color --color= --no-color --help --version -h -V"
+    local common="--json --json-lines --markdown --host --port --private-net --color --color= --no-color --help --version -h -V"
     if [[ -z $cmd ]]; then
         if [[ $cur == -* ]]; then
-            COMPREPLY=($(compgen -W "$common -r --read -o --output --json-lines" -- "$cur"))
+            COMPREPLY=($(compgen -W "$common -r --read -o --output" -- "$cur"))
         else
             COMPREPLY=($(compgen -W 'analyze probe watch' -- "$cur"))
         fi
@@ -48,7 +48,7 @@ _acrdiag()
     case $cmd in
         analyze)
             if [[ $cur == -* ]]; then
-                COMPREPLY=($(compgen -W "$common -r --read -o --output --json-lines --" -- "$cur"))
+                COMPREPLY=($(compgen -W "$common -r --read -o --output --" -- "$cur"))
             else
                 _filedir '@(pcap|pcapng|cap|gz|zst|xz)'
             fi ;;
