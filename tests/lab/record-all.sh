@@ -63,8 +63,8 @@ capture() {
 #   @6 publishes AAAA records (LAB_IPV6=1);
 #   @ttl64 starts the registry side at TTL 64 like the routers, so verdicts must
 #   rest on hop distance, not on TTL values (captures get a .ttl64 suffix);
-#   @reg64 / @reg255 (registry side) and @mbox128 / @mbox255 (the middlebox's own packets)
-#   set other initial TTLs (suffix .reg64, .mbox255, ...; LAB_REG_TTL, LAB_MBOX_TTL);
+#   @reg64 / @reg255 (registry side) and @mbox128 / @mbox255 / @mbox62 (the middlebox's own
+#   packets; 62 makes its forged RSTs reach the server with the client's TTL) set initial TTLs (suffix .reg64, .mbox255, ...; LAB_REG_TTL, LAB_MBOX_TTL);
 #   @nosack: the client's TCP without SACK, timestamps, window scaling (suffix .nosack).
 #   CLIENT@edge / @mbox / @server: tcpdump on acrd_edge c0 (the edge's client side),
 #   acrd_mbox e0 (the middlebox's client side) or acrd_reg eth0 (the server) instead of
@@ -92,6 +92,7 @@ fw_close_sni curl,curl12,openssl,skopeo,curl@mbox,curl@server
 reg_stall curl3,curl3@server,skopeo3
 mbox_stall curl3,skopeo3
 fw_reset_srv curl3,curl3@server
+fw_reset_srv@mbox62 curl3@server
 proxy_intercept curl,curl12,openssl,skopeo,diff
 proxy_intercept@mbox128 curl,curl12
 proxy_intercept@reg64@mbox255 curl,curl12
@@ -113,6 +114,7 @@ mtu_blackhole_up curl,skopeo,curlup,curlup@server
 mtu_drop_in curl,curl@server
 mtu_drop_out curl,curl@mbox
 mtu_drop_in_up curlup,curlup@server
+mtu_drop_in_up@nosack curlup,curlup@server
 mtu_drop_out_up curlup,curlup@mbox
 EOF2
 }

@@ -288,7 +288,12 @@ checks() {
         else
             echo "no client segment above 1280 bytes arrives @@ ==0 @@ $BIGCLI"
             echo "a later smaller client segment arrives after the hole @@ >=1 @@ $HOLECLI"
-            echo "the server reports the hole (SACK) @@ >=1 @@ $SERVERSACK"
+            if [ "$nosack" = 1 ]; then
+                echo "the server reports the hole (duplicate ACK, no SACK) @@ >=1 @@ tcp.srcport==443 && tcp.analysis.duplicate_ack"
+                echo "no SACK blocks @@ ==0 @@ tcp.options.sack_le"
+            else
+                echo "the server reports the hole (SACK) @@ >=1 @@ $SERVERSACK"
+            fi
         fi ;;
     mtu_blackhole_up)
         echo "SYN-ACK from the registry with server TTL @@ >=1 @@ $SYNACK443 && $SRV"
