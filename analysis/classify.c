@@ -221,7 +221,8 @@ static enum an_flow_outcome close_outcome(const struct cap_flow *f, const struct
         /* A reset in the client's name that the client did not send: seen
          * where the capture is on the server side of the device.  */
         if (rst && ev->forged) {
-            d->client_went_on = client_payload_after(&f->dir[CAP_C2S], ev->ref.frame, &d->client_went_on_frame);
+            d->client_went_on = an_went_on_after(&f->dir[CAP_C2S], ev->ref.frame, &d->client_went_on_frame);
+            d->trigger_ttl_fits = an_fits_sender(f, CAP_C2S, ev->ref.ttl);
             return AN_FO_FORGED_TO_SERVER;
         }
         if (after_ch && before_sh)

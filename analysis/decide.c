@@ -530,17 +530,25 @@ static void explain_forged_to_server(const struct an_engine *e, const struct an_
     unsigned hops = cap_hop_distance(d->trigger.ttl);
     ev_synack(ep, d);
     ev_client_hello(ep, d);
-    add_ev(ep, d->trigger.frame, "RST in the client's name ttl=%u (hop distance %u), unlike the client's own packets",
-           d->trigger.ttl, hops);
+    if (d->trigger_ttl_fits)
+        add_ev(ep, d->trigger.frame, "RST in the client's name ttl=%u without the TCP timestamps all the client's packets carry",
+               d->trigger.ttl);
+    else
+        add_ev(ep, d->trigger.frame, "RST in the client's name ttl=%u (hop distance %u), unlike the client's own packets",
+               d->trigger.ttl, hops);
     if (d->client_went_on)
-        add_ev(ep, d->client_went_on_frame, "the client sent data after that RST: it never reset the connection");
+        add_ev(ep, d->client_went_on_frame, "the client went on with the connection after that RST: it never reset it");
     if (d->reaction.frame)
         add_ev(ep, d->reaction.frame, "%s from the server: its answer to the forged reset",
                (d->reaction.flags & CAP_TH_RST) ? "RST" : "FIN");
     ep->verdict = AN_FIREWALL_RESET;
+    /* The TTL alone, or the missing timestamps with the client going on. */
     ep->confidence = d->client_went_on ? AN_CONF_HIGH : AN_CONF_MEDIUM;
-    set_reason(ep, "a RST that claims to come from the client reached the server with ttl=%u, which the client's own packets do not have%s: a device on the path forged it, and the server's resets that follow only answer it",
-               d->trigger.ttl, d->client_went_on ? ", and the client went on sending data" : "");
+    if (d->trigger_ttl_fits)
+        set_reason(ep, "a RST that claims to come from the client reached the server without the TCP timestamps every packet of the client carries, and the client went on with the connection after it: a device on the path forged it, and the server's resets that follow only answer it");
+    else
+        set_reason(ep, "a RST that claims to come from the client reached the server with ttl=%u, which the client's own packets do not have%s: a device on the path forged it, and the server's resets that follow only answer it",
+                   d->trigger.ttl, d->client_went_on ? ", and the client went on with the connection" : "");
 }
 
 static void explain_forged_synack(const struct an_engine *e, const struct an_flow_digest *d, struct an_endpoint *ep)

@@ -59,7 +59,8 @@ struct an_flow_digest {
     bool data_after_rst;
     struct cap_ref data_after_rst_ref;
     uint64_t first_rst_frame;
-    bool client_went_on;            /* the client sent data after the trigger */
+    bool client_went_on;            /* the client sent data or its FIN after the trigger */
+    bool trigger_ttl_fits;          /* a forged trigger has its claimed sender's TTL */
     uint64_t client_went_on_frame;
     bool ch_acked;                  /* the server side acknowledged the ClientHello */
     uint32_t ch_retransmits;        /* the client's retransmissions, the ClientHello unanswered */
@@ -95,6 +96,8 @@ struct an_timeline {
 };
 
 bool an_fits_sender(const struct cap_flow *f, int side, uint8_t ttl);
+/* The side sent data or its FIN after `frame`; *at is the first such frame. */
+bool an_went_on_after(const struct cap_flow_dir *side, uint64_t frame, uint64_t *at);
 /* `completed`: the TLS exchange (or plain data) went both ways, so a FIN is
  * a normal close and only a forged RST is abnormal.  */
 void an_timeline_build(const struct cap_flow *f, const struct an_flow_digest *d, bool completed, bool foreign_cert,

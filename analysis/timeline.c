@@ -36,13 +36,46 @@ static void add(struct an_timeline *t, enum an_event_kind kind, int side, const 
     e->abnormal = abnormal;
 }
 
+bool an_went_on_after(const struct cap_flow_dir *side, uint64_t frame, uint64_t *at)
+{
+    for (unsigned i = 0; i < side->n_payload && i < 4; i++) {
+        if (side->payload[i].frame > frame) {
+            *at = side->payload[i].frame;
+            return true;
+        }
+    }
+    if (side->last_payload.frame > frame) {
+        *at = side->last_payload.frame;
+        return true;
+    }
+    if (side->fin && side->fin_ref.frame > frame) {
+        *at = side->fin_ref.frame;
+        return true;
+    }
+    return false;
+}
+
+/* A RST that did not come from the side it names: its TTL does not fit
+ * that side, or it lacks the TCP timestamps every other packet of that side
+ * carries (a stack puts them on its own RSTs of a connection) and that side
+ * went on with the connection after it (FIN or data), which no stack does
+ * after its own RST.  Either sign alone is not enough for the second: a
+ * packet-crafting tool goes on after its kernel's RST too.  */
+static bool rst_forged(const struct cap_flow *f, int side, const struct cap_ref *rst)
+{
+    const struct cap_flow_dir *d = &f->dir[side];
+    if (!an_fits_sender(f, side, rst->ttl))
+        return true;
+    uint64_t at;
+    bool always_ts = d->ts_pkts > 0 && d->ts_pkts == d->pkts - d->n_rst;
+    return always_ts && !rst->tcp_ts && an_went_on_after(d, rst->frame, &at);
+}
+
 static void add_closes(struct an_timeline *t, const struct cap_flow *f, int side, bool completed)
 {
     const struct cap_flow_dir *d = &f->dir[side], *c = &f->dir[CAP_C2S];
     for (unsigned i = 0; i < d->n_rst && i < LIM_FRAMES_PER_KIND; i++) {
-        /* The TTL decides; data sent after it only confirms (a packet
-         * crafting tool also sends data after its kernel's RST).  */
-        bool forged = !an_fits_sender(f, side, d->rst[i].ttl);
+        bool forged = rst_forged(f, side, &d->rst[i]);
         /* After a completed exchange a RST is a way to close, unless forged
          * before the client itself had finished (its FIN).  */
         bool after_close = c->fin && c->fin_ref.frame < d->rst[i].frame;

@@ -175,7 +175,7 @@ static struct cap_ref make_ref(const struct cap_pkt *p)
     struct cap_ref r = {
         .frame = p->frame, .ts_ns = p->ts_ns, .ttl = p->ttl, .ip_id = p->ip_id,
         .seq = p->seq, .len = p->payload_wire_len, .flags = p->tcp_flags,
-        .mss = p->mss,
+        .tcp_ts = p->has_ts, .mss = p->mss,
     };
     return r;
 }
@@ -796,6 +796,7 @@ const struct cap_flow *cap_flows_tcp(struct cap_flow_table *t, const struct cap_
         if (!d->ttl_set || p->ttl > d->ttl_max)
             d->ttl_max = p->ttl;
         d->ttl_set = true;
+        d->ts_pkts += p->has_ts;
     }
 
     if ((fl & CAP_TH_SYN) && !(fl & CAP_TH_ACK) && dir == CAP_C2S) {

@@ -33,6 +33,7 @@ struct cap_ref {
     uint32_t seq;
     uint32_t len;           /* payload bytes */
     uint8_t flags;
+    bool tcp_ts;            /* carried the TCP timestamps option */
     uint16_t mss;
 };
 
@@ -65,6 +66,7 @@ struct cap_flow_dir {
     uint64_t payload_bytes;
     bool ttl_set;
     uint8_t ttl_min, ttl_max;   /* over packets other than RSTs */
+    uint32_t ts_pkts;           /* packets other than RSTs with TCP timestamps */
     uint32_t max_payload;
 
     bool seq_set;

@@ -267,6 +267,40 @@ static void forged_reset_toward_server_is_firewall_reset(void)
     an_report_free(&r);
 }
 
+static struct cap_pkt with_ts(struct cap_pkt p)
+{
+    p.has_ts = true;
+    return p;
+}
+
+/* The injector sends with the client's own TTL: its RST still lacks the
+ * TCP timestamps all the client's packets carry, and the client goes on
+ * (its FIN) after it.  Without that FIN the same RST stays the client's. */
+static void forged_reset_with_the_clients_ttl(void)
+{
+    static const struct an_options opt = { .port = 443 };
+    for (int went_on = 0; went_on < 2; went_on++) {
+        frame = 0;
+        struct an_engine *e = an_engine_new(&opt);
+        feed(e, with_ts(segment(true, CAP_TH_SYN, 1000, 0, NULL, 0, 62)));
+        feed(e, with_ts(segment(false, CAP_TH_SYN | CAP_TH_ACK, 5000, 1001, NULL, 0, 128)));
+        feed(e, with_ts(segment(true, CAP_TH_ACK, 1001, 5001, NULL, 0, 62)));
+        feed(e, with_ts(segment(true, CAP_TH_ACK | CAP_TH_PSH, 1001, 5001, client_hello, CH_LEN, 62)));
+        feed(e, segment(true, CAP_TH_RST, 1001 + CH_LEN, 0, NULL, 0, 62));
+        if (went_on)
+            feed(e, with_ts(segment(true, CAP_TH_ACK | CAP_TH_FIN, 1001 + CH_LEN, 5001, NULL, 0, 62)));
+        feed(e, segment(false, CAP_TH_RST, 5001, 0, NULL, 0, 128));
+        struct an_report r = finish(e);
+        if (went_on) {
+            CHECK_EQ_STR(an_verdict_name(r.verdict), "firewall_reset");
+            CHECK_EQ_STR(rule_of(&r), "reset_forged_in_client_name");
+        } else {
+            CHECK(r.verdict != AN_FIREWALL_RESET && r.verdict != AN_SERVER_RESET);
+        }
+        an_report_free(&r);
+    }
+}
+
 /* The client's own RST (its TTL) after its ClientHello is the client's
  * doing, even when data follows from a crafting tool.  */
 static void clients_own_reset_is_not_forged(void)
@@ -340,6 +374,7 @@ int main(void)
     RUN(gap_the_client_acknowledged_is_not_mtu);
     RUN(forged_reset_toward_server_is_firewall_reset);
     RUN(clients_own_reset_is_not_forged);
+    RUN(forged_reset_with_the_clients_ttl);
     RUN(ack_of_unknown_synack_is_firewall_reset);
     RUN(dns_answer_cut_by_snap_length_is_incomplete);
     return check_summary();
