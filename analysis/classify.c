@@ -254,7 +254,13 @@ static enum an_flow_outcome decide_outcome(const struct an_engine *e, const stru
 {
     const struct cap_flow_dir *c = &f->dir[CAP_C2S], *s = &f->dir[CAP_S2C];
 
-    for (unsigned i = 0; i < f->n_icmp && i < LIM_FRAMES_PER_KIND; i++) {
+    uint64_t client_after_sh = 0;
+    bool completed = (d->has_sh && client_payload_after(c, d->server_hello.frame, &client_after_sh) &&
+                      s->last_payload.frame > client_after_sh) ||
+                     ((c->tls && c->tls->tls.not_tls) && s->payload_bytes > 0);
+    /* An unreachable that quotes our packet ends the attempt, unless the
+     * connection completed anyway (a transient route change).  */
+    for (unsigned i = 0; i < f->n_icmp && i < LIM_FRAMES_PER_KIND && !completed; i++) {
         if (is_unreachable(&f->icmp[i])) {
             d->icmp = f->icmp[i];
             return AN_FO_ICMP;
@@ -295,10 +301,6 @@ static enum an_flow_outcome decide_outcome(const struct an_engine *e, const stru
     const struct cap_cert_info *cert = d->has_cert ? &f->dir[CAP_S2C].tls->tls.cert : NULL;
     bool registry = d->has_ch && ((d->sni[0] && an_registry_name(d->sni)) || (cert && claims_registry(cert)));
     bool foreign_cert = cert && registry && !microsoft_issuer(cert);
-    uint64_t client_after_sh = 0;
-    bool completed = (d->has_sh && client_payload_after(c, d->server_hello.frame, &client_after_sh) &&
-                      s->last_payload.frame > client_after_sh) ||
-                     ((c->tls && c->tls->tls.not_tls) && s->payload_bytes > 0);
 
     d->ch_acked = d->has_ch && s->ack_set && s->ack_high > 0;
     d->ch_retransmits = d->has_ch && !d->has_sh ? c->retransmits : 0;

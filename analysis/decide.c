@@ -236,7 +236,9 @@ static void explain_silent(const struct an_engine *e, const struct an_flow_diges
     const struct an_answer *other = other_answer(h, d->sport);
     if (other || (h && h->echo_reply_frame)) {
         ep->verdict = AN_NSG_DROP;
-        ep->confidence = AN_CONF_HIGH;
+        /* A SYN-ACK or an echo reply can only come from the host; a RST on
+         * another port may be a firewall's reject in front of it.  */
+        ep->confidence = (other && other != &h->rst) || h->echo_reply_frame ? AN_CONF_HIGH : AN_CONF_MEDIUM;
         if (other) {
             add_ev(ep, other->frame, "%s from %s port %u ttl=%u: the host is reachable",
                    other == &h->rst ? "RST" : "SYN-ACK", ip, other->port, other->ttl);
@@ -462,8 +464,12 @@ static void explain_icmp(const struct an_engine *e, const struct an_flow_digest 
     add_detail(ep, "icmp_code", "%u", d->icmp.code);
     add_detail(ep, "icmp_meaning", "%s", icmp_meaning(&d->icmp));
     add_detail(ep, "reported_by", "%s", rep);
+    bool from_host = cap_addr_eq(&d->icmp.reporter, &d->server);
+    bool port = d->icmp.v6 ? d->icmp.code == 4 : (d->icmp.code == 2 || d->icmp.code == 3);
     set_reason(ep, "%s answered with ICMP destination unreachable (%s): %s", rep, icmp_meaning(&d->icmp),
-               icmp_is_admin(&d->icmp) ? "a firewall rejected the traffic" : "a router has no route to the destination");
+               icmp_is_admin(&d->icmp) ? "a firewall rejected the traffic"
+               : port || from_host    ? "the destination itself refused it (nothing listens there, or a host firewall)"
+                                      : "a router has no route to the destination");
 }
 
 static void explain_stall(const struct an_engine *e, const struct an_flow_digest *d, struct an_endpoint *ep)

@@ -67,6 +67,15 @@ static struct cap_pkt frag_needed(uint32_t seq, uint16_t mtu)
     return p;
 }
 
+/* ICMP host unreachable from the router quoting the client's SYN. */
+static struct cap_pkt host_unreachable(uint32_t seq)
+{
+    struct cap_pkt p = frag_needed(seq, 0);
+    p.icmp_code = 1;
+    p.icmp_err.code = 1;
+    return p;
+}
+
 static void feed(struct an_engine *e, struct cap_pkt p)
 {
     an_engine_packet(e, &p, CAP_LT_RAW);
@@ -331,6 +340,32 @@ static void ack_of_unknown_synack_is_firewall_reset(void)
     an_report_free(&r);
 }
 
+/* A transient unreachable quoting the first SYN, then the retransmitted
+ * SYN connects and data flows both ways: the ICMP did not end anything. */
+static void unreachable_then_completed_is_not_icmp(void)
+{
+    static const struct an_options opt = { .port = 443 };
+    frame = 0;
+    struct an_engine *e = an_engine_new(&opt);
+    feed(e, tcp(true, CAP_TH_SYN, 1000, 0, 0));
+    feed(e, host_unreachable(1000));
+    feed(e, tcp(true, CAP_TH_SYN, 1000, 0, 0));
+    feed(e, tcp(false, CAP_TH_SYN | CAP_TH_ACK, 5000, 1001, 0));
+    feed(e, tcp(true, CAP_TH_ACK | CAP_TH_PSH, 1001, 5001, 100));
+    feed(e, tcp(false, CAP_TH_ACK | CAP_TH_PSH, 5001, 1101, 100));
+    struct an_report r = finish(e);
+    CHECK(r.verdict != AN_ICMP_UNREACHABLE);
+    an_report_free(&r);
+    /* Without the SYN-ACK the same ICMP decides. */
+    frame = 0;
+    e = an_engine_new(&opt);
+    feed(e, tcp(true, CAP_TH_SYN, 1000, 0, 0));
+    feed(e, host_unreachable(1000));
+    r = finish(e);
+    CHECK_EQ_STR(an_verdict_name(r.verdict), "icmp_unreachable");
+    an_report_free(&r);
+}
+
 /* A DNS answer cut by the snap length is not a DNS failure. */
 static void dns_answer_cut_by_snap_length_is_incomplete(void)
 {
@@ -377,5 +412,6 @@ int main(void)
     RUN(forged_reset_with_the_clients_ttl);
     RUN(ack_of_unknown_synack_is_firewall_reset);
     RUN(dns_answer_cut_by_snap_length_is_incomplete);
+    RUN(unreachable_then_completed_is_not_icmp);
     return check_summary();
 }
