@@ -58,16 +58,26 @@ kill_pid() { # kill one pid we started, TERM then KILL, bounded
 }
 
 do_cleanup() {
-    local f ns pid
-    # 1. processes recorded in our pid files
+    local f ns pid i pids="" left
+    # 1. processes recorded in our pid files and anything living inside one of our
+    #    namespaces (started by the lab): TERM them all at once, wait at most 1 s, KILL
     if [ -d "$RUN/pids" ]; then
         for f in "$RUN"/pids/*.pid; do
             [ -e "$f" ] || continue
-            kill_pid "$(cat "$f" 2>/dev/null)"
-            rm -f "$f"
+            pid=$(cat "$f" 2>/dev/null); rm -f "$f"
+            case $pid in ''|*[!0-9]*) ;; *) pids="$pids $pid" ;; esac
         done
     fi
-    # 2. anything still living inside one of our namespaces (started by the lab)
+    for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep '^acrd_'); do
+        pids="$pids $(ip netns pids "$ns" 2>/dev/null | tr '\n' ' ')"
+    done
+    for pid in $pids; do [ -d "/proc/$pid" ] && kill -TERM "$pid" 2>/dev/null; done
+    for i in 1 2 3 4 5 6 7 8 9 10; do
+        left=""; for pid in $pids; do [ -d "/proc/$pid" ] && left="$left $pid"; done
+        [ -z "$left" ] && break; pids=$left; sleep 0.1
+    done
+    for pid in $left; do kill -KILL "$pid" 2>/dev/null; done
+    # 2. stragglers (children started meanwhile), then the namespaces themselves
     for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep '^acrd_'); do
         for pid in $(ip netns pids "$ns" 2>/dev/null); do kill_pid "$pid"; done
         ip netns delete "$ns" 2>/dev/null || log "could not delete netns $ns"
