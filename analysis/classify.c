@@ -302,6 +302,7 @@ static enum an_flow_outcome decide_outcome(const struct an_engine *e, const stru
     bool registry = d->has_ch && ((d->sni[0] && an_registry_name(d->sni)) || (cert && claims_registry(cert)));
     bool foreign_cert = cert && registry && !microsoft_issuer(cert);
 
+    d->server_uses_ts = s->ts_pkts > 0 && s->ts_pkts == s->pkts - s->n_rst;
     d->ch_acked = d->has_ch && s->ack_set && s->ack_high > 0;
     d->ch_retransmits = d->has_ch && !d->has_sh ? c->retransmits : 0;
     /* The first abnormal event is the cause; what the other side did after

@@ -291,6 +291,9 @@ static void explain_reset_at_syn(const struct an_engine *e, const struct an_flow
                ref->ttl, srv_hops);
         ep->confidence = AN_CONF_HIGH;
         if (srv_hops == rst_hops) {
+            /* The same distance fits the server; a device beside it, or one
+             * copying its TTL, would fit too.  */
+            ep->confidence = AN_CONF_MEDIUM;
             ep->verdict = AN_SERVER_RESET;
             set_reason(ep, "the SYN was answered by a RST at hop distance %u, the same distance as the server's own SYN-ACKs: the endpoint refused the port",
                        rst_hops);
@@ -514,18 +517,27 @@ static void explain_tls13_abort(const struct an_engine *e, const struct an_flow_
 static void explain_rst_later(const struct an_engine *e, const struct an_flow_digest *d, struct an_endpoint *ep)
 {
     unsigned hops = cap_hop_distance(d->trigger.ttl);
-    ev_synack(ep, d);
-    add_ev(ep, d->trigger.frame, "RST ttl=%u (hop distance %u) after the handshake", d->trigger.ttl, hops);
     (void)e;
-    if (d->trigger_forged || (d->has_synack && cap_hop_distance(d->synack.ttl) != hops)) {
+    ev_synack(ep, d);
+    add_ev(ep, d->trigger.frame, "RST ttl=%u (hop distance %u)%s after the handshake", d->trigger.ttl, hops,
+           d->trigger.tcp_ts ? " with TCP timestamps" : "");
+    if (d->trigger_forged) {
         ep->verdict = AN_FIREWALL_RESET;
         ep->confidence = AN_CONF_HIGH;
-        set_reason(ep, "an established connection was reset at hop distance %u while the server is at hop distance %u: a device on the path injected the RST",
-                   hops, cap_hop_distance(d->synack.ttl));
-    } else {
+        set_reason(ep, "an established connection was reset by a RST in the server's name that does not fit the server's own packets (hop distance %u against %u%s): a device on the path injected it",
+                   hops, d->has_synack ? cap_hop_distance(d->synack.ttl) : hops,
+                   d->server_uses_ts && !d->trigger.tcp_ts ? ", and without the timestamps the server puts on every packet" : "");
+    } else if (d->server_uses_ts && d->trigger.tcp_ts) {
+        /* A stack puts its timestamps on the RSTs it sends for a
+         * connection it still has; an injector would have to copy them.  */
         ep->verdict = AN_SERVER_RESET;
         ep->confidence = AN_CONF_MEDIUM;
-        set_reason(ep, "the server reset an established connection; the RST comes from the same distance as its SYN-ACK");
+        set_reason(ep, "the server reset an established connection: the RST comes from its distance and carries its TCP timestamps");
+    } else {
+        ep->verdict = AN_CONNECTION_RESET;
+        ep->confidence = AN_CONF_MEDIUM;
+        ep->candidates = 1u << AN_FIREWALL_RESET | 1u << AN_SERVER_RESET;
+        set_reason(ep, "an established connection was reset from the server's hop distance; nothing in the RST tells the server's own from one forged in its name with the same TTL");
     }
 }
 

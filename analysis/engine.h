@@ -60,6 +60,7 @@ struct an_flow_digest {
     struct cap_ref data_after_rst_ref;
     uint64_t first_rst_frame;
     bool client_went_on;            /* the client sent data or its FIN after the trigger */
+    bool server_uses_ts;            /* every non-RST packet of the server carried TCP timestamps */
     bool trigger_ttl_fits;          /* a forged trigger has its claimed sender's TTL */
     uint64_t client_went_on_frame;
     bool ch_acked;                  /* the server side acknowledged the ClientHello */

@@ -366,6 +366,27 @@ static void unreachable_then_completed_is_not_icmp(void)
     an_report_free(&r);
 }
 
+/* The server side resets an established connection from the server's own
+ * distance: with the server's TCP timestamps it is the server's RST,
+ * without them nothing tells it from one forged with the same TTL. */
+static void reset_after_handshake_needs_the_servers_timestamps(void)
+{
+    static const struct an_options opt = { .port = 443 };
+    for (int ts = 0; ts < 2; ts++) {
+        frame = 0;
+        struct an_engine *e = an_engine_new(&opt);
+        feed(e, with_ts(tcp(true, CAP_TH_SYN, 1000, 0, 0)));
+        feed(e, with_ts(tcp(false, CAP_TH_SYN | CAP_TH_ACK, 5000, 1001, 0)));
+        feed(e, with_ts(tcp(true, CAP_TH_ACK, 1001, 5001, 0)));
+        struct cap_pkt rst = tcp(false, CAP_TH_RST, 5001, 0, 0);
+        feed(e, ts ? with_ts(rst) : rst);
+        struct an_report r = finish(e);
+        CHECK_EQ_STR(rule_of(&r), "reset_after_handshake");
+        CHECK_EQ_STR(an_verdict_name(r.verdict), ts ? "server_reset" : "connection_reset");
+        an_report_free(&r);
+    }
+}
+
 /* A DNS answer cut by the snap length is not a DNS failure. */
 static void dns_answer_cut_by_snap_length_is_incomplete(void)
 {
@@ -413,5 +434,6 @@ int main(void)
     RUN(ack_of_unknown_synack_is_firewall_reset);
     RUN(dns_answer_cut_by_snap_length_is_incomplete);
     RUN(unreachable_then_completed_is_not_icmp);
+    RUN(reset_after_handshake_needs_the_servers_timestamps);
     return check_summary();
 }
