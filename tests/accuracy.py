@@ -25,8 +25,10 @@ import tempfile
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(REPO, "tests"))
 from check_captures import ACRDIAG, LAB_OPTIONS, listed, rows  # noqa: E402
+import schema  # noqa: E402
 
 SNAPLENS = (96, 128, 200)
+INVALID = []    # outputs that do not fit docs/verdicts.schema.json: failures
 CATEGORIES = ("exact", "parent", "incomplete", "wrong")
 
 
@@ -47,6 +49,9 @@ def verdict_of(path, options):
         doc = json.loads(p.stdout)
     except ValueError:
         return None, "exit %d, no JSON: %s" % (p.returncode, p.stderr.decode(errors="replace").strip()[:200])
+    why = schema.check(doc)
+    if why:
+        INVALID.append("FAIL %s: %s" % (os.path.basename(path), why))
     top = doc.get("endpoints", [{}])[0] if doc.get("endpoints") else {}
     return doc.get("verdict"), "%s (%s, rule %s)" % (doc.get("summary", ""), top.get("confidence"), top.get("rule"))
 
@@ -118,8 +123,9 @@ def main():
     print("\n".join(lines))
     for w in wrong:
         print(w)
-    n_wrong = len(wrong) + failed_setup
-    print("%d passed, %d failed" % (sum(total.values()) - len(wrong), n_wrong))
+    print("\n".join(INVALID + [schema.report()]))
+    n_wrong = len(wrong) + failed_setup + len(INVALID)
+    print("%d passed, %d failed" % (sum(total.values()) - len(wrong) - len(INVALID), n_wrong))
     return 1 if n_wrong else 0
 
 

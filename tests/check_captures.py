@@ -14,6 +14,8 @@ import shlex
 import subprocess
 import sys
 
+import schema
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ACRDIAG = os.environ.get("ACRDIAG", os.path.join(REPO, "acrdiag"))
 # The lab's VNet space: its private endpoints live there (tests/lab/README.md).
@@ -53,6 +55,9 @@ def check(case, path, options):
         doc = json.loads(p.stdout)
     except ValueError as e:
         return ["output is not JSON: %s" % e]
+    why = schema.check(doc)
+    if why:
+        problems.append(why)
     want = case["verdict"]
     # A listed honest parent passes (tests/accuracy.py counts it apart from
     # exact); then the fields of the exact verdict are not asked for.
@@ -118,6 +123,7 @@ def main():
         else:
             passed += 1
             print("ok   %s -> %s" % (name, case["verdict"]))
+    print(schema.report())
     print("%d passed, %d failed" % (passed, failed))
     return 1 if failed else 0
 

@@ -17,6 +17,8 @@ import os
 import subprocess
 import sys
 
+import schema
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CORPUS = os.path.join(REPO, "tests", "corpus")
 ACRDIAG = os.environ.get("ACRDIAG", os.path.join(REPO, "acrdiag"))
@@ -39,9 +41,10 @@ def run(path):
     if p.returncode not in (0, 1, 3):
         return None, "exit status %d: %s" % (p.returncode, err[:300])
     try:
-        return json.loads(p.stdout), None
+        doc = json.loads(p.stdout)
     except ValueError as e:
         return None, "invalid JSON: %s" % e
+    return doc, schema.check(doc)
 
 
 def expected_state(r):
@@ -142,6 +145,7 @@ def main():
                 else:
                     passed += 1
     print("cross-checked %d streams" % compared)
+    print(schema.report())
     print("%d passed, %d failed" % (passed, failed))
     return 1 if failed else 0
 

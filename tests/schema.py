@@ -5,7 +5,9 @@ As a module (the test suites):
     import schema
     problems = schema.validate(doc)            # a --json document
     problems = schema.validate(obj, line=True)  # one --json-lines object
-Each returns a list of one-line problems, empty when the JSON fits.  The
+Each returns a list of one-line problems, empty when the JSON fits;
+schema.check(doc[, line]) returns None or one line (the first problem), and
+schema.report() the line a suite ends with (how many it validated).  The
 schema is loaded once; formats (ipv4, ipv6) are checked too.
 
 As a command (the lab's shell suites):
@@ -27,6 +29,7 @@ except ImportError:     # a test failure with its reason, not a traceback
     jsonschema = None
 
 _validators = None
+validated = 0       # documents and lines validated so far (the suites print it)
 
 
 def _load():
@@ -50,8 +53,10 @@ def _where(path):
 def validate(doc, line=False):
     """Problems of a --json document (or, line=True, a --json-lines object)
     against docs/verdicts.schema.json; [] when it fits."""
+    global validated
     if jsonschema is None:
         return ["schema: python3-jsonschema is not installed (tests/deps.sh test)"]
+    validated += 1
     try:
         v = _load()[1 if line else 0]
     except (OSError, ValueError, jsonschema.SchemaError) as e:
@@ -65,6 +70,21 @@ def validate(doc, line=False):
             msg = msg[:200] + "..."
         problems.append("schema: %s: %s" % (_where(best.absolute_path), msg))
     return problems
+
+
+def check(doc, line=False):
+    """None when doc fits the schema, else a one-line reason (the first
+    problem, and how many more)."""
+    problems = validate(doc, line)
+    if not problems:
+        return None
+    more = len(problems) - 1
+    return problems[0] + (" (and %d more)" % more if more else "")
+
+
+def report():
+    """The line a suite prints at its end: how much it validated."""
+    return "schema: %d JSON documents or lines validated against docs/verdicts.schema.json" % validated
 
 
 def validate_text(text):
