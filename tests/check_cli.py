@@ -29,6 +29,8 @@ import tempfile
 import threading
 import time
 
+import schema
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ACRDIAG = os.environ.get("ACRDIAG", os.path.join(REPO, "acrdiag"))
 CAP = os.path.join(REPO, "tests", "corpus", "pcaps", "zeek", "tls1.2.pcap")          # ok, exit 0
@@ -106,7 +108,19 @@ def run(args, stdin=None, input_bytes=None, cwd=None, umask=None, timeout=60):
             fin.close()
         fout.seek(0)
         ferr.seek(0)
-        return Run(p.returncode, fout.read(), ferr.read(), time.time() - t0, ru.ru_maxrss)
+        return validated(args, Run(p.returncode, fout.read(), ferr.read(), time.time() - t0, ru.ru_maxrss))
+
+
+def validated(args, r):
+    """A report written as --json or --json-lines on standard output must fit
+    docs/verdicts.schema.json (help and version text are not reports)."""
+    opts = args[:args.index("--")] if "--" in args else args
+    if r.rc in (0, 1, 3) and r.out.strip() and {"--json", "--json-lines"} & set(opts) and \
+            not {"-h", "--help", "-V", "--version"} & set(opts):
+        problems = schema.validate_text(r.text())
+        check("schema: acrdiag %s" % " ".join(os.path.basename(a) for a in args)[:160], not problems,
+              problems[0] if problems else "")
+    return r
 
 
 def sane(name, r, statuses=(0, 1, 2, 3)):
@@ -833,6 +847,7 @@ def main():
         markdown_report(tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+    print(schema.report())
     print("%d passed, %d failed" % (passed, failed))
     return 1 if failed else 0
 
