@@ -6,7 +6,7 @@
 set -eu
 build="make gcc pkg-config libpcap-dev libc-ares-dev libssl-dev libjansson-dev zlib1g-dev libzstd-dev liblzma-dev"
 test="$build clang libclang-rt-14-dev iproute2 nftables iptables dnsmasq nginx-light squid-openssl
-      docker-registry skopeo curl openssl tcpdump tshark procps psmisc python3 iputils-ping ca-certificates ethtool time jq
+      docker-registry skopeo curl openssl tcpdump tshark procps psmisc python3 iputils-ping ca-certificates ethtool time jq python3-jsonschema
       debhelper lintian bash-completion man-db"
 case "${1:-build}" in
     build) want=$build ;;
