@@ -83,6 +83,13 @@ jq_check() {
     else bad "$1 $2" "$(jq -c "$3" "$TMP/$1.json" 2>&1 | head -c 200)"; fi
 }
 
+# schema_check WHAT FILE: the JSON report must fit docs/verdicts.schema.json.
+schema_check() {
+    local why
+    if why=$(python3 "$ROOT/tests/schema.py" "$2" 2>&1); then ok "$1 JSON fits the schema"
+    else bad "$1 schema" "$(printf '%s\n' "$why" | head -n 1 | head -c 300)"; fi
+}
+
 # Controls are reported as controls, never as endpoints of their own.
 controls_check() {
     local c=$1 ip=$2 given=$3 answered=$4
@@ -139,6 +146,7 @@ case_run() {
     printf '%-30s %-20s %6s s\n' "$sc" "${got:-none}" "$wall" >>"$TABLE"
     if [ "$got" = "$want" ]; then ok "$sc verdict $got"
     else bad "$sc verdict" "got '${got:-none}' (exit $rc), want $want; $(head -c 300 "$TMP/$sc.err")"; fi
+    schema_check "$sc" "$TMP/$sc.json"
     if python3 -c "import sys; sys.exit(0 if $wall <= $TIMEOUT + 1 else 1)"; then ok "$sc ends within ${TIMEOUT}+1 s ($wall s)"
     else bad "$sc time" "$wall s > $TIMEOUT + 1 s"; fi
     case $sc in
@@ -158,6 +166,7 @@ case_run() {
         local again
         "$ACRDIAG" analyze --json "$TMP/$sc.pcapng" >"$TMP/$sc.analyze.json" 2>/dev/null
         again=$(jq -r .verdict "$TMP/$sc.analyze.json")
+        schema_check "$sc analyze" "$TMP/$sc.analyze.json"
         if [ "$again" = "$got" ]; then ok "$sc analyze agrees ($again)"
         else bad "$sc analyze" "analyze says '${again:-none}', probe said '$got'"; fi
         # ... and lists the same controls, none of them as an endpoint.

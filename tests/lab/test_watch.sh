@@ -20,6 +20,13 @@ bad() { failed=$((failed + 1)); echo "FAIL $*"; }
 # verdict_of FILE: the top-level verdict of a JSON report.
 verdict_of() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["verdict"])' "$1" 2>/dev/null; }
 
+# schema_check WHAT FILE: the JSON report must fit docs/verdicts.schema.json.
+schema_check() {
+    local why
+    if why=$(python3 tests/schema.py "$2" 2>&1); then ok "$1: JSON fits the schema"
+    else bad "$1: schema: $(printf '%s\n' "$why" | head -n 1 | head -c 300)"; fi
+}
+
 # watch_case SCENARIO CLIENT EXPECTED: watch while CLIENT runs, stop when idle.
 watch_case() {
     local scen=$1 client=$2 want=$3 out="$tmp/$1.json" cap="$tmp/$1.pcapng"
@@ -35,9 +42,11 @@ watch_case() {
     local got; got=$(verdict_of "$out")
     if [ "$got" = "$want" ]; then ok "watch $scen ($client): $got"
     else bad "watch $scen ($client): verdict '$got', expected $want: $(head -c 300 "$tmp/$scen.err")"; fi
+    schema_check "watch $scen" "$out"
     if [ -s "$cap" ] && [ "$(stat -c %a "$cap")" = 600 ]; then
         local again; "$ACRDIAG" analyze --json "$cap" >"$tmp/$scen.again.json" 2>/dev/null
         again=$(verdict_of "$tmp/$scen.again.json")
+        schema_check "analyze of the watch capture ($scen)" "$tmp/$scen.again.json"
         if [ "$again" = "$got" ]; then ok "analyze of the watch capture ($scen) agrees: $again"
         else bad "analyze of the watch capture ($scen): '$again' vs watch '$got'"; fi
     else
