@@ -6,17 +6,21 @@
 # between them.  Client output goes to tests/lab/run/record-logs/.
 # SELECT: a scenario, a plan entry (fw_reset_sni@mbox255) or one capture (entry:client,
 # e.g. healthy:curl@server); without SELECT everything is recorded afresh.
+# --plan FILE: record FILE's plan (lines as in plan() below) instead of the built-in one,
+# e.g. unseen combinations (fw_reset_sni@reg255@mbox128@nosack curl@mbox) as a held-out set.
 set -u
 LAB_DIR=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$LAB_DIR/../.." && pwd)
 LAB=$LAB_DIR/lab.sh
 RUN=$LAB_DIR/run
 OUT=$REPO/pcaps
+PLANFILE=""
 only=()
 while [ $# -gt 0 ]; do
     case $1 in
         --out) OUT=$2; shift 2 ;;
-        -h|--help) sed -n '2,5p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        --plan) PLANFILE=$(cd "$(dirname "$2")" && pwd)/$(basename "$2"); shift 2 ;;
+        -h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) only+=("$1"); shift ;;
     esac
 done
@@ -70,6 +74,7 @@ capture() {
 #   acrd_mbox e0 (the middlebox's client side) or acrd_reg eth0 (the server) instead of
 #   the client (suffix .at-edge, .at-mbox, .at-server); curl.any: tcpdump -i any.
 plan() {
+    if [ -n "$PLANFILE" ]; then grep -v '^[[:space:]]*\(#\|$\)' "$PLANFILE"; return; fi
     cat <<'EOF2'
 healthy curl,curl12,openssl,skopeo,diff,curl.any,curl@mbox,curl@server,curlup
 healthy@6 curl6
@@ -121,7 +126,7 @@ EOF2
 
 "$LAB" cleanup >/dev/null 2>&1
 rm -rf "$LOGS"; mkdir -p "$LOGS"
-[ ${#only[@]} -eq 0 ] && rm -f "$OUT"/*.pcap "$OUT"/*.pcapng
+[ ${#only[@]} -eq 0 ] && [ -z "$PLANFILE" ] && rm -f "$OUT"/*.pcap "$OUT"/*.pcapng
 start=$(date +%s)
 # selected ENTRY CLIENT: is this capture wanted (no SELECT: all)?
 selected() {
@@ -163,10 +168,10 @@ done < <(plan)
 
 # format variants: the same healthy exchange as pcapng, and with an 802.1Q tag
 # (this kernel has no 8021q module, so the tag is added afterwards by vlan-tag.py)
-if [ -s "$OUT/healthy.curl.pcap" ] && selected healthy curl; then
+if [ -z "$PLANFILE" ] && [ -s "$OUT/healthy.curl.pcap" ] && selected healthy curl; then
     editcap -F pcapng "$OUT/healthy.curl.pcap" "$OUT/healthy.curl.pcapng" && echo "  healthy.curl.pcapng (editcap)"
 fi
-if [ -s "$OUT/healthy.curl12.pcap" ] && selected healthy curl12; then
+if [ -z "$PLANFILE" ] && [ -s "$OUT/healthy.curl12.pcap" ] && selected healthy curl12; then
     python3 "$LAB_DIR/vlan-tag.py" 100 "$OUT/healthy.curl12.pcap" "$OUT/healthy.curl12.vlan.pcap" &&
         echo "  healthy.curl12.vlan.pcap (vlan-tag.py, VID 100)"
 fi

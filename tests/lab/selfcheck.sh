@@ -260,52 +260,50 @@ checks() {
             echo "no RST/ICMP for the data endpoint @@ ==0 @@ (tcp.flags.reset==1 && $DATSRC) || $ICMPERR"
         fi ;;
     mtu_blackhole|mtu_drop_in|mtu_drop_out)   # download: the server's full-size segments vanish
+        # where they die: mtu_blackhole inside the middlebox (e0 has MTU 1280), mtu_drop_in at
+        # the middlebox's prerouting, mtu_drop_out at the edge's postrouting; a capture point
+        # before that (tcpdump sees ingress before netfilter, egress after it) still sees them
+        local seen=0
+        [ "$at" = server ] && seen=1
+        [ "$sc" = mtu_drop_out ] && [ "$at" = mbox ] && seen=1
         echo "SYN-ACK from the registry with server TTL @@ >=1 @@ $SYNACK443 && $SRV"
         echo "ClientHello @@ >=1 @@ $CH_SNI"
         echo "no ICMP fragmentation-needed / packet-too-big @@ ==0 @@ $NOICMPPTB"
-        if [ "$at" = server ] || { [ "$sc" = mtu_drop_out ] && [ "$at" = mbox ]; }; then
-            # captured before the drop point: the full-size segments and their retransmissions
+        if [ "$seen" = 1 ]; then
             echo "server's full-size segments retransmitted @@ >=3 @@ $BIGSRV && tcp.analysis.retransmission"
-            echo "never acknowledged: the client SACKs only the tail @@ >=1 @@ $CLIENTSACK"
         else
             echo "no server segment above the path MTU arrives @@ ==0 @@ $BIGSRV"
             echo "no ServerHello (its full-size segment vanished) @@ ==0 @@ $SH"
             echo "a later smaller server segment arrives after the hole @@ >=1 @@ $HOLESRV"
-            if [ "$nosack" = 1 ]; then
-                echo "client reports the hole (duplicate ACK, no SACK) @@ >=1 @@ tcp.dstport==443 && tcp.analysis.duplicate_ack"
-                echo "no SACK blocks @@ ==0 @@ tcp.options.sack_le"
-            else
-                echo "client reports a hole (SACK) @@ >=1 @@ $CLIENTSACK"
-            fi
+        fi
+        if [ "$nosack" = 1 ]; then
+            echo "client reports the hole (duplicate ACK, no SACK) @@ >=1 @@ tcp.dstport==443 && tcp.analysis.duplicate_ack"
+            echo "no SACK blocks @@ ==0 @@ tcp.options.sack_le"
+        else
+            echo "client reports a hole (SACK) @@ >=1 @@ $CLIENTSACK"
         fi ;;
-    mtu_drop_in_up|mtu_drop_out_up)           # upload: the client's full-size segments vanish
+    mtu_blackhole_up|mtu_drop_in_up|mtu_drop_out_up)   # upload: the client's full-size segments vanish
+        # mtu_blackhole_up: the edge cannot send them on m0 (MTU 1280); mtu_drop_out_up: the
+        # edge's postrouting; mtu_drop_in_up: the middlebox's prerouting
+        local seen=1
+        [ "$at" = server ] && seen=0
+        [ "$at" = mbox ] && [ "$sc" != mtu_drop_in_up ] && seen=0
         echo "SYN-ACK from the registry with server TTL @@ >=1 @@ $SYNACK443 && $SRV"
         echo "TLS completes (ServerHello) @@ >=1 @@ $SH"
         echo "no ICMP fragmentation-needed / packet-too-big @@ ==0 @@ $NOICMPPTB"
-        if [ "$at" = client ]; then
-            echo "client's full-size segments retransmitted @@ >=3 @@ $BIGCLI && tcp.analysis.retransmission"
-            echo "small server segments arrive @@ >=1 @@ tcp.srcport==443 && $REGSRC && tcp.len>0"
+        case $cl in skopeo|curlup) ;; *) return 0 ;; esac   # small exchanges only: nothing lost
+        if [ "$seen" = 1 ]; then
+            echo "client's full-size segments retransmitted @@ >=2 @@ $BIGCLI && tcp.analysis.retransmission"
+            echo "small server segments still arrive @@ >=1 @@ tcp.srcport==443 && $REGSRC && tcp.len>0"
         else
             echo "no client segment above 1280 bytes arrives @@ ==0 @@ $BIGCLI"
             echo "a later smaller client segment arrives after the hole @@ >=1 @@ $HOLECLI"
-            if [ "$nosack" = 1 ]; then
-                echo "the server reports the hole (duplicate ACK, no SACK) @@ >=1 @@ tcp.srcport==443 && tcp.analysis.duplicate_ack"
-                echo "no SACK blocks @@ ==0 @@ tcp.options.sack_le"
-            else
-                echo "the server reports the hole (SACK) @@ >=1 @@ $SERVERSACK"
-            fi
-        fi ;;
-    mtu_blackhole_up)
-        echo "SYN-ACK from the registry with server TTL @@ >=1 @@ $SYNACK443 && $SRV"
-        echo "TLS completes (ServerHello) @@ >=1 @@ $SH"
-        echo "no ICMP fragmentation-needed / packet-too-big @@ ==0 @@ (icmp.type==3 && icmp.code==4) || icmpv6.type==2"
-        if [ "$at" = server ]; then
-            echo "no client segment above 1280 bytes arrives @@ ==0 @@ $BIGCLI"
-            echo "a later smaller client segment arrives after the hole @@ >=1 @@ $HOLECLI"
+        fi
+        if [ "$nosack" = 1 ]; then
+            [ "$seen" = 1 ] || echo "the server reports the hole (duplicate ACK, no SACK) @@ >=1 @@ tcp.srcport==443 && tcp.analysis.duplicate_ack"
+            echo "no SACK blocks @@ ==0 @@ tcp.options.sack_le"
+        else
             echo "the server reports the hole (SACK) @@ >=1 @@ $SERVERSACK"
-        elif [ "$cl" = skopeo ] || [ "$cl" = curlup ]; then
-            echo "full-size upload segments retransmitted @@ >=2 @@ tcp.dstport==443 && $REGDST && tcp.len>1228 && tcp.analysis.retransmission"
-            echo "small segments still acknowledged @@ >=1 @@ tcp.srcport==443 && $REGSRC && tcp.flags.ack==1 && tcp.len==0"
         fi ;;
     *) return 1 ;;
     esac
