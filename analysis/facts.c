@@ -256,6 +256,18 @@ static void apply_tls(struct an_endpoint *ep, const char *tls, const char *ctl, 
         add_ev(ep, "TLS %s with SNI %s completed; chain verification %s%s%s; leaf issued by CN=%s%s%s", ver,
                sni, strcmp(vfy, "ok") == 0 ? "ok" : "FAILED", vmsg[0] ? ": " : "", vmsg, icn, io[0] ? ", O=" : "",
                io);
+        /* The wire's low-confidence tls_failure (a client that closed right
+         * after a TLS 1.3 handshake, guessed to have rejected the chain) is
+         * refuted when the probe's own handshake verified the chain: in a
+         * probe run that close is one of its steps ending after its
+         * handshake by design.  The HTTP answer then decides.  */
+        if (strcmp(vfy, "ok") == 0 && ep->verdict == AN_TLS_FAILURE && ep->confidence == AN_CONF_LOW) {
+            add_ev(ep, "the wire alone said tls_failure (%.150s); the probe's handshake verified the chain", ep->reason);
+            ep->verdict = AN_INCOMPLETE;
+            ep->candidates = 0;
+            snprintf(ep->reason, sizeof(ep->reason), "the probe's TLS handshake naming %.200s completed with a verified chain", sni);
+            return;
+        }
         /* A handshake that completed with a foreign, untrusted chain is
          * positive proof of interception; a reset or close the wire saw on
          * another of the probe's connections (e.g. its TLS 1.2 step refused
@@ -345,7 +357,8 @@ static void apply_http(struct an_endpoint *ep, const char *http)
     } else if (status == 401 && bearer) {
         if (ep->verdict == AN_INCOMPLETE)
             set_verdict(ep, AN_OK, AN_CONF_MEDIUM, 0,
-                        "GET /v2/ got the registry's 401 Bearer challenge: DNS, TCP 443, TLS and the registry front end work (no capture to show the packets)");
+                        "GET /v2/ got the registry's 401 Bearer challenge: DNS, TCP 443, TLS and the registry front end work%s",
+                        ep->n_flows ? "" : " (no capture to show the packets)");
         else
             snprintf(ep->reason + strlen(ep->reason), sizeof(ep->reason) - strlen(ep->reason),
                      "; GET /v2/ got the registry's 401 Bearer challenge");

@@ -514,9 +514,16 @@ static void step_loop(struct probe_ctx *p)
         poll(pf, n, 20);
         probe_pump_capture(p);
         now = probe_now_ns();
-        for (unsigned i = 0; i < n; i++)
-            if (map[i] >= 0)
-                probe_conn_step(&p->conns[map[i]], pf[i].revents, now);
+        for (unsigned i = 0; i < n; i++) {
+            if (map[i] < 0)
+                continue;
+            probe_conn_step(&p->conns[map[i]], pf[i].revents, now);
+            /* A TLS step can take milliseconds of CPU while every handshake
+             * answers at once; with a snap length of 256 KiB the kernel's
+             * ring holds only ~32 packets ("any" device): read it between
+             * steps so none is dropped.  */
+            probe_pump_capture(p);
+        }
     }
     /* Whatever is still running ends here, at its own deadline or ours. */
     int64_t now = probe_now_ns();

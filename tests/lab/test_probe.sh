@@ -227,6 +227,7 @@ dns_nxdomain dns_failure
 dns_timeout dns_failure
 mtu_blackhole mtu_blackhole
 privatelink_public registry_denied --private-net 198.18.0.0/16
+healthy_hrr ok
 proxy_openssl proxy_interception
 proxy_squid proxy_interception
 mtu_drop_in mtu_blackhole

@@ -397,6 +397,39 @@ static void test_ttl_syns_are_no_drop(void)
     an_report_free(&r);
 }
 
+/* The wire guessed tls_failure (low) from a client close after a TLS 1.3
+ * handshake, one of the probe's own steps; its registry handshake verified
+ * the chain and got the registry's 401: ok, with the wire's guess named.  */
+static void test_tls13_close_refuted(void)
+{
+    struct an_report r;
+    struct an_options opt = { 0 };
+    report_ok(&r, "198.19.10.10");
+    r.endpoints[0].verdict = AN_TLS_FAILURE;
+    r.endpoints[0].confidence = AN_CONF_LOW;
+    r.endpoints[0].n_flows = 4;
+    const char *facts[] = {
+        CONNECT_OK, TLS_OK,
+        AN_FACT_PREFIX "fact=http endpoint=198.19.10.10:443 status=401 registry_headers=1 bearer=1 code=UNAUTHORIZED",
+    };
+    apply(&r, &opt, facts, 3);
+    CHECK_EQ_INT(r.verdict, AN_OK);
+    CHECK_EQ_INT(r.endpoints[0].confidence, AN_CONF_MEDIUM);
+    bool named = false;
+    for (unsigned i = 0; i < r.endpoints[0].n_evidence; i++)
+        named = named || strstr(r.endpoints[0].evidence[i].what, "the wire alone said tls_failure") != NULL;
+    CHECK(named);
+    an_report_free(&r);
+
+    /* A confident tls_failure (an alert on the wire) stays. */
+    report_ok(&r, "198.19.10.10");
+    r.endpoints[0].verdict = AN_TLS_FAILURE;
+    r.endpoints[0].confidence = AN_CONF_HIGH;
+    apply(&r, &opt, facts, 3);
+    CHECK_EQ_INT(r.verdict, AN_TLS_FAILURE);
+    an_report_free(&r);
+}
+
 static void test_control_parse(void)
 {
     char out[LIM_DNS_NAME];
@@ -431,5 +464,6 @@ int main(void)
     RUN(test_wire_route_blackhole_kept);
     RUN(test_control_parse);
     RUN(test_ttl_syns_are_no_drop);
+    RUN(test_tls13_close_refuted);
     return check_summary();
 }
