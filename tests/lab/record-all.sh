@@ -88,13 +88,16 @@ fw_reset_syn@reg64@mbox128 diff
 fw_reset_syn@mbox255 diff
 fw_reset_sni curl,curl12,openssl,skopeo,curl@mbox,curl@server
 fw_reset_sni@6 curl6
+fw_reset_sni@6@mbox255 curl6
 fw_reset_sni@reg255 curl
 fw_reset_sni@reg64@mbox128 curl
 fw_reset_sni@mbox255 curl
 fw_reset_sni@nosack curl
 fw_drop_sni curl3,curl3@mbox
+fw_drop_sni@6 curl6
 fw_close_sni curl,curl12,openssl,skopeo,curl@mbox,curl@server
 reg_stall curl3,curl3@server,skopeo3
+reg_stall@6 curl6
 mbox_stall curl3,skopeo3
 fw_reset_srv curl3,curl3@server
 fw_reset_srv@mbox62 curl3@server
@@ -117,6 +120,7 @@ mtu_blackhole curl,curl12,openssl,skopeo,curl@mbox,curl@server
 mtu_blackhole@nosack curl
 mtu_blackhole_up curl,skopeo,curlup,curlup@server
 mtu_drop_in curl,curl@server
+mtu_drop_in@6 curl6
 mtu_drop_out curl,curl@mbox
 mtu_drop_in_up curlup,curlup@server
 mtu_drop_in_up@nosack curlup,curlup@server

@@ -191,7 +191,11 @@ checks() {
     fw_drop_sni)
         echo "SYN-ACK from the real server (server TTL) @@ >=1 @@ $SYNACK443 && $SRV"
         echo "ClientHello naming the registry @@ >=1 @@ $CH_SNI"
-        echo "ClientHello retransmitted @@ >=3 @@ tcp.dstport==443 && tcp.analysis.retransmission && tcp.len>=300"
+        if [ "$cl" = curl6 ]; then   # SYN retransmitted first, so the data RTO is 3 s: once, after the FIN
+            echo "ClientHello sent again @@ >=1 @@ tcp.dstport==443 && (tcp.analysis.retransmission || tcp.analysis.out_of_order) && tcp.len>=300"
+        else
+            echo "ClientHello retransmitted @@ >=3 @@ tcp.dstport==443 && tcp.analysis.retransmission && tcp.len>=300"
+        fi
         echo "the ClientHello is never acknowledged @@ ==0 @@ tcp.srcport==443 && $REGSRC && tcp.ack>1"
         echo "no RST, FIN or ServerHello from 443 @@ ==0 @@ ($RST443) || ($FIN443) || $SH" ;;
     reg_stall)
