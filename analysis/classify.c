@@ -28,6 +28,7 @@ enum an_verdict an_outcome_verdict(enum an_flow_outcome o)
     case AN_FO_CLIENT_GAVE_UP: return AN_TLS_FAILURE;
     case AN_FO_FORGED_SYNACK: return AN_FIREWALL_RESET;
     case AN_FO_HELLO_DROPPED: return AN_SILENT_DROP;
+    case AN_FO_PROXY_REFUSED: return AN_PROXY_REFUSED;
     case AN_FO_INCOMPLETE: return AN_INCOMPLETE;
     case AN_FO_MIDSTREAM: return AN_INCOMPLETE;
     case AN_FO_COUNT: break;
@@ -249,6 +250,47 @@ static enum an_flow_outcome close_outcome(const struct cap_flow *f, const struct
     return rst ? AN_FO_RST_LATER : AN_FO_INCOMPLETE;
 }
 
+/* Through an explicit proxy (RFC 9110 9.3.6): a reply other than 2xx, or
+ * none before the proxy closed or the client waited AN_SYN_DEADLINE_NS, is
+ * the outcome; AN_FO_COUNT when the tunnel opened (its TLS is judged as any
+ * other) or the capture does not show the answer.  */
+static enum an_flow_outcome tunnel_outcome(const struct an_engine *e, const struct cap_flow *f,
+                                           struct an_flow_digest *d)
+{
+    const struct cap_tunnel *tn = f->tunnel;
+    const struct cap_flow_dir *c = &f->dir[CAP_C2S], *s = &f->dir[CAP_S2C];
+    d->via_proxy = true;
+    d->tunnel = *tn;
+    if (tn->replied) {
+        if (tn->status >= 200 && tn->status < 300)
+            return AN_FO_COUNT;
+        d->trigger = tn->reply;
+        return AN_FO_PROXY_REFUSED;
+    }
+    /* Bytes came back that are no reply head (cut, or not HTTP): the
+     * capture does not show what the proxy said.  */
+    if (s->payload_bytes > 0)
+        return AN_FO_INCOMPLETE;
+    const struct cap_ref *srv = s->n_rst ? &s->rst[0] : s->fin ? &s->fin_ref : NULL;
+    const struct cap_ref *cli = c->n_rst ? &c->rst[0] : c->fin ? &c->fin_ref : NULL;
+    if (srv && srv->frame > tn->connect.frame && (!cli || srv->frame < cli->frame)) {
+        d->trigger = *srv;
+        d->proxy_silent = true;
+        d->proxy_closed = true;
+        d->proxy_waited_ns = srv->ts_ns - tn->connect.ts_ns;
+        return AN_FO_PROXY_REFUSED;
+    }
+    int64_t end = cli && cli->frame > tn->connect.frame ? cli->ts_ns : e->last_ts_ns;
+    if (end - tn->connect.ts_ns >= AN_SYN_DEADLINE_NS) {
+        if (cli)
+            d->trigger = *cli;
+        d->proxy_silent = true;
+        d->proxy_waited_ns = end - tn->connect.ts_ns;
+        return AN_FO_PROXY_REFUSED;
+    }
+    return AN_FO_INCOMPLETE;
+}
+
 static enum an_flow_outcome decide_outcome(const struct an_engine *e, const struct cap_flow *f,
                                            struct an_flow_digest *d)
 {
@@ -265,6 +307,11 @@ static enum an_flow_outcome decide_outcome(const struct an_engine *e, const stru
             d->icmp = f->icmp[i];
             return AN_FO_ICMP;
         }
+    }
+    if (f->tunnel) {
+        enum an_flow_outcome o = tunnel_outcome(e, f, d);
+        if (o != AN_FO_COUNT)
+            return o;
     }
     if (f->n_syn == 0 && f->n_synack == 0) {
         d->findings |= 1u << AN_F_MIDSTREAM_START;

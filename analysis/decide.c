@@ -642,6 +642,63 @@ static void explain_incomplete(const struct an_engine *e, const struct an_flow_d
     }
 }
 
+/* The CONNECT through an explicit proxy and the proxy's reply, with the
+ * proxy's address in detail (server and sport are the proxy's).  */
+static void ev_tunnel(struct an_endpoint *ep, const struct an_flow_digest *d)
+{
+    const struct cap_tunnel *tn = &d->tunnel;
+    char ip[64];
+    cap_addr_str(&d->server, ip, sizeof(ip));
+    add_ev(ep, tn->connect.frame, "CONNECT %s:%u sent to the explicit proxy %s port %u", tn->target, tn->target_port,
+           ip, d->sport);
+    if (tn->replied)
+        add_ev(ep, tn->reply.frame, "the proxy answered %d %s%s%s%s%s%s%s", tn->status, tn->reason,
+               tn->proxy_authenticate[0] ? ", Proxy-Authenticate: " : "", tn->proxy_authenticate,
+               tn->server[0] ? ", Server: " : "", tn->server, tn->via[0] ? ", Via: " : "", tn->via);
+    if (d->sport != 0 && ip[0])
+        add_detail(ep, "proxy", d->server.family == 6 ? "[%s]:%u" : "%s:%u", ip, d->sport);
+}
+
+static void explain_proxy_refused(const struct an_engine *e, const struct an_flow_digest *d, struct an_endpoint *ep)
+{
+    (void)e;
+    const struct cap_tunnel *tn = &d->tunnel;
+    char ip[64];
+    cap_addr_str(&d->server, ip, sizeof(ip));
+    ev_tunnel(ep, d);
+    ep->verdict = AN_PROXY_REFUSED;
+    if (tn->replied) {
+        ep->confidence = AN_CONF_HIGH;
+        add_detail(ep, "http_status", "%d", tn->status);
+        if (tn->proxy_authenticate[0])
+            add_detail(ep, "proxy_authenticate", "%s", tn->proxy_authenticate);
+        const char *why = tn->status == 407 ? "it requires proxy authentication and the client sent none it accepts"
+                        : tn->status == 403 ? "its policy forbids a tunnel to this name"
+                        : tn->status >= 500 ? "it could not open the connection to the registry itself"
+                                            : "it refused the request";
+        set_reason(ep, "the explicit proxy %s port %u answered the CONNECT to %s:%u with %d %s: %s", ip, d->sport,
+                   tn->target, tn->target_port, tn->status, tn->reason, why);
+        return;
+    }
+    double waited = (double)d->proxy_waited_ns / 1e9;
+    add_detail(ep, "http_status", "none");
+    ep->confidence = AN_CONF_MEDIUM;
+    const char *how = (d->trigger.flags & CAP_TH_RST) ? "reset" : "closed";
+    if (d->proxy_closed) {
+        add_ev(ep, d->trigger.frame, "the proxy %s the connection %.2f s after the CONNECT without answering it", how,
+               waited);
+        set_reason(ep, "the explicit proxy %s port %u %s the connection %.2f s after the CONNECT to %s:%u without answering it: it refused the tunnel, or could not reach the registry",
+                   ip, d->sport, how, waited, tn->target, tn->target_port);
+        return;
+    }
+    if (d->trigger.frame)
+        add_ev(ep, d->trigger.frame, "the client %s the connection %.1f s after the CONNECT, no answer came", how, waited);
+    else
+        add_ev(ep, tn->connect.frame, "no answer to the CONNECT in the %.1f s the capture ran after it", waited);
+    set_reason(ep, "the explicit proxy %s port %u never answered the CONNECT to %s:%u (%.1f s): it could not reach the registry itself, or holds the request",
+               ip, d->sport, tn->target, tn->target_port, waited);
+}
+
 /* ---- the rules ------------------------------------------------------------ */
 
 /* One row per flow outcome, in rank order: the most specific failure first,
@@ -655,6 +712,7 @@ static const struct rule {
     explain_fn explain;
 } rules[] = {
     { AN_FO_ICMP, "icmp_error_quotes_flow", explain_icmp },
+    { AN_FO_PROXY_REFUSED, "proxy_refused_connect", explain_proxy_refused },
     { AN_FO_RST_AT_SYN, "reset_answers_syn", explain_reset_at_syn },
     { AN_FO_FORGED_TO_SERVER, "reset_forged_in_client_name", explain_forged_to_server },
     { AN_FO_FORGED_SYNACK, "client_acked_unknown_synack", explain_forged_synack },
@@ -687,7 +745,10 @@ static bool is_private(const struct an_engine *e, const struct cap_addr *a)
 static void name_endpoint(const struct an_engine *e, const struct an_ep_acc *acc, struct an_endpoint *ep)
 {
     const struct an_dns_name *dn = an_dns_name_for(e, &acc->ip);
-    if (dn) {
+    if (acc->via_target[0]) {
+        /* Through a proxy: the name the client asked it for. */
+        snprintf(ep->name, sizeof(ep->name), "%s", acc->via_target);
+    } else if (dn) {
         snprintf(ep->name, sizeof(ep->name), "%s", dn->name);
         if (dn->chain_privatelink && !is_private(e, &acc->ip)) {
             ep->findings |= 1u << AN_F_PRIVATELINK_RESOLVES_PUBLIC;
@@ -744,6 +805,8 @@ static void build_endpoint(const struct an_engine *e, const struct an_ep_acc *ac
     ep->findings |= d->findings;
     ep->rule = rule->name;
     rule->explain(e, d, ep);
+    if (d->via_proxy && d->outcome != AN_FO_PROXY_REFUSED)
+        ev_tunnel(ep, d);
     if (d->data_after_rst && d->outcome != AN_FO_FORGED_TO_SERVER)
         add_ev(ep, d->data_after_rst_ref.frame, "data arrived after the RST of frame %llu",
                (unsigned long long)d->first_rst_frame);
@@ -873,6 +936,7 @@ static const char *verdict_sentence(enum an_verdict v)
     case AN_SERVER_RESET: return "the endpoint itself refused the connection";
     case AN_ICMP_UNREACHABLE: return "a router or firewall answered with ICMP destination unreachable";
     case AN_PROXY_INTERCEPTION: return "TLS was terminated by something other than the registry";
+    case AN_PROXY_REFUSED: return "the explicit proxy did not open a tunnel to the registry";
     case AN_TLS_FAILURE: return "the TLS handshake failed";
     case AN_MTU_BLACKHOLE: return "small packets pass but full-size ones vanish (path MTU black hole)";
     case AN_REGISTRY_DENIED: return "the registry denied access to this client";

@@ -92,8 +92,13 @@ struct an_host *an_host_find(const struct an_engine *e, const struct cap_addr *a
 
 struct an_ep_acc *an_ep_get(struct an_engine *e, const struct cap_addr *a, uint16_t port)
 {
+    return an_ep_get_via(e, a, port, "");
+}
+
+struct an_ep_acc *an_ep_get_via(struct an_engine *e, const struct cap_addr *a, uint16_t port, const char *via)
+{
     for (unsigned i = 0; i < e->n_eps; i++)
-        if (e->eps[i]->port == port && cap_addr_eq(&e->eps[i]->ip, a))
+        if (e->eps[i]->port == port && cap_addr_eq(&e->eps[i]->ip, a) && strcmp(e->eps[i]->via_target, via) == 0)
             return e->eps[i];
     if (e->n_eps >= LIM_ENDPOINTS) {
         e->endpoints_dropped++;
@@ -104,6 +109,7 @@ struct an_ep_acc *an_ep_get(struct an_engine *e, const struct cap_addr *a, uint1
         return NULL;
     ep->ip = *a;
     ep->port = port;
+    snprintf(ep->via_target, sizeof(ep->via_target), "%s", via);
     e->eps[e->n_eps++] = ep;
     return ep;
 }
@@ -250,6 +256,47 @@ static void note_icmp_echo(struct an_engine *e, const struct cap_pkt *p)
     }
 }
 
+/* A TCP packet on another port than the analysed one belongs to an explicit
+ * proxy's flow: its address and port are a proxy's already, or it is the
+ * client's first bytes and they are a CONNECT (RFC 9110 9.3.6), which makes
+ * its destination a proxy.  The cost per packet is a compare against the
+ * few proxies known and, for a packet with payload, of 8 bytes.  */
+static bool proxy_packet(struct an_engine *e, const struct cap_pkt *p)
+{
+    for (unsigned i = 0; i < e->n_proxies; i++) {
+        const struct an_proxy *x = &e->proxies[i];
+        if ((x->port == p->dport && cap_addr_eq(&x->addr, &p->dst)) ||
+            (x->port == p->sport && cap_addr_eq(&x->addr, &p->src)))
+            return true;
+    }
+    if (p->payload_len >= 8 && cap_http_is_connect(p->payload, p->payload_len)) {
+        if (e->n_proxies >= AN_MAX_PROXIES)
+            return false;
+        e->proxies[e->n_proxies].addr = p->dst;
+        e->proxies[e->n_proxies].port = p->dport;
+        e->n_proxies++;
+        /* The handshake of this flow, seen before it was known to matter. */
+        for (unsigned k = 0; k < AN_SYN_RING; k++) {
+            const struct cap_pkt *q = &e->syn_ring[(e->syn_ring_next + k) % AN_SYN_RING];
+            bool fwd = q->sport == p->sport && q->dport == p->dport && cap_addr_eq(&q->src, &p->src) &&
+                       cap_addr_eq(&q->dst, &p->dst);
+            bool rev = q->sport == p->dport && q->dport == p->sport && cap_addr_eq(&q->src, &p->dst) &&
+                       cap_addr_eq(&q->dst, &p->src);
+            if (q->ipver && q->frame < p->frame && (fwd || rev))
+                cap_flows_tcp(e->flows, q);
+        }
+        return true;
+    }
+    if (p->tcp_flags & CAP_TH_SYN) {
+        struct cap_pkt *q = &e->syn_ring[e->syn_ring_next];
+        *q = *p;
+        q->payload = NULL;
+        q->payload_len = q->payload_wire_len = 0;
+        e->syn_ring_next = (e->syn_ring_next + 1) % AN_SYN_RING;
+    }
+    return false;
+}
+
 void an_engine_packet(struct an_engine *e, const struct cap_pkt *p, uint32_t linktype)
 {
     struct an_capture_info *ci = &e->info;
@@ -269,7 +316,7 @@ void an_engine_packet(struct an_engine *e, const struct cap_pkt *p, uint32_t lin
 
     if (p->proto == 6) {
         note_tcp_answer(e, p);
-        if (port_wanted(e, p->sport) || port_wanted(e, p->dport))
+        if (port_wanted(e, p->sport) || port_wanted(e, p->dport) || proxy_packet(e, p))
             cap_flows_tcp(e->flows, p);
         else
             an_note_other_tcp(e, p);
@@ -296,8 +343,12 @@ static void flow_done(void *ctx, const struct cap_flow *f)
 {
     struct an_engine *e = ctx;
     struct an_flow_digest dg;
+    /* Other flows to a proxy's port (plain HTTP through it) are not the
+     * registry's.  */
+    if (!f->tunnel && !port_wanted(e, f->sport) && !port_wanted(e, f->cport))
+        return;
     an_classify_flow(e, f, &dg);
-    struct an_ep_acc *ep = an_ep_get(e, &f->server, f->sport);
+    struct an_ep_acc *ep = an_ep_get_via(e, &f->server, f->sport, f->tunnel ? f->tunnel->target : "");
     if (!ep)
         return;
     ep->n_flows++;

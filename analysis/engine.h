@@ -28,6 +28,7 @@ enum an_flow_outcome {
     AN_FO_CLIENT_GAVE_UP,   /* the client closed first, its ClientHello unanswered */
     AN_FO_FORGED_SYNACK,    /* the client answered a SYN-ACK forged on the path */
     AN_FO_HELLO_DROPPED,    /* the ClientHello retransmitted, never acknowledged */
+    AN_FO_PROXY_REFUSED,    /* an explicit proxy refused CONNECT, closed it, or never answered */
     AN_FO_INCOMPLETE,       /* capture ended or was cut before the outcome */
     AN_FO_MIDSTREAM,        /* started before the capture */
     AN_FO_COUNT
@@ -70,6 +71,13 @@ struct an_flow_digest {
     bool one_sided;                 /* one direction is missing from the capture */
     bool tls_unknown;               /* no TLS facts were kept for this flow */
     uint32_t findings;
+    /* Through an explicit proxy: the CONNECT and the proxy's reply (the
+     * server above is then the proxy).  */
+    bool via_proxy;
+    struct cap_tunnel tunnel;
+    bool proxy_silent;              /* no reply: the proxy closed, or never answered */
+    bool proxy_closed;              /* ... and the proxy reset or closed the connection */
+    int64_t proxy_waited_ns;        /* from the CONNECT to the close or the capture's end */
 };
 
 /* A flow's events in frame order (timeline.c). */
@@ -131,6 +139,7 @@ struct an_host {
 struct an_ep_acc {
     struct cap_addr ip;
     uint16_t port;
+    char via_target[LIM_DNS_NAME];  /* reached through the proxy at ip:port: the CONNECT target */
     char sni[LIM_DNS_NAME];
     unsigned n_flows;
     unsigned outcome_count[AN_FO_COUNT];
@@ -159,8 +168,24 @@ struct an_dns_name {
     struct cap_addr server;         /* the resolver asked */
 };
 
+/* Explicit proxies found by a CONNECT on a port other than the analysed
+ * one: their flows are tracked too.  */
+#define AN_MAX_PROXIES 16u
+/* SYNs and SYN-ACKs of other ports remembered, so the flow of the first
+ * CONNECT to a proxy not yet known starts with its handshake.  */
+#define AN_SYN_RING 64u
+
+struct an_proxy {
+    struct cap_addr addr;
+    uint16_t port;
+};
+
 struct an_engine {
     struct an_options opt;
+    struct an_proxy proxies[AN_MAX_PROXIES];
+    unsigned n_proxies;
+    struct cap_pkt syn_ring[AN_SYN_RING];   /* payload NULL */
+    unsigned syn_ring_next;
     struct cap_addr host_addr;      /* --host as an address, family 0 if a name */
     struct cap_flow_table *flows;
     struct an_host *hosts[AN_HOST_BUCKETS];
@@ -182,6 +207,8 @@ struct an_host *an_host_get(struct an_engine *e, const struct cap_addr *a);
 /* The host's facts, or NULL when nothing was seen of it. */
 struct an_host *an_host_find(const struct an_engine *e, const struct cap_addr *a);
 struct an_ep_acc *an_ep_get(struct an_engine *e, const struct cap_addr *a, uint16_t port);
+/* The endpoint `via` reached through the proxy at a:port ("" for a direct one). */
+struct an_ep_acc *an_ep_get_via(struct an_engine *e, const struct cap_addr *a, uint16_t port, const char *via);
 
 /* A name under azurecr.io (login server, data or regional endpoint). */
 bool an_registry_name(const char *name);

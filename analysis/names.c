@@ -15,6 +15,7 @@ static const char *const verdict_names[AN_VERDICT_COUNT] = {
     [AN_SERVER_RESET] = "server_reset",
     [AN_ICMP_UNREACHABLE] = "icmp_unreachable",
     [AN_PROXY_INTERCEPTION] = "proxy_interception",
+    [AN_PROXY_REFUSED] = "proxy_refused",
     [AN_TLS_FAILURE] = "tls_failure",
     [AN_MTU_BLACKHOLE] = "mtu_blackhole",
     [AN_REGISTRY_DENIED] = "registry_denied",
@@ -93,6 +94,13 @@ static const char *const remedies[AN_VERDICT_COUNT] = {
         "exempt *.azurecr.io and the data endpoints from TLS inspection, or add the proxy's CA "
         "certificate to the trust store of the client and the Docker daemon. Never disable TLS "
         "verification.",
+    [AN_PROXY_REFUSED] =
+        "The explicit proxy did not open the tunnel to <name>: for 407 give the Docker daemon "
+        "(and the CLI) the proxy credentials (HTTPS_PROXY=http://user:pass@proxy:port in the "
+        "daemon's systemd drop-in or daemon.json proxies, then restart it); for 403 ask the proxy's "
+        "owners to allow CONNECT to <name> and its data endpoints on port 443; for 5xx, a reset "
+        "or no answer, the proxy cannot reach the registry itself: check its upstream firewall and "
+        "DNS, or put <name> in NO_PROXY if the registry is reachable directly.",
     [AN_TLS_FAILURE] =
         "The TLS handshake with <name> failed: the registry requires TLS 1.2 or later, so check "
         "the client's TLS versions and ciphers and that its trust store holds the DigiCert Global "

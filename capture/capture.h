@@ -275,10 +275,33 @@ struct cap_http_resp {
     char error_code[64];            /* first errors[].code of a JSON body */
     char error_message[256];
     char denied_client_ip[64];      /* from "client with IP '...'" */
+    /* What an explicit proxy's reply to CONNECT carries (RFC 9110 11.7.1,
+     * 7.6.3): its authentication challenge scheme, Via and Server.  */
+    char proxy_authenticate[64];
+    char via[96];
+    char server[64];
+    uint32_t head_len;              /* bytes of the head, with its empty line, when complete_head */
 };
 
 /* Parses an HTTP/1.x response head and the start of its body. */
 enum cap_status cap_http_parse_response(const uint8_t *buf, size_t len, struct cap_http_resp *out);
+
+/* An explicit proxy's CONNECT request (RFC 9110 9.3.6): "CONNECT host:port
+ * HTTP/1.x", header fields, an empty line.  */
+struct cap_http_connect {
+    char host[LIM_DNS_NAME];        /* lower-cased, unsafe bytes escaped */
+    uint16_t port;
+    uint32_t head_len;              /* bytes of the head, with its empty line */
+};
+
+/* True when buf (len bytes, possibly fewer than 8) could be the start of a
+ * CONNECT request: the cheap test before any parsing.  */
+bool cap_http_is_connect(const uint8_t *buf, size_t len);
+/* Parses a CONNECT request head within LIM_HTTP_HEAD bytes.  CAP_OK with
+ * *out filled; CAP_TRUNCATED when the head has not ended yet (more bytes
+ * may complete it); CAP_INVALID when it is not a CONNECT head or has not
+ * ended within LIM_HTTP_HEAD bytes.  */
+enum cap_status cap_http_parse_connect(const uint8_t *buf, size_t len, struct cap_http_connect *out);
 
 /* ---- live capture (live.c) ------------------------------------------------ */
 

@@ -13,6 +13,10 @@ struct cap_stream {
     uint32_t filled;                /* contiguous bytes from offset 0 */
     uint32_t need;                  /* bytes the next parse needs: the end of
                                        the first incomplete TLS record */
+    uint32_t base;                  /* where TLS starts: after a CONNECT head
+                                       (client) or the proxy's reply head */
+    bool base_known;
+    uint32_t scanned;               /* bytes searched for a head's end so far */
     unsigned n_runs;
     struct {
         uint32_t start, end;
@@ -292,7 +296,7 @@ static void lru_append(struct cap_flow_table *t, struct cap_flow *f)
     l->tail = i;
 }
 
-static void finish_tls(struct cap_flow_table *t, struct cap_flow_dir *d);
+static void finish_tls(struct cap_flow_table *t, struct cap_flow *f, int dir);
 
 /* A handshake buffer; only its bookkeeping is reset, as only bytes
  * recorded in its runs are ever read.  */
@@ -304,6 +308,9 @@ static struct cap_stream *stream_get(struct cap_flow_table *t)
         s->filled = 0;
         s->need = 0;
         s->n_runs = 0;
+        s->base = 0;
+        s->base_known = false;
+        s->scanned = 0;
     }
     return s;
 }
@@ -345,9 +352,11 @@ static void flow_release(struct cap_flow_table *t, uint32_t i)
     lru_unlink(t, f);
     t->n_flows--;
     for (int d = 0; d < 2; d++)
-        finish_tls(t, &f->dir[d]);
+        finish_tls(t, f, d);
     if (t->done)
         t->done(t->ctx, f);
+    free(f->tunnel);
+    f->tunnel = NULL;
     for (int d = 0; d < 2; d++) {
         if (f->dir[d].tls)
             t->live_tls--;
@@ -559,7 +568,7 @@ static bool frame_completing(const struct cap_stream *s, uint32_t rec_off, uint8
     uint32_t left = 0;              /* body bytes of the current message still to come */
     uint32_t msg_rec = 0;           /* record in which the current message started */
     *out = frame_at(s, rec_off);
-    for (uint32_t at = 0; at + 5 <= s->filled;) {
+    for (uint32_t at = s->base; at + 5 <= s->filled;) {
         const uint8_t *h = s->buf + at;
         uint32_t end = at + 5 + ((uint32_t)h[3] << 8 | h[4]);
         for (uint32_t p = at + 5; h[0] == 22 && p < end && p < s->filled;) {
@@ -590,20 +599,118 @@ static bool frame_completing(const struct cap_stream *s, uint32_t rec_off, uint8
     return false;
 }
 
+/* An explicit proxy's heads before the tunnel's TLS (RFC 9110 9.3.6): the
+ * client's CONNECT request, then the proxy's reply.  Sets the stream's base
+ * past them; returns false while a head is still incomplete (more bytes
+ * may end it).  Any other first bytes leave the base at 0.  */
+static bool head_ended(struct cap_stream *s)
+{
+    /* Each byte is searched once (a head in one-byte segments would
+     * otherwise be parsed again from its start for every byte).  */
+    uint32_t from = s->scanned > 3 ? s->scanned - 3 : 0;
+    s->scanned = s->filled;
+    return memmem(s->buf + from, s->filled - from, "\n\r\n", 3) || memmem(s->buf + from, s->filled - from, "\n\n", 2);
+}
+
+static bool tunnel_head(struct cap_flow *f, int dir, bool final)
+{
+    struct cap_stream *s = f->dir[dir].stream;
+    bool last = final || s->filled >= LIM_TLS_STREAM_BYTES;
+    if (dir == CAP_C2S) {
+        if (!cap_http_is_connect(s->buf, s->filled)) {
+            s->base_known = true;
+            return true;
+        }
+        if (!head_ended(s) && !last) {
+            s->need = s->filled + 1;
+            return false;
+        }
+        struct cap_http_connect c;
+        enum cap_status st = cap_http_parse_connect(s->buf, s->filled, &c);
+        if (st == CAP_TRUNCATED && !last) {
+            s->need = s->filled + 1;
+            return false;
+        }
+        s->base_known = true;
+        if (st != CAP_OK || f->tunnel || !(f->tunnel = calloc(1, sizeof(*f->tunnel))))
+            return true;
+        memcpy(f->tunnel->target, c.host, sizeof(f->tunnel->target));
+        f->tunnel->target_port = c.port;
+        f->tunnel->connect = frame_delivering(s, c.head_len);
+        s->base = c.head_len;
+        return true;
+    }
+    if (!f->tunnel || f->tunnel->replied) {
+        s->base_known = true;
+        return true;
+    }
+    if (!head_ended(s) && !last) {
+        s->need = s->filled + 1;
+        return false;
+    }
+    struct cap_http_resp r;
+    enum cap_status st = cap_http_parse_response(s->buf, s->filled, &r);
+    if (st == CAP_TRUNCATED && !last) {
+        s->need = s->filled + 1;
+        return false;
+    }
+    s->base_known = true;
+    if (st != CAP_OK) {
+        f->tunnel->reply_bad = st == CAP_INVALID;
+        return true;
+    }
+    struct cap_tunnel *tn = f->tunnel;
+    tn->replied = true;
+    tn->reply = frame_delivering(s, r.head_len);
+    tn->status = r.status;
+    memcpy(tn->reason, r.reason, sizeof(tn->reason));
+    memcpy(tn->proxy_authenticate, r.proxy_authenticate, sizeof(tn->proxy_authenticate));
+    memcpy(tn->via, r.via, sizeof(tn->via));
+    memcpy(tn->server, r.server, sizeof(tn->server));
+    s->base = r.head_len;
+    return true;
+}
+
+/* While a proxy's head is incomplete its bytes are cited only by the frame
+ * that completes it, so the runs it fills fold into one that keeps the
+ * latest frame: a reply in many small segments then fits LIM_SEGMENTS.  */
+static void fold_head_runs(struct cap_stream *s)
+{
+    if (s->base_known || s->filled == 0)
+        return;
+    struct cap_ref latest = { 0 };
+    unsigned k = 0;
+    for (unsigned i = 0; i < s->n_runs; i++) {
+        if (s->runs[i].end <= s->filled) {
+            if (s->runs[i].ref.frame > latest.frame)
+                latest = s->runs[i].ref;
+        } else {
+            s->runs[k++] = s->runs[i];
+        }
+    }
+    s->runs[k].start = 0;
+    s->runs[k].end = s->filled;
+    s->runs[k].ref = latest;
+    s->n_runs = k + 1;
+}
+
 /* Parses what is contiguous and, when the handshake facts this direction
  * can give are complete, keeps them and frees the buffer.  */
-static void parse_stream(struct cap_flow_table *t, struct cap_flow_dir *d, bool final)
+static void parse_stream(struct cap_flow_table *t, struct cap_flow *f, int dir, bool final)
 {
+    struct cap_flow_dir *d = &f->dir[dir];
     struct cap_stream *s = d->stream;
     if (!s || !d->tls ||
         (!final && (s->filled == 0 || (s->filled < s->need && s->filled < LIM_TLS_STREAM_BYTES))))
         return;
+    if (!s->base_known && !tunnel_head(f, dir, final))
+        return;
     struct cap_tls_dir *tls = &d->tls->tls;
-    if (s->filled)
-        cap_tls_parse(s->buf, s->filled, tls);
+    if (s->filled > s->base)
+        cap_tls_parse(s->buf + s->base, s->filled - s->base, tls);
     /* Parsing again before the next record is complete would find nothing
      * new (RFC 8446 5.1: the record header's last two bytes are its length). */
-    uint32_t at = tls->bytes_parsed;
+    uint32_t at = s->base + tls->bytes_parsed;
     if (at + 5 <= s->filled)
         s->need = at + 5 + ((uint32_t)s->buf[at + 3] << 8 | s->buf[at + 4]);
     else
@@ -623,9 +730,9 @@ static void parse_stream(struct cap_flow_table *t, struct cap_flow_dir *d, bool 
      * their record, as Wireshark shows them: wait for it unless the stream
      * ends or is full.  */
     struct cap_ref ch = { 0 }, sh = { 0 }, cert = { 0 };
-    bool ch_whole = !tls->client_hello || frame_completing(s, tls->client_hello_offset, 1, &ch);
-    bool sh_whole = !tls->server_hello || frame_completing(s, tls->server_hello_offset, 2, &sh);
-    bool cert_whole = !tls->certificate || frame_completing(s, tls->certificate_offset, 11, &cert);
+    bool ch_whole = !tls->client_hello || frame_completing(s, s->base + tls->client_hello_offset, 1, &ch);
+    bool sh_whole = !tls->server_hello || frame_completing(s, s->base + tls->server_hello_offset, 2, &sh);
+    bool cert_whole = !tls->certificate || frame_completing(s, s->base + tls->certificate_offset, 11, &cert);
     bool whole = ch_whole && sh_whole && cert_whole;
     if (!whole && !final && s->filled < LIM_TLS_STREAM_BYTES)
         return;
@@ -636,19 +743,20 @@ static void parse_stream(struct cap_flow_table *t, struct cap_flow_dir *d, bool 
     if (tls->certificate)
         d->tls->certificate = cert;
     for (unsigned i = 0; i < tls->n_alerts && i < LIM_TLS_ALERTS; i++)
-        d->tls->alerts[i] = frame_at(s, tls->alerts[i].stream_offset);
+        d->tls->alerts[i] = frame_at(s, s->base + tls->alerts[i].stream_offset);
     stream_put(t, d->stream);
     d->stream = NULL;
     d->tls_done = true;
 }
 
-static void finish_tls(struct cap_flow_table *t, struct cap_flow_dir *d)
+static void finish_tls(struct cap_flow_table *t, struct cap_flow *f, int dir)
 {
+    struct cap_flow_dir *d = &f->dir[dir];
     if (d->tls_done)
         return;
     if (d->stream)
         t->live_streams--;
-    parse_stream(t, d, true);
+    parse_stream(t, f, dir, true);
 }
 
 /* ---- per-packet update ---------------------------------------------------- */
@@ -742,10 +850,15 @@ static void track_payload(struct cap_flow_table *t, struct cap_flow *f, int dir,
         t->live_streams++;
         t->live_tls++;
     }
-    if (!stream_write(d->stream, rel, p->payload, p->payload_len, &ref))
-        parse_stream(t, d, true);
+    bool written = stream_write(d->stream, rel, p->payload, p->payload_len, &ref);
+    if (!written && !d->stream->base_known) {
+        fold_head_runs(d->stream);
+        written = stream_write(d->stream, rel, p->payload, p->payload_len, &ref);
+    }
+    if (!written)
+        parse_stream(t, f, dir, true);
     else if (d->stream->filled)
-        parse_stream(t, d, false);
+        parse_stream(t, f, dir, false);
     if (!d->stream)
         t->live_streams--;      /* parse_stream took the facts and freed it */
 }
@@ -853,7 +966,7 @@ const struct cap_flow *cap_flows_tcp(struct cap_flow_table *t, const struct cap_
         /* The handshake is over for good: take its facts, free the buffers,
          * and let the flow linger on the closed list.  */
         for (int k = 0; k < 2; k++)
-            finish_tls(t, &f->dir[k]);
+            finish_tls(t, f, k);
         lru_unlink(t, f);
         f->closed = true;
         lru_append(t, f);

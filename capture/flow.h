@@ -58,6 +58,23 @@ struct cap_tls_facts {
     struct cap_ref alerts[LIM_TLS_ALERTS];
 };
 
+/* An explicit proxy's tunnel (RFC 9110 9.3.6): the client's stream began
+ * with a CONNECT request; the proxy's reply head, when it came, precedes
+ * the tunnel's own bytes.  Allocated only for such flows.  */
+struct cap_tunnel {
+    char target[LIM_DNS_NAME];      /* the CONNECT target's host, lower-cased */
+    uint16_t target_port;
+    struct cap_ref connect;         /* the frame completing the CONNECT head */
+    bool replied;                   /* the proxy's reply head ended */
+    bool reply_bad;                 /* the proxy's first bytes are no HTTP reply */
+    struct cap_ref reply;           /* the frame completing the reply head */
+    int status;
+    char reason[64];
+    char proxy_authenticate[64];
+    char via[96];
+    char server[64];
+};
+
 /* Fields are grouped by how often they are touched: what every packet
  * reads or updates first, the frames kept as evidence after, so a packet's
  * update touches few cache lines of its flow.  */
@@ -130,6 +147,7 @@ struct cap_flow {
     char history[LIM_HISTORY + 1];
 
     struct cap_flow_dir dir[2];
+    struct cap_tunnel *tunnel;      /* NULL unless the client sent CONNECT first */
 
     /* Evidence. */
     struct cap_ref syn[LIM_FRAMES_PER_KIND];

@@ -363,6 +363,12 @@ enum cap_status cap_http_parse_response(const uint8_t *buf, size_t len, struct c
             parse_www_authenticate(line, out);
         else if (eq_nocase(name, name_len, "Content-Type"))
             cap_safe_copy(out->content_type, sizeof out->content_type, line.p, rd_left(&line));
+        else if (eq_nocase(name, name_len, "Proxy-Authenticate") && !out->proxy_authenticate[0])
+            cap_safe_copy(out->proxy_authenticate, sizeof out->proxy_authenticate, line.p, rd_left(&line));
+        else if (eq_nocase(name, name_len, "Via") && !out->via[0])
+            cap_safe_copy(out->via, sizeof out->via, line.p, rd_left(&line));
+        else if (eq_nocase(name, name_len, "Server") && !out->server[0])
+            cap_safe_copy(out->server, sizeof out->server, line.p, rd_left(&line));
         else if (eq_nocase(name, name_len, "Transfer-Encoding"))
             chunked = rd_left(&line) >= 7 &&
                       eq_nocase(line.end - 7, 7, "chunked");
@@ -370,10 +376,84 @@ enum cap_status cap_http_parse_response(const uint8_t *buf, size_t len, struct c
     out->complete_head = true;
 
     size_t head_len = (size_t)(r.p - buf);
+    out->head_len = (uint32_t)head_len;
     size_t body_len = len - head_len;
     struct rd body = rd_make(buf + head_len, body_len < LIM_HTTP_BODY ? body_len : LIM_HTTP_BODY);
     if (chunked)
         body = first_chunk(body);
     parse_error_body(body, out);
+    return CAP_OK;
+}
+
+/* ---- CONNECT requests ------------------------------------------------------ */
+
+static const char connect_method[] = "CONNECT ";
+
+bool cap_http_is_connect(const uint8_t *buf, size_t len)
+{
+    size_t n = len < sizeof connect_method - 1 ? len : sizeof connect_method - 1;
+    return n > 0 && memcmp(buf, connect_method, n) == 0;
+}
+
+enum cap_status cap_http_parse_connect(const uint8_t *buf, size_t len, struct cap_http_connect *out)
+{
+    memset(out, 0, sizeof *out);
+    size_t window = len < LIM_HTTP_HEAD ? len : LIM_HTTP_HEAD;
+    if (!cap_http_is_connect(buf, window))
+        return CAP_INVALID;
+    if (window < sizeof connect_method - 1)
+        return CAP_TRUNCATED;
+    struct rd r = rd_make(buf, window);
+    struct rd line;
+    /* The head ends at the first empty line (RFC 9112 2.1). */
+    if (!next_line(&r, &line))
+        return len > window ? CAP_INVALID : CAP_TRUNCATED;
+    struct rd more = r, hl;
+    for (;;) {
+        if (!next_line(&more, &hl))
+            return len > window ? CAP_INVALID : CAP_TRUNCATED;
+        if (rd_left(&hl) == 0)
+            break;
+    }
+    /* RFC 9112 3.2.3: request-target is the authority-form host:port;
+     * an IPv6 literal is bracketed.  */
+    rd_skip(&line, sizeof connect_method - 1);
+    const uint8_t *target = line.p;
+    while (peek(&line) > ' ')
+        rd_skip(&line, 1);
+    size_t tn = (size_t)(line.p - target);
+    if (rd_u8(&line) != ' ' || rd_left(&line) < 8 || memcmp(line.p, "HTTP/1.", 7) != 0)
+        return CAP_INVALID;
+    const uint8_t *colon = NULL;
+    for (size_t i = tn; i > 0; i--)
+        if (target[i - 1] == ':') {
+            colon = target + i - 1;
+            break;
+        }
+    if (colon == NULL || colon == target || (size_t)(target + tn - colon) < 2 ||
+        (size_t)(target + tn - colon) > 6)
+        return CAP_INVALID;
+    unsigned port = 0;
+    for (const uint8_t *d = colon + 1; d < target + tn; d++) {
+        if (*d < '0' || *d > '9')
+            return CAP_INVALID;
+        port = port * 10 + (unsigned)(*d - '0');
+    }
+    if (port == 0 || port > 65535)
+        return CAP_INVALID;
+    const uint8_t *h = target;
+    size_t hn = (size_t)(colon - target);
+    if (hn >= 2 && h[0] == '[' && h[hn - 1] == ']') {
+        h++;
+        hn -= 2;
+    }
+    uint8_t low[LIM_DNS_NAME];
+    if (hn == 0 || hn >= sizeof low)
+        return CAP_INVALID;
+    for (size_t i = 0; i < hn; i++)
+        low[i] = lower(h[i]);
+    cap_safe_copy(out->host, sizeof out->host, low, hn);
+    out->port = (uint16_t)port;
+    out->head_len = (uint32_t)(more.p - buf);
     return CAP_OK;
 }

@@ -309,6 +309,29 @@ checks() {
         else
             echo "the server reports the hole (SACK) @@ >=1 @@ $SERVERSACK"
         fi ;;
+    proxy_denied|proxy_auth|proxy_badgw|proxy_reset|proxy_hang|proxy_tunnel|proxy_bump)
+        # tests/lab/record-proxy.sh: an explicit proxy on 198.18.240.1:3128
+        echo "CONNECT to the registry name sent to the proxy @@ >=1 @@ tcp.dstport==3128 && frame contains \"CONNECT labreg.azurecr.io:443 HTTP/1.1\""
+        echo "nothing to port 443 @@ ==0 @@ tcp.port==443"
+        case $sc in
+        proxy_denied) if [ "$var" = split ]; then
+                          echo "the reply in 7-byte segments @@ >=20 @@ tcp.srcport==3128 && tcp.len==7"
+                      else
+                          echo "403 from the proxy @@ >=1 @@ tcp.srcport==3128 && frame contains \"HTTP/1.1 403 Forbidden\""
+                      fi ;;
+        proxy_auth)   echo "407 with a Basic challenge @@ >=1 @@ tcp.srcport==3128 && frame contains \"Proxy-Authenticate: Basic\"" ;;
+        proxy_badgw)  echo "502 from the proxy @@ >=1 @@ tcp.srcport==3128 && frame contains \"HTTP/1.1 502 Bad Gateway\"" ;;
+        proxy_reset)  echo "RST from the proxy @@ >=1 @@ tcp.srcport==3128 && tcp.flags.reset==1"
+                      echo "no reply bytes @@ ==0 @@ tcp.srcport==3128 && tcp.len>0" ;;
+        proxy_hang)   echo "no reply bytes @@ ==0 @@ tcp.srcport==3128 && tcp.len>0"
+                      echo "the client's FIN @@ >=1 @@ tcp.dstport==3128 && tcp.flags.fin==1" ;;
+        proxy_tunnel) echo "200 from the proxy @@ >=1 @@ tcp.srcport==3128 && frame contains \"200 Connection established\""
+                      echo "ServerHello in the tunnel @@ >=1 @@ $SH && tcp.srcport==3128"
+                      [ "$cl" = curl12 ] && echo "Microsoft issuer in clear @@ >=1 @@ $MSCA" ;;
+        proxy_bump)   echo "200 from the proxy @@ >=1 @@ tcp.srcport==3128 && frame contains \"200 Connection established\""
+                      echo "foreign issuer in clear @@ >=1 @@ $CONTOSO"
+                      echo "client alert unknown_ca in clear @@ >=1 @@ tls.alert_message.desc==48 && tcp.dstport==3128" ;;
+        esac ;;
     *) return 1 ;;
     esac
     return 0
