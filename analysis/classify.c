@@ -10,6 +10,10 @@
  * capture still running (verdicts.md: "or one SYN and the wait deadline"). */
 #define AN_SYN_DEADLINE_NS (3LL * 1000000000LL)
 
+/* No stack starts a connection with a TTL this small (64, 128, 255 are the
+ * usual initial values); the probe's TTL-limited connects use 1 to 8.  */
+#define AN_TRACE_TTL 8
+
 enum an_verdict an_outcome_verdict(enum an_flow_outcome o)
 {
     switch (o) {
@@ -330,6 +334,10 @@ static enum an_flow_outcome decide_outcome(const struct an_engine *e, const stru
             return AN_FO_RST_AT_SYN;
         }
         if (s->pkts)        /* the server side spoke without a SYN-ACK: odd capture */
+            return AN_FO_INCOMPLETE;
+        /* SYNs sent with a TTL of a few hops are a traceroute's (the
+         * probe's TTL-limited connects), not a connection attempt.  */
+        if (f->n_syn && f->syn[0].ttl <= AN_TRACE_TTL && d->syn_last.ttl <= AN_TRACE_TTL)
             return AN_FO_INCOMPLETE;
         if (f->n_syn >= 2)
             return AN_FO_SILENT;

@@ -207,12 +207,15 @@ static bool same_prefix(const struct cap_addr *a, const struct cap_addr *b)
     return memcmp(a->a, b->a, a->family == 4 ? 3 : 8) == 0;
 }
 
-/* A destination outside the server's prefix answered (SYN-ACK, RST or ping). */
+/* A control destination answered (SYN-ACK, RST or ping): one the user
+ * named with --control, whatever its prefix, or any host outside the
+ * server's prefix.  */
 static const struct an_host *control_answered(const struct an_engine *e, const struct cap_addr *server)
 {
     for (size_t b = 0; b < AN_HOST_BUCKETS; b++)
         for (const struct an_host *h = e->hosts[b]; h; h = h->next)
-            if (!same_prefix(&h->addr, server) && (h->synack.frame || h->echo_reply_frame || h->rst.frame))
+            if ((h->control || !same_prefix(&h->addr, server)) && !cap_addr_eq(&h->addr, server) &&
+                (h->synack.frame || h->echo_reply_frame || h->rst.frame))
                 return h;
     return NULL;
 }
@@ -252,8 +255,9 @@ static void explain_silent(const struct an_engine *e, const struct an_flow_diges
         }
         return;
     }
-    bool other_silent = h && ((h->echo_requests && !h->echo_reply_frame) ||
-                              (h->other_port_syns && !h->synack.frame && !h->rst.frame));
+    /* verdicts.md: ping and another TCP port silent too. */
+    bool other_silent = h && (h->echo_requests && !h->echo_reply_frame) &&
+                        (h->other_port_syns && !h->synack.frame && !h->rst.frame);
     const struct an_host *ctl = control_answered(e, &d->server);
     if (other_silent && ctl) {
         char cip[64];
@@ -805,6 +809,21 @@ static void build_endpoint(const struct an_engine *e, const struct an_ep_acc *ac
     ep->findings |= d->findings;
     ep->rule = rule->name;
     rule->explain(e, d, ep);
+    /* An SNI filter closes every handshake naming the registry; one that
+     * completed with the same name on this address, begun before the
+     * failure showed, says the close was about something else (a TLS
+     * version or cipher the other end refuses, a flaky device).  */
+    const struct an_flow_digest *ok = acc->first[AN_FO_OK];
+    if (ep->verdict == AN_FIREWALL_RESET && d->outcome == AN_FO_CLOSED_AFTER_CH && !d->trigger_forged && ok &&
+        d->sni[0] && strcasecmp(ok->sni, d->sni) == 0 && ok->first_frame < d->trigger.frame) {
+        add_contra(ep, ok->client_hello.frame, "a handshake naming %s to this address completed (connection of frame %llu)",
+                   d->sni, (unsigned long long)ok->first_frame);
+        ep->verdict = AN_CONNECTION_RESET;
+        ep->confidence = AN_CONF_MEDIUM;
+        ep->candidates = 1u << AN_FIREWALL_RESET | 1u << AN_SERVER_RESET;
+        snprintf(ep->reason + strlen(ep->reason), sizeof(ep->reason) - strlen(ep->reason),
+                 "; but another handshake with the same name completed, so a filter on the name alone does not explain it");
+    }
     if (d->via_proxy && d->outcome != AN_FO_PROXY_REFUSED)
         ev_tunnel(ep, d);
     if (d->data_after_rst && d->outcome != AN_FO_FORGED_TO_SERVER)

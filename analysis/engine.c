@@ -181,6 +181,14 @@ void an_engine_fact(struct an_engine *e, const char *line)
     char *copy = strndup(line, LIM_FILE_COMMENT);
     if (copy)
         e->facts[e->n_facts++] = copy;
+    /* A destination the user named as a control counts as one whatever
+     * its prefix (route_blackhole).  */
+    char kind[16], addr[64];
+    struct cap_addr a;
+    struct an_host *h;
+    if (an_fact_get(line, "fact", kind, sizeof(kind)) && strcmp(kind, "control") == 0 &&
+        an_fact_get(line, "addr", addr, sizeof(addr)) && cap_addr_parse(addr, &a) && (h = an_host_get(e, &a)))
+        h->control = true;
 }
 
 void an_engine_damaged(struct an_engine *e, const char *why)

@@ -133,6 +133,7 @@ struct an_host {
     uint64_t other_port_syn_frame;
     uint16_t other_port;
     unsigned other_port_syns;
+    bool control;                   /* a --control destination the user named */
     struct an_host *next;
 };
 
@@ -222,10 +223,11 @@ void an_note_other_tcp(struct an_engine *e, const struct cap_pkt *p);
  * endpoints, failures before ok) and sets the top verdict and summary.  */
 void an_report_conclude(struct an_report *r, const struct an_options *opt);
 
-/* facts.c: applies the facts to a finished report: endpoints the capture
- * could not decide (ok at the TCP/TLS layer, or absent because nothing was
- * captured) get the verdict the facts prove, with probe evidence (frame 0);
- * then the report is concluded again.  */
+/* facts.c: applies the facts to the endpoints the packets decided:
+ * endpoints the capture could not decide (ok at the TCP/TLS layer, or
+ * absent because nothing was captured) get the verdict the facts prove,
+ * with probe evidence (frame 0).  The caller concludes the report once,
+ * after this.  */
 void an_facts_apply(struct an_report *r, const struct an_options *opt, const char *const *facts, size_t n);
 
 /* dnsmap.c */

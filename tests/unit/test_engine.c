@@ -8,6 +8,7 @@
 #include "check.h"
 
 static uint64_t frame;
+static uint16_t client_port = 40000;     /* of the segments built next */
 
 static const struct cap_addr client = { .family = 4, .a = { 198, 18, 1, 2 } };
 static const struct cap_addr server = { .family = 4, .a = { 198, 19, 10, 10 } };
@@ -25,8 +26,8 @@ static struct cap_pkt segment(bool from_client, uint8_t flags, uint32_t seq, uin
     p.proto = 6;
     p.src = from_client ? client : server;
     p.dst = from_client ? server : client;
-    p.sport = from_client ? 40000 : 443;
-    p.dport = from_client ? 443 : 40000;
+    p.sport = from_client ? client_port : 443;
+    p.dport = from_client ? 443 : client_port;
     p.tcp_flags = flags;
     p.seq = seq;
     p.ack = ack;
@@ -387,6 +388,56 @@ static void reset_after_handshake_needs_the_servers_timestamps(void)
     }
 }
 
+/* A TLS 1.2 ServerHello (49 bytes). */
+static const uint8_t server_hello[] = {
+    0x16, 0x03, 0x03, 0x00, 0x2c,               /* record: handshake, 44 bytes */
+    0x02, 0x00, 0x00, 0x28,                     /* ServerHello, 40 bytes */
+    0x03, 0x03,                                 /* TLS 1.2 */
+    1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16,  /* random */
+    17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32,
+    0x00,                                       /* session id: none */
+    0xc0, 0x2f,                                 /* ECDHE-RSA-AES128-GCM-SHA256 */
+    0x00,                                       /* compression: null */
+    0x00, 0x00,                                 /* no extensions */
+};
+
+/* One connection with the same SNI completed before another was closed
+ * right after its ClientHello from the server's distance: not an SNI
+ * filter alone, so the honest parent.  */
+static void close_after_hello_contradicted_by_a_completed_one(void)
+{
+    struct an_engine *e = handshake();       /* client port 40000 */
+    feed(e, segment(true, CAP_TH_ACK | CAP_TH_PSH, 1001, 5001, client_hello, CH_LEN, 64));
+    feed(e, segment(false, CAP_TH_ACK | CAP_TH_PSH, 5001, 1001 + CH_LEN, server_hello, sizeof(server_hello), 126));
+    feed(e, tcp(true, CAP_TH_ACK | CAP_TH_PSH, 1001 + CH_LEN, 5001 + sizeof(server_hello), 100));
+    feed(e, tcp(false, CAP_TH_ACK | CAP_TH_PSH, 5001 + sizeof(server_hello), 1101 + CH_LEN, 100));
+    client_port = 40001;
+    feed(e, tcp(true, CAP_TH_SYN, 7000, 0, 0));
+    feed(e, tcp(false, CAP_TH_SYN | CAP_TH_ACK, 9000, 7001, 0));
+    feed(e, tcp(true, CAP_TH_ACK, 7001, 9001, 0));
+    feed(e, segment(true, CAP_TH_ACK | CAP_TH_PSH, 7001, 9001, client_hello, CH_LEN, 64));
+    feed(e, tcp(false, CAP_TH_RST, 9001, 0, 0));
+    client_port = 40000;
+    struct an_report r = finish(e);
+    CHECK_EQ_STR(an_verdict_name(r.verdict), "connection_reset");
+    CHECK(r.n_endpoints && r.endpoints[0].n_contradictions == 1);
+    an_report_free(&r);
+}
+
+/* SYNs that left with TTL 3 are a traceroute's, not a connection: they
+ * alone make no silent drop.  */
+static void ttl_limited_syns_are_not_a_silent_drop(void)
+{
+    static const struct an_options opt = { .port = 443 };
+    frame = 0;
+    struct an_engine *e = an_engine_new(&opt);
+    feed(e, segment(true, CAP_TH_SYN, 1000, 0, NULL, 0, 3));
+    feed(e, segment(true, CAP_TH_SYN, 1000, 0, NULL, 0, 3));
+    struct an_report r = finish(e);
+    CHECK_EQ_STR(an_verdict_name(r.verdict), "incomplete");
+    an_report_free(&r);
+}
+
 /* A DNS answer cut by the snap length is not a DNS failure. */
 static void dns_answer_cut_by_snap_length_is_incomplete(void)
 {
@@ -435,5 +486,7 @@ int main(void)
     RUN(dns_answer_cut_by_snap_length_is_incomplete);
     RUN(unreachable_then_completed_is_not_icmp);
     RUN(reset_after_handshake_needs_the_servers_timestamps);
+    RUN(close_after_hello_contradicted_by_a_completed_one);
+    RUN(ttl_limited_syns_are_not_a_silent_drop);
     return check_summary();
 }
