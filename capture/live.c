@@ -31,10 +31,14 @@ struct cap_live *cap_live_open(const char *iface, const char *bpf, char *errbuf,
         free(l);
         return NULL;
     }
-    pcap_set_snaplen(l->p, (int)LIM_MAX_RECORD);
+    /* The kernel's ring holds buffer/snaplen packets: with a 256 KiB snap
+     * length 8 MiB was a ring of about 32, and bursts of handshakes were
+     * dropped.  A whole IP packet fits 65535 bytes (offloads are off on
+     * the interfaces that matter, and a cut packet is reported as cut).  */
+    pcap_set_snaplen(l->p, 65535);
     pcap_set_promisc(l->p, 0);
     pcap_set_immediate_mode(l->p, 1);
-    pcap_set_buffer_size(l->p, 8 << 20);
+    pcap_set_buffer_size(l->p, 32 << 20);
     l->nano = pcap_set_tstamp_precision(l->p, PCAP_TSTAMP_PRECISION_NANO) == 0;
     int rc = pcap_activate(l->p);
     if (rc < 0) {
