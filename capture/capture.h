@@ -303,6 +303,66 @@ bool cap_http_is_connect(const uint8_t *buf, size_t len);
  * ended within LIM_HTTP_HEAD bytes.  */
 enum cap_status cap_http_parse_connect(const uint8_t *buf, size_t len, struct cap_http_connect *out);
 
+/* ---- key logs (keylog.c) and decryption (decrypt.c) ---------------------- */
+
+/* The secrets of an NSS key log (SSLKEYLOGFILE) we use. */
+enum cap_secret {
+    CAP_SECRET_MASTER,              /* CLIENT_RANDOM: TLS 1.2 master secret */
+    CAP_SECRET_CLIENT_APP,          /* CLIENT_TRAFFIC_SECRET_0 */
+    CAP_SECRET_SERVER_APP,          /* SERVER_TRAFFIC_SECRET_0 */
+    CAP_SECRET_CLIENT_HS,           /* CLIENT_HANDSHAKE_TRAFFIC_SECRET */
+    CAP_SECRET_SERVER_HS,           /* SERVER_HANDSHAKE_TRAFFIC_SECRET */
+};
+#define CAP_SECRET_MAX 48u
+
+struct cap_keylog;
+struct cap_keylog *cap_keylog_new(void);
+/* Adds the secrets of a key log's text (any number of lines; a last line
+ * without its newline counts).  Returns how many were added; other lines
+ * are counted by cap_keylog_skipped.  */
+size_t cap_keylog_add(struct cap_keylog *k, const uint8_t *text, size_t len);
+size_t cap_keylog_count(const struct cap_keylog *k);
+size_t cap_keylog_skipped(const struct cap_keylog *k);
+/* The secret of `kind` for a connection's client random (the latest line
+ * when several match) into out (CAP_SECRET_MAX bytes).  */
+bool cap_keylog_find(const struct cap_keylog *k, const uint8_t client_random[32], enum cap_secret kind,
+                     uint8_t *out, size_t *outlen);
+/* Wipes the secrets and frees k (NULL is fine). */
+void cap_keylog_free(struct cap_keylog *k);
+
+/* One direction's record protection.  */
+struct cap_tls_keys {
+    uint16_t suite;
+    bool tls13;
+    uint8_t key[32];
+    size_t key_len;
+    uint8_t iv[12];
+    size_t iv_len;
+    uint64_t seq;                   /* of the next record */
+};
+
+enum cap_decrypt {
+    CAP_DECRYPT_OK,
+    CAP_DECRYPT_BAD_TAG,            /* did not authenticate: wrong key or sequence */
+    CAP_DECRYPT_INVALID,            /* not a record these keys can open */
+};
+
+/* True for the suites decrypted: TLS 1.3's three, TLS 1.2 AES-GCM and
+ * ChaCha20-Poly1305.  */
+bool cap_tls_suite_supported(uint16_t suite);
+/* TLS 1.3: keys of one traffic secret (RFC 8446 7.3).  */
+bool cap_tls13_keys(uint16_t suite, const uint8_t *secret, size_t slen, struct cap_tls_keys *k);
+/* TLS 1.2: keys of the client's (server false) or the server's direction. */
+bool cap_tls12_keys(uint16_t suite, const uint8_t master[48], const uint8_t client_random[32],
+                    const uint8_t server_random[32], bool server, struct cap_tls_keys *k);
+void cap_tls_keys_wipe(struct cap_tls_keys *k);
+/* Opens one whole record (header included, len bytes) into out (outcap
+ * bytes; a record's plaintext is at most 2^14 + 256); *type is the content
+ * type (TLS 1.3: the inner one).  The sequence number advances only on
+ * CAP_DECRYPT_OK; on failure out holds nothing.  */
+enum cap_decrypt cap_tls_decrypt(struct cap_tls_keys *k, const uint8_t *rec, size_t len, uint8_t *out, size_t outcap,
+                                 size_t *outlen, uint8_t *type);
+
 /* ---- live capture (live.c) ------------------------------------------------ */
 
 struct cap_live;

@@ -83,6 +83,12 @@
 /* DNS answers remembered to name endpoints.  */
 #define LIM_DNS_NAMES 4096u
 
+/* Key logs: secrets kept (a busy client's SSLKEYLOGFILE over days holds a
+ * few thousand connections) and the longest line read (a label, 64 hex
+ * digits of client random, 96 of secret).  */
+#define LIM_KEYLOG_ENTRIES 65536u
+#define LIM_KEYLOG_LINE 512u
+
 /* HTTP: response header bytes examined, and body bytes examined.  */
 #define LIM_HTTP_HEAD 16384u
 #define LIM_HTTP_BODY 8192u
