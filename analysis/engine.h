@@ -230,6 +230,19 @@ void an_report_conclude(struct an_report *r, const struct an_options *opt);
  * after this.  */
 void an_facts_apply(struct an_report *r, const struct an_options *opt, const char *const *facts, size_t n);
 
+/* An HTTP answer of the registry (probe fact, or decrypted from a capture). */
+struct an_http_answer {
+    const char *request;            /* what was answered, for people: "GET /v2/" */
+    uint64_t frame;                 /* where it was seen; 0 for a probe step */
+    long status;
+    bool registry_headers, bearer;
+    char reason[64], code[64], message[200], client_ip[64];
+};
+/* facts.c: the verdict an HTTP answer proves, on an endpoint the wire left
+ * ok or incomplete (registry_denied, registry_error, proxy_interception
+ * without registry headers; ok for a 401 Bearer challenge), with evidence. */
+void an_http_answer_apply(struct an_endpoint *ep, const struct an_http_answer *a);
+
 /* dnsmap.c */
 void an_dns_packet(struct an_engine *e, const struct cap_pkt *p, bool over_tcp);
 /* The queried name whose answers gave this address, or NULL. */

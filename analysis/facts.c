@@ -314,55 +314,70 @@ static void apply_tls(struct an_endpoint *ep, const char *tls, const char *ctl, 
 }
 
 /* 401 + Bearer + registry headers is the healthy answer (facts 3.2). */
-static void apply_http(struct an_endpoint *ep, const char *http)
+void an_http_answer_apply(struct an_endpoint *ep, const struct an_http_answer *a)
 {
-    char reason[64], code[64], ip[64], msg[200];
-    long status = fact_num(http, "status", 0);
-    bool reg = fact_eq(http, "registry_headers", "1");
-    bool bearer = fact_eq(http, "bearer", "1");
-    fact_str(http, "reason", reason, sizeof(reason));
-    fact_str(http, "code", code, sizeof(code));
-    fact_str(http, "message", msg, sizeof(msg));
-    bool client_ip = an_fact_get(http, "client_ip", ip, sizeof(ip));
-    if (status == 0) {
-        add_ev(ep, "GET /v2/ got no HTTP answer");
-        return;
+    char evb[224];
+    snprintf(evb, sizeof(evb), "%s answered %ld %s%s%s%s", a->request, a->status, a->reason, a->code[0] ? ", code " : "",
+             a->code, a->registry_headers ? ", with registry headers" : ", WITHOUT registry headers");
+    if (ep->n_evidence < AN_MAX_EVIDENCE) {
+        struct an_evidence *ev = &ep->evidence[ep->n_evidence++];
+        memset(ev, 0, sizeof(*ev));
+        ev->frame = a->frame;
+        snprintf(ev->what, sizeof(ev->what), "%s", evb);
     }
-    add_ev(ep, "GET /v2/ answered %ld %s%s%s%s", status, reason, code[0] ? ", code " : "", code,
-           reg ? ", with registry headers" : ", WITHOUT registry headers");
     if (ep->verdict != AN_OK && ep->verdict != AN_INCOMPLETE)
         return;
+    long status = a->status;
+    const char *code = a->code;
     char st[16];
     snprintf(st, sizeof(st), "%ld", status);
-    if (!reg) {
+    if (!a->registry_headers) {
         set_detail(ep, "http_status", st);
         set_verdict(ep, AN_PROXY_INTERCEPTION, AN_CONF_LOW, 0,
-                    "GET /v2/ was answered %ld without the registry's headers (Docker-Distribution-Api-Version, X-Ms-Correlation-Request-Id): something other than the registry answered",
-                    status);
+                    "%s was answered %ld without the registry's headers (Docker-Distribution-Api-Version, X-Ms-Correlation-Request-Id): something other than the registry answered",
+                    a->request, status);
     } else if (status == 403 && strcasecmp(code, "DENIED") == 0) {
         set_detail(ep, "http_status", st);
         set_detail(ep, "code", code);
-        if (client_ip)
-            set_detail(ep, "client_ip", ip);
+        if (a->client_ip[0])
+            set_detail(ep, "client_ip", a->client_ip);
         set_verdict(ep, AN_REGISTRY_DENIED, AN_CONF_HIGH, 0,
                     "the registry answered 403 DENIED%s%s%s: its IP firewall does not allow the client's egress address, or public network access is disabled",
-                    client_ip ? " for the client IP " : "", client_ip ? ip : "", client_ip ? " (the address the registry saw)" : "");
+                    a->client_ip[0] ? " for the client IP " : "", a->client_ip,
+                    a->client_ip[0] ? " (the address the registry saw)" : "");
     } else if (status == 429 || status >= 500 || strcasecmp(code, "REGISTRY_DISALLOWED_OPERATION") == 0 ||
-               strstr(msg, "operation is disallowed") || (status != 401 && status >= 400)) {
+               strstr(a->message, "operation is disallowed") || (status != 401 && status >= 400)) {
         set_detail(ep, "http_status", st);
         if (code[0])
             set_detail(ep, "code", code);
-        set_verdict(ep, AN_REGISTRY_ERROR, AN_CONF_HIGH, 0, "the registry answered GET /v2/ with %ld %s%s%s", status,
-                    reason, code[0] ? ", code " : "", code);
-    } else if (status == 401 && bearer) {
+        set_verdict(ep, AN_REGISTRY_ERROR, AN_CONF_HIGH, 0, "the registry answered %s with %ld %s%s%s", a->request, status,
+                    a->reason, code[0] ? ", code " : "", code);
+    } else if (status == 401 && a->bearer) {
         if (ep->verdict == AN_INCOMPLETE)
             set_verdict(ep, AN_OK, AN_CONF_MEDIUM, 0,
-                        "GET /v2/ got the registry's 401 Bearer challenge: DNS, TCP 443, TLS and the registry front end work%s",
-                        ep->n_flows ? "" : " (no capture to show the packets)");
+                        "%s got the registry's 401 Bearer challenge: DNS, TCP 443, TLS and the registry front end work (no capture to show the packets)",
+                        a->request);
         else
             snprintf(ep->reason + strlen(ep->reason), sizeof(ep->reason) - strlen(ep->reason),
-                     "; GET /v2/ got the registry's 401 Bearer challenge");
+                     "; %s got the registry's 401 Bearer challenge", a->request);
     }
+}
+
+static void apply_http(struct an_endpoint *ep, const char *http)
+{
+    struct an_http_answer a = { .request = "GET /v2/" };
+    a.status = fact_num(http, "status", 0);
+    a.registry_headers = fact_eq(http, "registry_headers", "1");
+    a.bearer = fact_eq(http, "bearer", "1");
+    fact_str(http, "reason", a.reason, sizeof(a.reason));
+    fact_str(http, "code", a.code, sizeof(a.code));
+    fact_str(http, "message", a.message, sizeof(a.message));
+    fact_str(http, "client_ip", a.client_ip, sizeof(a.client_ip));
+    if (a.status == 0) {
+        add_ev(ep, "GET /v2/ got no HTTP answer");
+        return;
+    }
+    an_http_answer_apply(ep, &a);
 }
 
 static bool is_private(const struct an_options *opt, const struct cap_addr *a)
