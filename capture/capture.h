@@ -237,6 +237,9 @@ struct cap_tls_dir {
     bool server_hello;              /* the real ServerHello, never an HRR */
     uint32_t server_hello_offset;
     uint16_t sh_version;            /* negotiated: supported_versions or legacy */
+    uint8_t random[32];             /* the hello's random (RFC 8446 4.1.2, 4.1.3): the
+                                     * client's names its secrets in a key log */
+    uint16_t cipher_suite;          /* the ServerHello's choice */
 
     bool certificate;
     uint32_t certificate_offset;

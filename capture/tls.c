@@ -110,7 +110,9 @@ static bool parse_client_hello(struct rd *m, struct cap_tls_dir *out)
 {
     /* RFC 8446 4.1.2 (and RFC 5246 7.4.1.2). */
     out->ch_version = rd_be16(m);
-    rd_skip(m, 32);                         /* random */
+    const uint8_t *random = rd_bytes(m, 32);
+    if (random)
+        memcpy(out->random, random, 32);
     rd_skip(m, rd_u8(m));                   /* legacy_session_id */
     rd_skip(m, rd_be16(m));                 /* cipher_suites */
     rd_skip(m, rd_u8(m));                   /* legacy_compression_methods */
@@ -130,14 +132,19 @@ static bool parse_client_hello(struct rd *m, struct cap_tls_dir *out)
 /* RFC 8446 4.1.3: ServerHello; a supported_versions extension (RFC 8446
  * 4.2.1, selected_version) overrides legacy_version.  Sets *hrr when the
  * random marks a HelloRetryRequest.  */
-static bool parse_server_hello(struct rd *m, uint16_t *version, bool *hrr)
+static bool parse_server_hello(struct rd *m, uint16_t *version, bool *hrr, struct cap_tls_dir *out)
 {
     *version = rd_be16(m);
     const uint8_t *random = rd_bytes(m, 32);
     rd_skip(m, rd_u8(m));                   /* legacy_session_id_echo */
-    rd_skip(m, 3);                          /* cipher_suite, compression */
+    uint16_t suite = rd_be16(m);
+    rd_skip(m, 1);                          /* compression */
     if (m->bad)
         return false;
+    if (memcmp(random, hrr_random, sizeof hrr_random) != 0) {
+        memcpy(out->random, random, 32);
+        out->cipher_suite = suite;
+    }
     *hrr = memcmp(random, hrr_random, sizeof hrr_random) == 0;
     struct rd exts, e;
     uint16_t type;
@@ -273,7 +280,7 @@ static bool handle_message(uint8_t type, const uint8_t *body, size_t len,
     case TLS_HS_SERVER_HELLO: {
         uint16_t version;
         bool hrr;
-        if (!parse_server_hello(&m, &version, &hrr))
+        if (!parse_server_hello(&m, &version, &hrr, out))
             return false;
         if (hrr) {
             out->hello_retry = true;
