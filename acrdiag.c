@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "analysis/analysis.h"
+#include "analysis/clientlog.h"
 #include "capture/capture.h"
 #include "probe/probe.h"
 
@@ -39,6 +40,10 @@ static const char usage_analyze[] =
     "                         several files are read in order as one capture\n"
     "                         (a ring of any length, one file open at a time)\n"
     "  -r, --read FILE        the same as naming FILE (tcpdump's habit)\n"
+    "  --client-log FILE      what the push client printed (docker, podman, skopeo,\n"
+    "                         oras, az): its lines that name a known failure go\n"
+    "                         beside the wire's verdict; with it, FILE... may be\n"
+    "                         left out\n"
     "  -o, --output FILE      write the report to FILE instead of standard output: a\n"
     "                         regular file is replaced atomically (mode 0666 less the\n"
     "                         umask), a device or FIFO is written in place; - is\n"
@@ -98,6 +103,7 @@ struct cli {
     const char *output;
     int color;              /* -1 auto, 0 never, 1 always */
     struct an_options an;
+    const char *client_log;     /* analyze --client-log */
     const char **files;     /* argv's, in command-line order; room for argc */
     unsigned n_files;
     /* watch */
@@ -132,6 +138,7 @@ static bool parse_seconds(const char *s, double *out)
 
 static int parse_options(int argc, char **argv, struct cli *c)
 {
+    enum { O_CLIENT_LOG = 512 };
     enum { O_JSON = 256, O_MARKDOWN, O_HOST, O_PORT, O_PRIVATE, O_COLOR, O_NO_COLOR, O_DURATION,
            O_IDLE, O_USER, O_JSON_LINES };
     /* Options anywhere, in the order given: a leading '-' makes getopt hand
@@ -154,6 +161,7 @@ static int parse_options(int argc, char **argv, struct cli *c)
         { "until-idle", required_argument, NULL, O_IDLE },
         { "user", required_argument, NULL, O_USER },
         { "read", required_argument, NULL, 'r' },
+        { "client-log", required_argument, NULL, O_CLIENT_LOG },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, 'V' },
         { NULL, 0, NULL, 0 },
@@ -218,6 +226,12 @@ static int parse_options(int argc, char **argv, struct cli *c)
                 return fail_usage("--color wants auto, never or always", optarg);
             break;
         case O_NO_COLOR: c->color = 0; break;
+        case O_CLIENT_LOG:
+            if (c->watch)
+                return fail_usage("option only for analyze (watch -- COMMAND reads the command's output)",
+                                  "--client-log");
+            c->client_log = optarg;
+            break;
         case 'i': c->iface = optarg; break;
         case 'w': c->write_path = optarg; break;
         case O_USER: c->user = optarg; break;
@@ -241,7 +255,7 @@ static int parse_options(int argc, char **argv, struct cli *c)
     }
     for (int i = optind; i < argc; i++)     /* after -- */
         c->files[c->n_files++] = argv[i];
-    if (c->n_files == 0)
+    if (c->n_files == 0 && !c->client_log)
         return fail_usage("analyze needs at least one capture file", NULL);
     return 0;
 }
@@ -721,11 +735,28 @@ static int cmd_analyze(int argc, char **argv)
     /* The text report shows no times: it need not read anything again. */
     locate_evidence(&c, spans, &r, c.format != FMT_TEXT, &pg);
     free(spans);
+    /* The client's own words, beside (or, inside TLS, beyond) the wire's. */
+    struct an_client *cl = NULL;
+    if (c.client_log) {
+        cl = malloc(sizeof(*cl));
+        if (cl)
+            cl_init(cl, c.client_log, false);
+        if (!cl || !cl_read_file(cl, c.client_log)) {
+            fprintf(stderr, "acrdiag: --client-log %s: %s\n", c.client_log, cl ? strerror(errno) : "out of memory");
+            free(cl);
+            an_report_free(&r);
+            free(c.files);
+            output_abort(&out);
+            return 2;
+        }
+        cl_apply(cl, &r);
+    }
 
     errno = 0;
     int wrc = write_report(&c, out.fp, &r);
     int status = an_exit_status(r.verdict);
     an_report_free(&r);
+    free(cl);
     free(c.files);
     if (output_close(&out, wrc) != 0)
         return 2;
@@ -958,7 +989,7 @@ static bool takes_value(const char *opt)
 {
     static const char *const with_value[] = {
         "-o", "-r", "-i", "-w", "--output", "--read", "--interface", "--write", "--host", "--port",
-        "--private-net", "--duration", "--until-idle", "--user",
+        "--private-net", "--duration", "--until-idle", "--user", "--client-log",
         /* probe's (probe/cli.c) */
         "--dns-server", "--data-endpoint", "--region", "--control", "--cacert", "--timeout",
     };

@@ -29,6 +29,7 @@ enum an_verdict {
     AN_TLS_FAILURE,
     AN_MTU_BLACKHOLE,
     AN_REGISTRY_DENIED,
+    AN_REGISTRY_WRITE_DISABLED,
     AN_REGISTRY_ERROR,
     AN_LOCAL_NO_ROUTE,
     AN_INCOMPLETE,
@@ -138,6 +139,10 @@ struct an_capture_info {
 
 #define AN_MAX_CONTROLS 8
 
+/* The client's own words (analysis/clientlog.h): analyze --client-log,
+ * watch -- COMMAND.  */
+struct an_client;
+
 /* A control destination of the probe (--control, in any prefix): reported
  * as what it shows (the path to somewhere else works), never as an endpoint
  * with a verdict of its own.  */
@@ -161,6 +166,7 @@ struct an_report {
     struct an_capture_info capture;
     struct an_control controls[AN_MAX_CONTROLS];    /* from the probe's facts */
     unsigned n_controls;
+    const struct an_client *client; /* the client's log (borrowed), or NULL */
 };
 
 void an_report_free(struct an_report *r);

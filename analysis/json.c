@@ -8,6 +8,7 @@
 #include <jansson.h>
 
 #include "analysis/analysis.h"
+#include "analysis/clientlog.h"
 #include "analysis/wirestr.h"
 
 /* A JSON string from text the wire may have shaped; NULL only when memory
@@ -260,6 +261,35 @@ static json_t *controls(const struct an_report *r, bool *ok)
     return arr;
 }
 
+/* "client": the client's own words (analyze --client-log, watch -- COMMAND). */
+static json_t *client(const struct an_client *c, bool *ok)
+{
+    json_t *o = json_object(), *arr = json_array();
+
+    set(o, "source", safe_string(c->source, sizeof c->source), ok);
+    set(o, "from_command", json_boolean(c->from_command), ok);
+    set(o, "exit_status", c->has_exit ? json_integer(c->exit_status) : json_null(), ok);
+    set(o, "lines_read", json_integer((json_int_t)c->lines_read), ok);
+    set(o, "truncated", json_boolean(c->truncated), ok);
+    set(o, "decided", c->decided < AN_VERDICT_COUNT ? json_string(an_verdict_name(c->decided)) : json_null(), ok);
+    for (unsigned i = 0; i < c->n_lines && i < CL_KIND_COUNT; i++) {
+        const struct cl_line *l = &c->lines[i];
+        json_t *m = json_object();
+
+        set(m, "line", json_integer((json_int_t)l->lineno), ok);
+        set(m, "kind", json_string(cl_kind_name(l->kind)), ok);
+        set(m, "text", safe_string(l->text, sizeof l->text), ok);
+        set(m, "repeats", json_integer((json_int_t)l->repeats), ok);
+        set(m, "agreement", json_string(cl_agreement_name(l->agreement)), ok);
+        set(m, "explanation", safe_string(l->explanation, sizeof l->explanation), ok);
+        if (l->client_ip[0])
+            set(m, "client_ip", safe_string(l->client_ip, sizeof l->client_ip), ok);
+        append(arr, m, ok);
+    }
+    set(o, "matched", arr, ok);
+    return o;
+}
+
 int an_write_json(FILE *out, const struct an_report *r, const char *version)
 {
     bool ok = true;
@@ -280,6 +310,8 @@ int an_write_json(FILE *out, const struct an_report *r, const char *version)
         set(root, "controls", controls(r, &ok), &ok);
     if (r->options)
         set(root, "options", options(r->options, &ok), &ok);
+    if (r->client)
+        set(root, "client", client(r->client, &ok), &ok);
 
     errno = 0;
     if (!ok) {

@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "analysis/analysis.h"
+#include "analysis/clientlog.h"
 #include "analysis/wirestr.h"
 
 static bool is_space(int c)
@@ -416,6 +417,32 @@ static void put_endpoint(FILE *out, const struct an_endpoint *ep, bool files)
     fputc('\n', out);
 }
 
+/* "The client said:" the client's log lines beside the wire's verdict. */
+static void put_client(FILE *out, const struct an_client *c)
+{
+    fputs("**The client said** (", out);
+    put_md(out, c->source[0] ? c->source : "client", sizeof c->source);
+    if (c->has_exit)
+        fprintf(out, ", exit status %d", c->exit_status);
+    fprintf(out, ", %lu line%s%s):\n\n", c->lines_read, c->lines_read == 1 ? "" : "s",
+            c->truncated ? ", only the first 64 MiB read" : "");
+    if (!c->n_lines)
+        fputs("- nothing acrdiag recognizes as a known failure\n", out);
+    for (unsigned i = 0; i < c->n_lines && i < CL_KIND_COUNT; i++) {
+        const struct cl_line *l = &c->lines[i];
+
+        fprintf(out, "- line %lu (`%s`", l->lineno, cl_kind_name(l->kind));
+        if (l->repeats > 1)
+            fprintf(out, ", %lu times", l->repeats);
+        fprintf(out, ", %s): ", cl_agreement_name(l->agreement));
+        put_md(out, l->text, sizeof l->text);
+        fputs("; ", out);
+        put_md(out, l->explanation, sizeof l->explanation);
+        fputc('\n', out);
+    }
+    fputc('\n', out);
+}
+
 int an_write_markdown(FILE *out, const struct an_report *r, const char *version)
 {
     errno = 0;
@@ -423,6 +450,8 @@ int an_write_markdown(FILE *out, const struct an_report *r, const char *version)
             an_verdict_name(r->verdict));
     put_md(out, r->summary, sizeof r->summary);
     fputs("\n\n", out);
+    if (r->client)
+        put_client(out, r->client);
     put_capture(out, r, version);
 
     if (r->n_endpoints) {

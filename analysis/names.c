@@ -19,6 +19,7 @@ static const char *const verdict_names[AN_VERDICT_COUNT] = {
     [AN_TLS_FAILURE] = "tls_failure",
     [AN_MTU_BLACKHOLE] = "mtu_blackhole",
     [AN_REGISTRY_DENIED] = "registry_denied",
+    [AN_REGISTRY_WRITE_DISABLED] = "registry_write_disabled",
     [AN_REGISTRY_ERROR] = "registry_error",
     [AN_LOCAL_NO_ROUTE] = "local_no_route",
     [AN_INCOMPLETE] = "incomplete",
@@ -115,6 +116,13 @@ static const char *const remedies[AN_VERDICT_COUNT] = {
         "the registry's firewall rules, or use the private endpoint; check publicNetworkAccess "
         "(az acr show --query publicNetworkAccess) and that DNS resolves <name> to the private "
         "endpoint's address.",
+    [AN_REGISTRY_WRITE_DISABLED] =
+        "The registry refused the write: \"The operation is disallowed on this registry, repository or "
+        "image\". Check whether the repository or image is locked: az acr repository show --name "
+        "<registry> --repository <repo> (and --image <repo>:<tag>) and look at changeableAttributes: "
+        "writeEnabled false locks it (az acr repository update --write-enabled true to unlock, if the "
+        "lock is not deliberate). Otherwise the registry is at its storage limit: compare az acr "
+        "show-usage with the SKU's included storage and delete untagged manifests or move to a larger SKU.",
     [AN_REGISTRY_ERROR] =
         "The registry answered with an error: for 429 TOOMANYREQUESTS wait and retry with fewer "
         "concurrent requests, for 5xx retry later and check Azure status. For \"operation is "

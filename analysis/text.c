@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "analysis/analysis.h"
+#include "analysis/clientlog.h"
 #include "analysis/wirestr.h"
 
 /* Writes at most max bytes of s (stopping at a NUL): printable UTF-8 as it
@@ -129,7 +130,8 @@ static void put_endpoint(FILE *out, const struct an_endpoint *ep, const struct a
             put_where(out, e, files);
             fputs("  ", out);
         } else {
-            fputs("  probe  ", out);
+            /* A line of the client's log (clientlog.c) is no probe step. */
+            fputs(strncmp(e->what, "client log line ", 16) == 0 ? "  client  " : "  probe  ", out);
         }
         put_safe(out, e->what, sizeof e->what);
         fputc('\n', out);
@@ -175,6 +177,32 @@ static void put_utc(FILE *out, int64_t ns)
         fputs(buf, out);
     else
         fputs("(time out of range)", out);
+}
+
+/* "The client said:" the lines of the client's log that name a known
+ * failure, each with how it stands to the wire's verdict.  */
+static void put_client(FILE *out, const struct an_client *c)
+{
+    fputs("\nThe client said (", out);
+    put_safe(out, c->source[0] ? c->source : "client", sizeof c->source);
+    if (c->has_exit)
+        fprintf(out, ", exit status %d", c->exit_status);
+    fprintf(out, ", %lu line%s%s):\n", c->lines_read, c->lines_read == 1 ? "" : "s",
+            c->truncated ? ", only the first 64 MiB read" : "");
+    if (!c->n_lines)
+        fputs("  nothing acrdiag recognizes as a known failure\n", out);
+    for (unsigned i = 0; i < c->n_lines && i < CL_KIND_COUNT; i++) {
+        const struct cl_line *l = &c->lines[i];
+
+        fprintf(out, "  line %lu: ", l->lineno);
+        put_safe(out, l->text, sizeof l->text);
+        fprintf(out, "  [%s", cl_kind_name(l->kind));
+        if (l->repeats > 1)
+            fprintf(out, ", %lu times", l->repeats);
+        fprintf(out, "]\n    %s: ", cl_agreement_name(l->agreement));
+        put_safe(out, l->explanation, sizeof l->explanation);
+        fputc('\n', out);
+    }
 }
 
 static void put_capture(FILE *out, const struct an_capture_info *c)
@@ -224,6 +252,8 @@ int an_write_text(FILE *out, const struct an_report *r, const struct an_write_op
         put_safe(out, r->summary, sizeof r->summary);
     }
     fputc('\n', out);
+    if (r->client)
+        put_client(out, r->client);
 
     for (unsigned i = 0; i < r->n_endpoints; i++) {
         fputc('\n', out);

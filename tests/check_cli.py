@@ -826,6 +826,69 @@ def markdown_report(tmp):
               "tcpdump -i any -s 0 -w push.pcap 'port 443 or port 53 or icmp or icmp6'" in r.text(), r.text()[:800])
 
 
+def client_log(tmp):
+    """analyze --client-log: the client's own words beside the wire's verdict
+    (issue 11 item 3)."""
+    logs = os.path.join(REPO, "tests", "data", "clientlog")
+    healthy = os.path.join(REPO, "pcaps", "healthy.curl.pcap")
+    nsg = os.path.join(REPO, "pcaps", "nsg_drop.curl.pcap")
+    denied = os.path.join(logs, "docker-denied.log")
+    r = run(["analyze", "--json", "--client-log", denied, healthy])
+    sane("client-log denied", r, (1,))
+    doc = r.json() or {}
+    cl = doc.get("client") or {}
+    check("client-log denied: registry_denied", doc.get("verdict") == "registry_denied", repr(r))
+    check("client-log denied: client object", cl.get("decided") == "registry_denied" and
+          [m.get("agreement") for m in cl.get("matched", [])] == ["adds"], repr(cl)[:300])
+    ep = (doc.get("endpoints") or [{}])[0]
+    check("client-log denied: client_ip detail", (ep.get("detail") or {}).get("client_ip") == "203.0.113.7",
+          repr(ep)[:300])
+    check("client-log denied: frame-less evidence", any(e.get("what", "").startswith("client log line 3:")
+                                                        and "frame" not in e for e in ep.get("evidence", [])))
+    r = run(["analyze", "--client-log", denied, healthy])
+    lines = r.text().split("\n")
+    check("client-log text: The client said right after the verdict",
+          lines[0].startswith("VERDICT registry_denied") and lines[2].startswith("The client said ("), r.text()[:300])
+    r = run(["analyze", "--markdown", "--client-log", denied, healthy])
+    check("client-log markdown", "**The client said**" in r.text() and "`registry_ip_denied`" in r.text(),
+          r.text()[:300])
+    # A network fault on the wire comes first; a timeout agrees with it.
+    if os.path.exists(nsg):
+        r = run(["analyze", "--json", "--client-log", os.path.join(logs, "docker-timeout.log"), nsg])
+        doc = r.json() or {}
+        m = ((doc.get("client") or {}).get("matched") or [{}])[0]
+        check("client-log timeout agrees with a silent drop",
+              doc.get("verdict") in ("silent_drop", "nsg_drop") and m.get("agreement") == "agrees" and
+              m.get("repeats") == 2, repr(doc.get("client"))[:300])
+        r = run(["analyze", "--json", "--client-log", denied, nsg])
+        doc = r.json() or {}
+        check("client-log: the wire's fault stands over the client's words",
+              doc.get("verdict") in ("silent_drop", "nsg_drop") and doc["client"]["decided"] is None, repr(r))
+    # The log alone; the seed's error 1.
+    r = run(["analyze", "--json", "--client-log", os.path.join(logs, "docker-disallowed.log")])
+    sane("client-log alone", r, (1,))
+    check("client-log alone: registry_write_disabled", (r.json() or {}).get("verdict") == "registry_write_disabled",
+          repr(r))
+    # Nothing known: the wire's verdict and status stand.
+    r = run(["analyze", "--client-log", os.path.join(logs, "docker-nothing.log"), healthy])
+    check("client-log nothing known", r.rc == 0 and "nothing acrdiag recognizes" in r.text(), repr(r))
+    # Bad input: missing log, a directory, terminal escapes in the log.
+    for bad in (os.path.join(tmp, "no-such.log"), tmp):
+        r = run(["analyze", "--client-log", bad, healthy])
+        sane("client-log unreadable %s" % os.path.basename(bad), r, (2,))
+    evil = os.path.join(tmp, "evil.log")
+    with open(evil, "wb") as f:
+        f.write(b"\x1b]0;pwned\x07\x1b[31mread: connection reset by peer \xff\xfe\n" + b"x" * 100000 + b" EOF\n")
+    r = run(["analyze", "--client-log", evil, healthy])
+    sane("client-log escapes", r, (0, 1))
+    check("client-log escapes: no raw ESC or invalid UTF-8", b"\x1b" not in r.out and b"\xff" not in r.out,
+          repr(r.out[:300]))
+    r = run(["analyze", "--json", "--client-log", evil, healthy])
+    check("client-log escapes: JSON", r.json() is not None, repr(r))
+    r = run(["watch", "--client-log", denied])
+    sane("client-log is for analyze", r, (2,))
+
+
 def main():
     if not os.access(ACRDIAG, os.X_OK):
         print("FAIL no binary at %s" % ACRDIAG)
@@ -845,6 +908,7 @@ def main():
         colour()
         progress(tmp)
         markdown_report(tmp)
+        client_log(tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     print(schema.report())
