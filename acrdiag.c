@@ -12,6 +12,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+
 #include "analysis/analysis.h"
 #include "analysis/clientlog.h"
 #include "capture/capture.h"
@@ -44,6 +46,9 @@ static const char usage_analyze[] =
     "                         oras, az): its lines that name a known failure go\n"
     "                         beside the wire's verdict; with it, FILE... may be\n"
     "                         left out\n"
+    "  --keylog FILE          TLS secrets in the NSS key log format (SSLKEYLOGFILE):\n"
+    "                         the registry's HTTP answers are decrypted (pcapng\n"
+    "                         Decryption Secrets Blocks are read as well)\n"
     "  -o, --output FILE      write the report to FILE instead of standard output: a\n"
     "                         regular file is replaced atomically (mode 0666 less the\n"
     "                         umask), a device or FIFO is written in place; - is\n"
@@ -104,6 +109,8 @@ struct cli {
     int color;              /* -1 auto, 0 never, 1 always */
     struct an_options an;
     const char *client_log;     /* analyze --client-log */
+    const char *keylog_path;    /* analyze --keylog */
+    struct cap_keylog *keylog;  /* its secrets and those of the files' DSBs */
     const char **files;     /* argv's, in command-line order; room for argc */
     unsigned n_files;
     /* watch */
@@ -140,7 +147,7 @@ static int parse_options(int argc, char **argv, struct cli *c)
 {
     enum { O_CLIENT_LOG = 512 };
     enum { O_JSON = 256, O_MARKDOWN, O_HOST, O_PORT, O_PRIVATE, O_COLOR, O_NO_COLOR, O_DURATION,
-           O_IDLE, O_USER, O_JSON_LINES };
+           O_IDLE, O_USER, O_JSON_LINES, O_KEYLOG };
     /* Options anywhere, in the order given: a leading '-' makes getopt hand
      * over each operand as option 1 where it stands (files keep the order of
      * the command line, with -r FILE among them); -- ends the options.  */
@@ -161,6 +168,7 @@ static int parse_options(int argc, char **argv, struct cli *c)
         { "until-idle", required_argument, NULL, O_IDLE },
         { "user", required_argument, NULL, O_USER },
         { "read", required_argument, NULL, 'r' },
+        { "keylog", required_argument, NULL, O_KEYLOG },
         { "client-log", required_argument, NULL, O_CLIENT_LOG },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, 'V' },
@@ -226,6 +234,11 @@ static int parse_options(int argc, char **argv, struct cli *c)
                 return fail_usage("--color wants auto, never or always", optarg);
             break;
         case O_NO_COLOR: c->color = 0; break;
+        case O_KEYLOG:
+            if (c->watch)
+                return fail_usage("option only for analyze", "--keylog");
+            c->keylog_path = optarg;
+            break;
         case O_CLIENT_LOG:
             if (c->watch)
                 return fail_usage("option only for analyze (watch -- COMMAND reads the command's output)",
@@ -375,6 +388,7 @@ static int read_files(const struct cli *c, struct an_engine *e, struct span *spa
             return 2;
         }
         cap_file_set_next_frame(f, next_frame);
+        cap_file_set_keylog(f, c->keylog);
         struct cap_record rec;
         uint64_t records = 0, unsupported = 0;
         uint32_t bad_linktype = 0;
@@ -689,6 +703,31 @@ static int output_close(struct output *o, int wrc)
     return 0;
 }
 
+/* --keylog FILE: read whole (at most LIM_KEYLOG_FILE bytes) into k.
+ * Returns 0, or 2 after one line on stderr.  The secrets are never
+ * printed.  */
+static int read_keylog(const char *path, struct cap_keylog *k)
+{
+    FILE *fp = fopen(path, "r");
+    if (!fp) {
+        fprintf(stderr, "acrdiag: --keylog %s: %s\n", path, strerror(errno));
+        return 2;
+    }
+    uint8_t *buf = malloc(LIM_KEYLOG_FILE);
+    size_t n = buf ? fread(buf, 1, LIM_KEYLOG_FILE, fp) : 0;
+    bool err = ferror(fp);
+    fclose(fp);
+    if (!buf || err) {
+        fprintf(stderr, "acrdiag: --keylog %s: %s\n", path, buf ? "read error" : "out of memory");
+        free(buf);
+        return 2;
+    }
+    cap_keylog_add(k, buf, n);
+    OPENSSL_cleanse(buf, n);
+    free(buf);
+    return 0;
+}
+
 static int cmd_analyze(int argc, char **argv)
 {
     struct cli c = { .format = FMT_TEXT, .color = -1, .an = { .port = 443 } };
@@ -703,9 +742,18 @@ static int cmd_analyze(int argc, char **argv)
         free(c.files);
         return rc;
     }
+    c.keylog = cap_keylog_new();
+    if (c.keylog && c.keylog_path && (rc = read_keylog(c.keylog_path, c.keylog)) != 0) {
+        cap_keylog_free(c.keylog);
+        free(c.files);
+        output_abort(&out);
+        return rc;
+    }
+    c.an.keylog = c.keylog;
     struct an_engine *e = an_engine_new(&c.an);
     struct span *spans = calloc(c.n_files, sizeof(*spans));
     if (!e || !spans) {
+        cap_keylog_free(c.keylog);
         an_engine_free(e);
         free(spans);
         free(c.files);
@@ -719,6 +767,7 @@ static int cmd_analyze(int argc, char **argv)
     progress_done(&pg);
     if (rc) {
         an_engine_free(e);
+        cap_keylog_free(c.keylog);
         free(spans);
         free(c.files);
         output_abort(&out);
@@ -727,6 +776,7 @@ static int cmd_analyze(int argc, char **argv)
     struct an_report r;
     an_engine_finish(e, "analyze", &r);
     an_engine_free(e);
+    cap_keylog_free(c.keylog);
     r.options = &c.an;
     r.capture.n_files = c.n_files;
     r.capture.all_files = c.files;

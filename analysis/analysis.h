@@ -189,6 +189,9 @@ struct an_options {
      * RFC 1918, 100.64/10 and fc00::/7 unless --private-net is given.  */
     struct an_prefix private_nets[AN_MAX_PRIVATE_NETS];
     unsigned n_private_nets;
+    /* TLS secrets (--keylog, pcapng Decryption Secrets Blocks), borrowed;
+     * NULL: nothing is decrypted.  */
+    const struct cap_keylog *keylog;
 };
 
 struct an_engine;

@@ -424,10 +424,37 @@ static bool header_only(enum an_flow_outcome o)
     return o == AN_FO_SILENT || o == AN_FO_RST_AT_SYN || o == AN_FO_ICMP;
 }
 
+/* What the key log opened: the first HTTP response's status, registry
+ * headers and error, as the prober's fact would carry them.  */
+static void fill_decrypted(const struct cap_flow *f, struct an_flow_digest *d)
+{
+    const struct cap_decrypted *x = f->decrypted;
+    if (!x)
+        return;
+    d->decrypted = true;
+    d->dec_ok = x->records_ok;
+    d->dec_failed = x->records_failed;
+    d->dec_failed_ref = x->failed;
+    if (!x->http)
+        return;
+    const struct cap_http_resp *r = &x->resp;
+    d->dec_http = true;
+    d->http.request = "the first request on the connection (decrypted)";
+    d->http.frame = x->http_ref.frame;
+    d->http.status = r->status;
+    d->http.registry_headers = r->has_docker_api_version || r->has_ms_correlation;
+    d->http.bearer = r->bearer_challenge;
+    snprintf(d->http.reason, sizeof(d->http.reason), "%s", r->reason);
+    snprintf(d->http.code, sizeof(d->http.code), "%s", r->error_code);
+    snprintf(d->http.message, sizeof(d->http.message), "%.199s", r->error_message);
+    snprintf(d->http.client_ip, sizeof(d->http.client_ip), "%s", r->denied_client_ip);
+}
+
 void an_classify_flow(const struct an_engine *e, const struct cap_flow *f, struct an_flow_digest *d)
 {
     fill_basics(f, d);
     fill_tls(f, d);
+    fill_decrypted(f, d);
     d->outcome = decide_outcome(e, f, d);
     /* Truncation is not evidence (verdicts.md principle 4): an ok needs the
      * whole handshake, anything else all of the flow.  */

@@ -703,6 +703,28 @@ static void explain_proxy_refused(const struct an_engine *e, const struct an_flo
                ip, d->sport, tn->target, tn->target_port, waited);
 }
 
+/* The registry's answer read with a key log: the verdict it proves on a
+ * connection the wire left ok (an_http_answer_apply, as the prober's), or
+ * one line saying the keys did not open it.  */
+static void explain_decrypted(const struct an_flow_digest *d, struct an_endpoint *ep)
+{
+    if (d->dec_ok == 0) {
+        add_ev(ep, d->dec_failed_ref.frame, "the key log holds secrets for this connection, but its records do not authenticate with them (%u tried): a wrong key log, nothing decrypted",
+               d->dec_failed);
+        return;
+    }
+    if (!d->dec_http) {
+        add_ev(ep, 0, "%u records decrypted with the key log, no HTTP/1.x response among them (HTTP/2 is not read yet)",
+               d->dec_ok);
+        return;
+    }
+    add_ev(ep, 0, "%u records of the server decrypted with the key log (%s)", d->dec_ok,
+           d->sh_version >= CAP_TLS_1_3 ? "TLS 1.3" : "TLS 1.2");
+    /* A verdict the answer proves has no wire rule: rule null, as for the
+     * prober's facts (verdicts.md).  */
+    an_http_answer_apply(ep, &d->http);
+}
+
 /* ---- the rules ------------------------------------------------------------ */
 
 /* One row per flow outcome, in rank order: the most specific failure first,
@@ -826,6 +848,8 @@ static void build_endpoint(const struct an_engine *e, const struct an_ep_acc *ac
     }
     if (d->via_proxy && d->outcome != AN_FO_PROXY_REFUSED)
         ev_tunnel(ep, d);
+    if (d->decrypted)
+        explain_decrypted(d, ep);
     if (d->data_after_rst && d->outcome != AN_FO_FORGED_TO_SERVER)
         add_ev(ep, d->data_after_rst_ref.frame, "data arrived after the RST of frame %llu",
                (unsigned long long)d->first_rst_frame);

@@ -140,6 +140,7 @@ struct an_engine *an_engine_new(const struct an_options *opt)
         free(e);
         return NULL;
     }
+    cap_flows_set_keylog(e->flows, opt->keylog);
     e->info.first_ts_ns = -1;
     return e;
 }

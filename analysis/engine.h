@@ -34,6 +34,14 @@ enum an_flow_outcome {
     AN_FO_COUNT
 };
 
+/* An HTTP answer of the registry (probe fact, or decrypted from a capture). */
+struct an_http_answer {
+    const char *request;            /* what was answered, for people: "GET /v2/" */
+    uint64_t frame;                 /* where it was seen; 0 for a probe step */
+    long status;
+    bool registry_headers, bearer;
+    char reason[64], code[64], message[200], client_ip[64];
+};
 /* A flow outcome with the facts needed to explain it. */
 struct an_flow_digest {
     enum an_flow_outcome outcome;
@@ -78,6 +86,12 @@ struct an_flow_digest {
     bool proxy_silent;              /* no reply: the proxy closed, or never answered */
     bool proxy_closed;              /* ... and the proxy reset or closed the connection */
     int64_t proxy_waited_ns;        /* from the CONNECT to the close or the capture's end */
+    /* The server's records opened with a key log (flow.h cap_decrypted). */
+    bool decrypted;
+    unsigned dec_ok, dec_failed;
+    struct cap_ref dec_failed_ref;
+    bool dec_http;
+    struct an_http_answer http;
 };
 
 /* A flow's events in frame order (timeline.c). */
@@ -230,14 +244,6 @@ void an_report_conclude(struct an_report *r, const struct an_options *opt);
  * after this.  */
 void an_facts_apply(struct an_report *r, const struct an_options *opt, const char *const *facts, size_t n);
 
-/* An HTTP answer of the registry (probe fact, or decrypted from a capture). */
-struct an_http_answer {
-    const char *request;            /* what was answered, for people: "GET /v2/" */
-    uint64_t frame;                 /* where it was seen; 0 for a probe step */
-    long status;
-    bool registry_headers, bearer;
-    char reason[64], code[64], message[200], client_ip[64];
-};
 /* facts.c: the verdict an HTTP answer proves, on an endpoint the wire left
  * ok or incomplete (registry_denied, registry_error, proxy_interception
  * without registry headers; ok for a 401 Bearer challenge), with evidence. */

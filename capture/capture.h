@@ -61,6 +61,11 @@ uint64_t cap_file_position(const struct cap_file *f);
 
 void cap_file_close(struct cap_file *f);
 
+/* Secrets of pcapng Decryption Secrets Blocks (a TLS key log) are added to
+ * k as they are read (NULL: ignored).  */
+struct cap_keylog;
+void cap_file_set_keylog(struct cap_file *f, struct cap_keylog *k);
+
 /* ---- packet summaries (decode.c) ----------------------------------------- */
 
 struct cap_addr {

@@ -3,6 +3,8 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include <openssl/crypto.h>
+
 #include "capture.h"
 
 /* Bytes of one direction written so far, as (start, end) runs with the
@@ -69,6 +71,7 @@ struct cap_flow_table {
     uint64_t streams_denied;
     uint64_t seed;
     struct flow_list open, closed;
+    const struct cap_keylog *keylog;
     cap_flow_done_fn done;
     void *ctx;
 };
@@ -357,6 +360,8 @@ static void flow_release(struct cap_flow_table *t, uint32_t i)
         t->done(t->ctx, f);
     free(f->tunnel);
     f->tunnel = NULL;
+    free(f->decrypted);
+    f->decrypted = NULL;
     for (int d = 0; d < 2; d++) {
         if (f->dir[d].tls)
             t->live_tls--;
@@ -391,6 +396,11 @@ void cap_flows_free(struct cap_flow_table *t)
     free(t->free_slots);
     free(t->buckets);
     free(t);
+}
+
+void cap_flows_set_keylog(struct cap_flow_table *t, const struct cap_keylog *k)
+{
+    t->keylog = k;
 }
 
 uint64_t cap_flows_evicted(const struct cap_flow_table *t)
@@ -694,6 +704,101 @@ static void fold_head_runs(struct cap_stream *s)
     s->n_runs = k + 1;
 }
 
+/* The server's stream of a flow whose secrets the key log holds is kept
+ * to its end and opened then: allocates f->decrypted when it is.  */
+static bool decrypt_wanted(const struct cap_flow_table *t, struct cap_flow *f)
+{
+    if (f->keys_checked)
+        return f->decrypted != NULL;
+    const struct cap_tls_facts *c = f->dir[CAP_C2S].tls, *s = f->dir[CAP_S2C].tls;
+    if (!t->keylog || !c || !s || !c->tls.client_hello || !s->tls.server_hello)
+        return false;           /* not known yet: asked again */
+    f->keys_checked = true;
+    uint8_t secret[CAP_SECRET_MAX];
+    size_t sl;
+    bool t13 = s->tls.sh_version >= CAP_TLS_1_3;
+    if (!cap_tls_suite_supported(s->tls.cipher_suite) ||
+        !cap_keylog_find(t->keylog, c->tls.random, t13 ? CAP_SECRET_SERVER_APP : CAP_SECRET_MASTER, secret, &sl))
+        return false;
+    OPENSSL_cleanse(secret, sizeof(secret));
+    f->decrypted = calloc(1, sizeof(*f->decrypted));
+    return f->decrypted != NULL;
+}
+
+/* Opens the server's records kept in s: TLS 1.3 ones (outer type 23) with
+ * the handshake secret while they authenticate, then with the traffic
+ * secret; TLS 1.2 ones after the ChangeCipherSpec with the keys of the
+ * master secret.  The application data's first LIM_HTTP_HEAD +
+ * LIM_HTTP_BODY bytes are read as an HTTP/1.x response.  */
+static void decrypt_server(const struct cap_flow_table *t, struct cap_flow *f, const struct cap_stream *s)
+{
+    struct cap_decrypted *dx = f->decrypted;
+    const struct cap_tls_dir *c = &f->dir[CAP_C2S].tls->tls, *sv = &f->dir[CAP_S2C].tls->tls;
+    bool t13 = sv->sh_version >= CAP_TLS_1_3;
+    struct cap_tls_keys hs, ap;
+    uint8_t secret[CAP_SECRET_MAX];
+    size_t sl;
+    bool have_hs = false, have_ap;
+    if (t13) {
+        have_hs = cap_keylog_find(t->keylog, c->random, CAP_SECRET_SERVER_HS, secret, &sl) &&
+                  cap_tls13_keys(sv->cipher_suite, secret, sl, &hs);
+        have_ap = cap_keylog_find(t->keylog, c->random, CAP_SECRET_SERVER_APP, secret, &sl) &&
+                  cap_tls13_keys(sv->cipher_suite, secret, sl, &ap);
+    } else {
+        have_ap = cap_keylog_find(t->keylog, c->random, CAP_SECRET_MASTER, secret, &sl) && sl == 48 &&
+                  cap_tls12_keys(sv->cipher_suite, secret, c->random, sv->random, true, &ap);
+    }
+    OPENSSL_cleanse(secret, sizeof(secret));
+    size_t cap = LIM_HTTP_HEAD + LIM_HTTP_BODY, got = 0;
+    uint8_t *app = malloc(cap), *plain = malloc(LIM_TLS_STREAM_BYTES);
+    bool ccs = false, hs_done = !have_hs;
+    for (uint32_t at = s->base; have_ap && app && plain && at + 5 <= s->filled;) {
+        uint32_t rl = 5 + ((uint32_t)s->buf[at + 3] << 8 | s->buf[at + 4]);
+        if (rl > s->filled - at)
+            break;                  /* the rest was not captured or not kept */
+        const uint8_t *rec = s->buf + at;
+        at += rl;
+        if (rec[0] == 20) {
+            ccs = true;
+            continue;
+        }
+        if (t13 ? rec[0] != 23 : !ccs)
+            continue;
+        size_t pl;
+        uint8_t type;
+        if (!hs_done) {
+            if (cap_tls_decrypt(&hs, rec, rl, plain, LIM_TLS_STREAM_BYTES, &pl, &type) == CAP_DECRYPT_OK)
+                continue;
+            hs_done = true;
+        }
+        if (cap_tls_decrypt(&ap, rec, rl, plain, LIM_TLS_STREAM_BYTES, &pl, &type) != CAP_DECRYPT_OK) {
+            if (dx->records_failed++ == 0)
+                dx->failed = frame_delivering(s, at);
+            continue;
+        }
+        dx->records_ok++;
+        if (type != 23 || got >= cap)
+            continue;
+        if (got == 0)
+            dx->http_ref = frame_delivering(s, at);
+        size_t take = pl < cap - got ? pl : cap - got;
+        memcpy(app + got, plain, take);
+        got += take;
+    }
+    if (got && cap_http_parse_response(app, got, &dx->resp) != CAP_INVALID && dx->resp.status)
+        dx->http = true;
+    if (app)
+        OPENSSL_cleanse(app, cap);
+    if (plain)
+        OPENSSL_cleanse(plain, LIM_TLS_STREAM_BYTES);
+    free(app);
+    free(plain);
+    if (have_hs)
+        cap_tls_keys_wipe(&hs);
+    if (have_ap)
+        cap_tls_keys_wipe(&ap);
+}
+
 /* Parses what is contiguous and, when the handshake facts this direction
  * can give are complete, keeps them and frees the buffer.  */
 static void parse_stream(struct cap_flow_table *t, struct cap_flow *f, int dir, bool final)
@@ -724,8 +829,15 @@ static void parse_stream(struct cap_flow_table *t, struct cap_flow *f, int dir, 
                 s->filled >= LIM_TLS_STREAM_BYTES ||
                 (tls->server_hello && (tls->sh_version >= 0x0304 || tls->certificate)) ||
                 (tls->client_hello && tls->n_appdata > 0);
+    /* With the key log's secrets for it, the server's records are kept to
+     * the end of the flow (or of the buffer) and opened then.  */
+    bool opened = dir == CAP_S2C && decrypt_wanted(t, f);
+    if (opened && !final && s->filled < LIM_TLS_STREAM_BYTES)
+        done = false;
     if (!done)
         return;
+    if (opened)
+        decrypt_server(t, f, s);
     /* The hellos and the certificate are cited in the frame that completes
      * their record, as Wireshark shows them: wait for it unless the stream
      * ends or is full.  */

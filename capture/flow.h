@@ -75,6 +75,19 @@ struct cap_tunnel {
     char server[64];
 };
 
+/* The server's first records opened with a key log (decrypt.c): the first
+ * HTTP/1.x response in them.  Allocated only for flows whose secrets the
+ * key log holds.  */
+struct cap_decrypted {
+    unsigned records_ok;            /* records that authenticated */
+    unsigned records_failed;        /* ... that did not (wrong key, or handshake
+                                     * records when only the traffic secret is known) */
+    struct cap_ref failed;          /* the first that did not */
+    bool http;                      /* an HTTP/1.x response head was read */
+    struct cap_ref http_ref;        /* the frame completing its first record */
+    struct cap_http_resp resp;
+};
+
 /* Fields are grouped by how often they are touched: what every packet
  * reads or updates first, the frames kept as evidence after, so a packet's
  * update touches few cache lines of its flow.  */
@@ -148,6 +161,8 @@ struct cap_flow {
 
     struct cap_flow_dir dir[2];
     struct cap_tunnel *tunnel;      /* NULL unless the client sent CONNECT first */
+    struct cap_decrypted *decrypted;    /* NULL unless the key log held its secrets */
+    bool keys_checked;              /* the key log was searched for this flow */
 
     /* Evidence. */
     struct cap_ref syn[LIM_FRAMES_PER_KIND];
@@ -170,6 +185,10 @@ const struct cap_flow *cap_flows_tcp(struct cap_flow_table *t, const struct cap_
 /* Attaches an ICMP error to the flow whose packet it quotes; returns it or
  * NULL when no tracked flow matches field by field.  */
 const struct cap_flow *cap_flows_icmp(struct cap_flow_table *t, const struct cap_pkt *p);
+/* Secrets to decrypt with (borrowed; NULL: none).  A flow whose server
+ * stream can be opened keeps its first LIM_TLS_STREAM_BYTES until it ends. */
+struct cap_keylog;
+void cap_flows_set_keylog(struct cap_flow_table *t, const struct cap_keylog *k);
 /* Hands every remaining flow to the done callback and frees the table. */
 void cap_flows_free(struct cap_flow_table *t);
 /* Number of flows evicted because the table was full. */

@@ -88,6 +88,8 @@
  * digits of client random, 96 of secret).  */
 #define LIM_KEYLOG_ENTRIES 65536u
 #define LIM_KEYLOG_LINE 512u
+/* --keylog: bytes read of the file (about 300,000 lines). */
+#define LIM_KEYLOG_FILE (64u << 20)
 
 /* HTTP: response header bytes examined, and body bytes examined.  */
 #define LIM_HTTP_HEAD 16384u

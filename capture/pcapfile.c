@@ -56,6 +56,8 @@
 #define NG_PB 2u                      /* obsolete Packet Block */
 #define NG_SPB 3u
 #define NG_EPB 6u
+#define NG_DSB 10u                    /* Decryption Secrets Block */
+#define NG_DSB_TLS_KEYLOG 0x544c534bu /* 'TLSK': an NSS key log */
 #define NG_BOM 0x1A2B3C4Du
 #define NG_BLOCK_MIN 12u              /* type, length, trailing length */
 #define NG_OPT_ENDOFOPT 0u
@@ -107,6 +109,7 @@ struct cap_file {
 
     char *comments[LIM_FILE_COMMENTS];  /* pcapng section comments, in order */
     unsigned n_comments;
+    struct cap_keylog *keylog;  /* where Decryption Secrets Blocks go, or NULL */
 
     uint8_t *in;                /* READ_BUF bytes read ahead; */
     size_t in_pos, in_end;      /* in[in_pos, in_end) are not consumed yet */
@@ -787,7 +790,16 @@ static int ng_next(struct cap_file *f, struct cap_record *rec, char *errbuf, siz
         case NG_PB:
             rc = ng_packet(f, type, &body, recno, rec, msg, sizeof msg);
             break;
-        default:    /* statistics, name resolution, secrets, custom: not needed */
+        case NG_DSB: {
+            /* pcapng 4.7: secrets type, length, data (padded); a TLS key
+             * log is what editcap --inject-secrets writes.  */
+            uint32_t stype = get32(&body, f->be), slen = get32(&body, f->be);
+            const uint8_t *sdata = rd_bytes(&body, slen);
+            if (f->keylog && sdata && stype == NG_DSB_TLS_KEYLOG)
+                cap_keylog_add(f->keylog, sdata, slen);
+            break;
+        }
+        default:    /* statistics, name resolution, custom: not needed */
             break;
         }
         if (rc < 0)
@@ -798,6 +810,11 @@ static int ng_next(struct cap_file *f, struct cap_record *rec, char *errbuf, siz
 }
 
 /* ---- public --------------------------------------------------------------- */
+
+void cap_file_set_keylog(struct cap_file *f, struct cap_keylog *k)
+{
+    f->keylog = k;
+}
 
 /* The message for a failure to open or start reading: errno's text, and
  * for compressed input what it was compressed with.  */

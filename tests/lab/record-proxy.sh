@@ -3,7 +3,9 @@
 # 407, 502, reset, never answered; a tunnel to a registry-like TLS server; a
 # bumping proxy) in two namespaces of its own, acrd_pc (client) and acrd_pp
 # (proxy and upstream), on 198.18.240.0/24.  Nothing touches the root
-# namespace; both namespaces are removed on exit.
+# namespace; both namespaces are removed on exit.  The lab's `lab.sh down`
+# deletes every acrd_* namespace: the lab's lock is held while recording
+# (unless LAB_LOCK_HELD says the caller holds it).
 #   tests/lab/record-proxy.sh OUTDIR [PKI_DIR]
 # PKI_DIR holds the lab's leaf.key, chain.crt, fake.key, fakechain.crt and
 # root.crt (tests/lab/run/pki once the lab was brought up).
@@ -24,6 +26,10 @@ cleanup() {
     ip netns del $P 2>/dev/null || true
 }
 trap cleanup EXIT INT TERM
+if [ -z "${LAB_LOCK_HELD:-}" ]; then
+    exec 9>>"$here/run/lab.lock"
+    flock -w 900 9
+fi
 
 ip netns add $C
 ip netns add $P

@@ -12,6 +12,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
+#include "analysis/analysis.h"
 #include "capture/capture.h"
 #include "check.h"
 
@@ -38,14 +39,23 @@ static void make_cert(void)
     X509_gmtime_adj(X509_getm_notAfter(cert), 3600);
     X509_set_pubkey(cert, pkey);
     X509_NAME *n = X509_get_subject_name(cert);
+    /* Microsoft's organisation, so the TLS 1.2 certificate in clear is the registry's as far as the wire shows. */
+    X509_NAME_add_entry_by_txt(n, "O", MBSTRING_ASC, (const unsigned char *)"Microsoft Corporation", -1, -1, 0);
     X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC, (const unsigned char *)"labreg.azurecr.io", -1, -1, 0);
     X509_set_issuer_name(cert, n);
     X509_sign(cert, pkey, EVP_sha256());
 }
 
-/* What the server sent, in order. */
+/* What the server sent, in order; and both directions as the segments
+ * they would travel in (each pump one segment per direction).  */
 static uint8_t s2c[65536];
 static size_t s2c_len;
+static struct chunk {
+    bool from_server;
+    size_t len;
+    uint8_t data[16384];
+} chunks[32];
+static unsigned n_chunks;
 
 static void pump(BIO *from, BIO *to, bool record)
 {
@@ -56,6 +66,12 @@ static void pump(BIO *from, BIO *to, bool record)
         if (record && s2c_len + (size_t)n <= sizeof(s2c)) {
             memcpy(s2c + s2c_len, buf, (size_t)n);
             s2c_len += (size_t)n;
+        }
+        if (n_chunks < 32) {
+            chunks[n_chunks].from_server = record;
+            chunks[n_chunks].len = (size_t)n;
+            memcpy(chunks[n_chunks].data, buf, (size_t)n);
+            n_chunks++;
         }
     }
 }
@@ -76,6 +92,7 @@ static bool run_session(int version, const char *ciphers, struct session *out)
     make_cert();
     keylog_text[0] = '\0';
     s2c_len = 0;
+    n_chunks = 0;
     SSL_CTX *sc = SSL_CTX_new(TLS_server_method()), *cc = SSL_CTX_new(TLS_client_method());
     SSL_CTX_use_certificate(sc, cert);
     SSL_CTX_use_PrivateKey(sc, pkey);
@@ -213,6 +230,85 @@ static void check_session(int version, const char *ciphers, uint16_t want_suite)
     cap_keylog_free(kl);
 }
 
+/* The same bytes as TCP segments through the engine with the key log: the
+ * handshake completes on the wire, and the decrypted 403 DENIED decides.  */
+static struct cap_pkt seg(bool from_server, uint8_t flags, uint32_t seq, uint32_t ack, const uint8_t *p, size_t len,
+                          uint64_t frame)
+{
+    static const struct cap_addr cli = { .family = 4, .a = { 198, 18, 1, 2 } };
+    static const struct cap_addr srv = { .family = 4, .a = { 198, 19, 10, 10 } };
+    struct cap_pkt k;
+    memset(&k, 0, sizeof(k));
+    k.frame = frame;
+    k.ts_ns = (int64_t)frame * 1000000;
+    k.ipver = 4;
+    k.proto = 6;
+    k.src = from_server ? srv : cli;
+    k.dst = from_server ? cli : srv;
+    k.sport = from_server ? 443 : 40000;
+    k.dport = from_server ? 40000 : 443;
+    k.tcp_flags = flags;
+    k.seq = seq;
+    k.ack = ack;
+    k.ttl = from_server ? 126 : 64;
+    k.payload = len ? p : NULL;
+    k.payload_len = k.payload_wire_len = (uint32_t)len;
+    return k;
+}
+
+static enum an_verdict engine_verdict(const struct cap_keylog *kl, char *client_ip, size_t iplen)
+{
+    struct an_options opt = { .port = 443, .keylog = kl };
+    struct an_engine *e = an_engine_new(&opt);
+    uint64_t fr = 0;
+    uint32_t cs = 1001, ss = 5001;
+    struct cap_pkt k = seg(false, CAP_TH_SYN, 1000, 0, NULL, 0, ++fr);
+    an_engine_packet(e, &k, CAP_LT_RAW);
+    k = seg(true, CAP_TH_SYN | CAP_TH_ACK, 5000, 1001, NULL, 0, ++fr);
+    an_engine_packet(e, &k, CAP_LT_RAW);
+    for (unsigned i = 0; i < n_chunks; i++) {
+        const struct chunk *c = &chunks[i];
+        k = seg(c->from_server, CAP_TH_ACK | CAP_TH_PSH, c->from_server ? ss : cs, c->from_server ? cs : ss, c->data,
+                c->len, ++fr);
+        an_engine_packet(e, &k, CAP_LT_RAW);
+        if (c->from_server)
+            ss += (uint32_t)c->len;
+        else
+            cs += (uint32_t)c->len;
+    }
+    k = seg(false, CAP_TH_ACK | CAP_TH_FIN, cs, ss, NULL, 0, ++fr);
+    an_engine_packet(e, &k, CAP_LT_RAW);
+    k = seg(true, CAP_TH_ACK | CAP_TH_FIN, ss, cs + 1, NULL, 0, ++fr);
+    an_engine_packet(e, &k, CAP_LT_RAW);
+    struct an_report r;
+    an_engine_finish(e, "analyze", &r);
+    an_engine_free(e);
+    enum an_verdict v = r.n_endpoints ? r.endpoints[0].verdict : AN_VERDICT_COUNT;
+    client_ip[0] = '\0';
+    for (unsigned i = 0; r.n_endpoints && i < r.endpoints[0].n_detail; i++)
+        if (strcmp(r.endpoints[0].detail[i].key, "client_ip") == 0)
+            snprintf(client_ip, iplen, "%s", r.endpoints[0].detail[i].value);
+    an_report_free(&r);
+    return v;
+}
+
+static void check_engine(int version, const char *ciphers)
+{
+    struct session ss;
+    CHECK(run_session(version, ciphers, &ss));
+    char ip[64];
+    /* Without keys the wire alone: the handshake completed. */
+    CHECK_EQ_INT(engine_verdict(NULL, ip, sizeof(ip)), AN_OK);
+    struct cap_keylog *kl = cap_keylog_new();
+    cap_keylog_add(kl, (const uint8_t *)keylog_text, strlen(keylog_text));
+    CHECK_EQ_INT(engine_verdict(kl, ip, sizeof(ip)), AN_REGISTRY_DENIED);
+    CHECK_EQ_STR(ip, "198.18.1.2");
+    cap_keylog_free(kl);
+}
+
+static void engine_tls13_denied(void) { check_engine(TLS1_3_VERSION, "TLS_AES_128_GCM_SHA256"); }
+static void engine_tls12_denied(void) { check_engine(TLS1_2_VERSION, "ECDHE-ECDSA-AES128-GCM-SHA256"); }
+
 static void tls13_aes128_gcm(void) { check_session(TLS1_3_VERSION, "TLS_AES_128_GCM_SHA256", 0x1301); }
 static void tls13_aes256_gcm(void) { check_session(TLS1_3_VERSION, "TLS_AES_256_GCM_SHA384", 0x1302); }
 static void tls13_chacha20(void) { check_session(TLS1_3_VERSION, "TLS_CHACHA20_POLY1305_SHA256", 0x1303); }
@@ -278,6 +374,8 @@ int main(void)
     RUN(tls12_aes128_gcm);
     RUN(tls12_aes256_gcm);
     RUN(tls12_chacha20);
+    RUN(engine_tls13_denied);
+    RUN(engine_tls12_denied);
     RUN(keylog_garbage);
     RUN(record_damaged_or_cut);
     X509_free(cert);
