@@ -13,7 +13,7 @@ DOCS := README.md docs/verdicts.md docs/acr-network-facts.md
 CC ?= cc
 # The prober's TTL-limited probes use connect() with IP_TTL (as mtr does),
 # which needs no raw-packet library and draws no kernel RST; so no libnet.
-PKGS := libpcap libcares openssl jansson zlib libzstd liblzma
+PKGS := libpcap libcares openssl jansson zlib libzstd liblzma libnghttp2
 
 WARN := -std=c11 -Wall -Wextra -Wformat=2 -Wshadow -Wstrict-prototypes \
         -Wmissing-prototypes -Wpointer-arith -Wcast-qual -Wwrite-strings -Wundef
@@ -21,7 +21,7 @@ HARDEN := -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIE
 CFLAGS ?= -O2 -g
 ALL_CFLAGS := $(WARN) $(CPPFLAGS) $(CFLAGS) -D_GNU_SOURCE -DACRDIAG_VERSION='"$(VERSION)"' \
               -I. $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LDLIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lpcap -lcares -lssl -lcrypto -ljansson -lz -lzstd -llzma)
+LDLIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lpcap -lcares -lssl -lcrypto -ljansson -lz -lzstd -llzma -lnghttp2)
 ALL_LDFLAGS := -pie -Wl,-z,relro,-z,now $(LDFLAGS)
 
 ifdef CI

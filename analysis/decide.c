@@ -714,7 +714,7 @@ static void explain_decrypted(const struct an_flow_digest *d, struct an_endpoint
         return;
     }
     if (!d->dec_http) {
-        add_ev(ep, 0, "%u records decrypted with the key log, no HTTP/1.x response among them (HTTP/2 is not read yet)",
+        add_ev(ep, 0, "%u records decrypted with the key log, no HTTP/1.x or HTTP/2 response among them",
                d->dec_ok);
         return;
     }

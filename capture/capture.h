@@ -294,6 +294,15 @@ struct cap_http_resp {
 /* Parses an HTTP/1.x response head and the start of its body. */
 enum cap_status cap_http_parse_response(const uint8_t *buf, size_t len, struct cap_http_resp *out);
 
+/* The server's side of an HTTP/2 connection (RFC 9113) from its start:
+ * the first response's HEADERS (HPACK through nghttp2's inflater, every
+ * header block inflated in order) and up to LIM_HTTP_BODY bytes of its
+ * DATA, filled as cap_http_parse_response fills an HTTP/1.x one (head_len
+ * stays 0).  CAP_OK once its :status is read; CAP_TRUNCATED when the frames
+ * end first; CAP_INVALID when it is not HTTP/2 or HPACK fails.  */
+bool cap_http2_server_start(const uint8_t *buf, size_t len);
+enum cap_status cap_http2_parse_response(const uint8_t *buf, size_t len, struct cap_http_resp *out);
+
 /* An explicit proxy's CONNECT request (RFC 9110 9.3.6): "CONNECT host:port
  * HTTP/1.x", header fields, an empty line.  */
 struct cap_http_connect {

@@ -729,7 +729,7 @@ static bool decrypt_wanted(const struct cap_flow_table *t, struct cap_flow *f)
  * the handshake secret while they authenticate, then with the traffic
  * secret; TLS 1.2 ones after the ChangeCipherSpec with the keys of the
  * master secret.  The application data's first LIM_HTTP_HEAD +
- * LIM_HTTP_BODY bytes are read as an HTTP/1.x response.  */
+ * LIM_HTTP_BODY bytes are read as an HTTP/1.x or HTTP/2 response.  */
 static void decrypt_server(const struct cap_flow_table *t, struct cap_flow *f, const struct cap_stream *s)
 {
     struct cap_decrypted *dx = f->decrypted;
@@ -785,7 +785,11 @@ static void decrypt_server(const struct cap_flow_table *t, struct cap_flow *f, c
         memcpy(app + got, plain, take);
         got += take;
     }
-    if (got && cap_http_parse_response(app, got, &dx->resp) != CAP_INVALID && dx->resp.status)
+    /* HTTP/2 when the server's first bytes are its SETTINGS preface. */
+    enum cap_status hst = !got                                  ? CAP_INVALID
+                          : cap_http2_server_start(app, got) ? cap_http2_parse_response(app, got, &dx->resp)
+                                                                : cap_http_parse_response(app, got, &dx->resp);
+    if (hst != CAP_INVALID && dx->resp.status)
         dx->http = true;
     if (app)
         OPENSSL_cleanse(app, cap);

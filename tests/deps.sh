@@ -4,7 +4,7 @@
 #   tests/deps.sh test    what `make check` needs too (lab servers, clients, tshark, clang,
 #                         and debhelper, lintian, bash-completion, man-db for the package suite)
 set -eu
-build="make gcc pkg-config libpcap-dev libc-ares-dev libssl-dev libjansson-dev zlib1g-dev libzstd-dev liblzma-dev"
+build="make gcc pkg-config libpcap-dev libc-ares-dev libssl-dev libjansson-dev zlib1g-dev libzstd-dev liblzma-dev libnghttp2-dev"
 test="$build clang libclang-rt-14-dev iproute2 nftables iptables dnsmasq nginx-light squid-openssl
       docker-registry skopeo curl openssl tcpdump tshark procps psmisc python3 iputils-ping ca-certificates ethtool time jq python3-jsonschema
       debhelper lintian bash-completion man-db"

@@ -7,6 +7,9 @@
  * out).  */
 #include <string.h>
 
+#include <stdint.h>
+
+#include <nghttp2/nghttp2.h>
 #include <openssl/ec.h>
 #include <openssl/evp.h>
 #include <openssl/ssl.h>
@@ -81,6 +84,11 @@ static const char answer[] =
     "Docker-Distribution-Api-Version: registry/2.0\r\n\r\n"
     "{\"errors\":[{\"code\":\"DENIED\",\"message\":\"client with IP '198.18.1.2' is not allowed access\"}]}";
 
+/* What the server sends after the handshake: the HTTP/1.1 answer, or the
+ * same as HTTP/2 frames.  */
+static const uint8_t *ans = (const uint8_t *)answer;
+static size_t ans_len = sizeof(answer) - 1;
+
 struct session {
     uint8_t client_random[32], server_random[32];
     uint16_t suite;
@@ -120,9 +128,9 @@ static bool run_session(int version, const char *ciphers, struct session *out)
         done = rc == 1 && rs == 1;
     }
     uint8_t buf[1024];
-    bool ok = done && SSL_write(s, answer, (int)strlen(answer)) > 0;
+    bool ok = done && SSL_write(s, ans, (int)ans_len) > 0;
     pump(s_out, c_in, true);
-    ok = ok && SSL_read(c, buf, sizeof(buf)) == (int)strlen(answer);
+    ok = ok && SSL_read(c, buf, sizeof(buf)) == (int)ans_len;
     SSL_get_client_random(c, out->client_random, 32);
     SSL_get_server_random(c, out->server_random, 32);
     out->suite = (uint16_t)SSL_CIPHER_get_protocol_id(SSL_get_current_cipher(c));
@@ -307,6 +315,40 @@ static void check_engine(int version, const char *ciphers)
 }
 
 static void engine_tls13_denied(void) { check_engine(TLS1_3_VERSION, "TLS_AES_128_GCM_SHA256"); }
+
+/* The same answer over HTTP/2: SETTINGS, HEADERS (HPACK), DATA. */
+static void engine_tls13_denied_http2(void)
+{
+    static uint8_t h2[1024];
+    size_t n = 0;
+    static const uint8_t settings[] = { 0, 0, 0, 4, 0, 0, 0, 0, 0 };
+    memcpy(h2, settings, 9);
+    n = 9;
+    nghttp2_hd_deflater *d;
+    nghttp2_hd_deflate_new(&d, 4096);
+    nghttp2_nv nv[3] = {
+        { (uint8_t *)(uintptr_t)":status", (uint8_t *)(uintptr_t)"403", 7, 3, 0 },
+        { (uint8_t *)(uintptr_t)"docker-distribution-api-version", (uint8_t *)(uintptr_t)"registry/2.0", 31, 12, 0 },
+        { (uint8_t *)(uintptr_t)"content-type", (uint8_t *)(uintptr_t)"application/json", 12, 16, 0 },
+    };
+    ssize_t bl = nghttp2_hd_deflate_hd(d, h2 + n + 9, 256, nv, 3);
+    nghttp2_hd_deflate_del(d);
+    CHECK(bl > 0);
+    const uint8_t hh[9] = { 0, 0, (uint8_t)bl, 1, 0x4, 0, 0, 0, 1 };
+    memcpy(h2 + n, hh, 9);
+    n += 9 + (size_t)bl;
+    const char *body = strstr(answer, "{\"errors\"");
+    size_t bn = strlen(body);
+    const uint8_t dh[9] = { 0, 0, (uint8_t)bn, 0, 0x1, 0, 0, 0, 1 };
+    memcpy(h2 + n, dh, 9);
+    memcpy(h2 + n + 9, body, bn);
+    n += 9 + bn;
+    ans = h2;
+    ans_len = n;
+    check_engine(TLS1_3_VERSION, "TLS_CHACHA20_POLY1305_SHA256");
+    ans = (const uint8_t *)answer;
+    ans_len = sizeof(answer) - 1;
+}
 static void engine_tls12_denied(void) { check_engine(TLS1_2_VERSION, "ECDHE-ECDSA-AES128-GCM-SHA256"); }
 
 static void tls13_aes128_gcm(void) { check_session(TLS1_3_VERSION, "TLS_AES_128_GCM_SHA256", 0x1301); }
@@ -376,6 +418,7 @@ int main(void)
     RUN(tls12_chacha20);
     RUN(engine_tls13_denied);
     RUN(engine_tls12_denied);
+    RUN(engine_tls13_denied_http2);
     RUN(keylog_garbage);
     RUN(record_damaged_or_cut);
     X509_free(cert);
