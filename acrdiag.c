@@ -8,7 +8,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <grp.h>
+#include <pwd.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -22,6 +25,7 @@
 static const char usage_head[] =
     "usage: acrdiag analyze [options] FILE...\n"
     "       acrdiag watch [options] [-i IFACE] [--duration S] [--until-idle S] [-w FILE]\n"
+    "       acrdiag watch [options] -- COMMAND [ARG...]\n"
     "       acrdiag probe [options] NAME      (see acrdiag probe --help)\n"
     "       acrdiag --version | --help\n"
     "\n"
@@ -60,7 +64,13 @@ static const char usage_watch[] =
     "  --duration S           stop after S seconds\n"
     "  --until-idle S         stop when the watched connections were idle for S seconds\n"
     "  -w, --write FILE       keep the capture (pcapng, mode 0600, written atomically)\n"
-    "  --user NAME            user to drop to after opening the capture (default nobody)\n";
+    "  --user NAME            user to drop to after opening the capture (default nobody)\n"
+    "  -- COMMAND [ARG...]    run the push client (docker, podman, skopeo, oras, az)\n"
+    "                         as the invoking user (SUDO_UID under sudo), capture\n"
+    "                         while it runs, stop when it exits (--duration bounds\n"
+    "                         it); its output is passed through to standard error\n"
+    "                         and its lines that name a known failure and its exit\n"
+    "                         status go into the report\n";
 
 static const char usage_common[] =
     "  --json                 the JSON document of the verdict contract\n"
@@ -118,6 +128,7 @@ struct cli {
     const char *write_path;
     const char *user;
     double duration, until_idle;    /* seconds; 0: not set */
+    char **command;         /* watch -- COMMAND...: argv's words, or NULL */
 };
 
 /* Bad usage: one line on stderr, exit 2.  */
@@ -168,6 +179,7 @@ static int parse_options(int argc, char **argv, struct cli *c)
         { "until-idle", required_argument, NULL, O_IDLE },
         { "user", required_argument, NULL, O_USER },
         { "read", required_argument, NULL, 'r' },
+        { "client-log", required_argument, NULL, O_CLIENT_LOG },
         { "keylog", required_argument, NULL, O_KEYLOG },
         { "client-log", required_argument, NULL, O_CLIENT_LOG },
         { "help", no_argument, NULL, 'h' },
@@ -262,8 +274,14 @@ static int parse_options(int argc, char **argv, struct cli *c)
         }
     }
     if (c->watch) {
+        if (optind < argc && optind > 1 && strcmp(argv[optind - 1], "--") == 0) {
+            c->command = &argv[optind];     /* watch -- COMMAND [ARG...] */
+            return 0;
+        }
         if (optind < argc)
             return fail_usage("watch takes no file; did you mean -w FILE?", argv[optind]);
+        if (optind > 1 && strcmp(argv[optind - 1], "--") == 0)
+            return fail_usage("watch -- wants a command to run", NULL);
         return 0;
     }
     for (int i = optind; i < argc; i++)     /* after -- */
@@ -890,10 +908,227 @@ static void status_print(const struct watch_status *st, double elapsed)
     fprintf(stderr, "%s\033[K", line);
 }
 
+/* ---- watch -- COMMAND --------------------------------------------------------- */
+
+/* The client command a watch runs: its stdout and stderr come to the
+ * capture process through pipes, and a runner process (its parent) writes
+ * "S" once it started, "E <why>" when it could not, and "X <status>" when
+ * it ended.  */
+struct watch_cmd {
+    char **argv;            /* argv's words after --; never changed, never logged */
+    pid_t runner;           /* 0: no command */
+    int out_fd, err_fd, status_fd;  /* read ends; -1 once closed */
+};
+
+static volatile sig_atomic_t runner_child;
+
+static void runner_forward(int sig)
+{
+    if (runner_child > 0)
+        kill((pid_t)runner_child, sig);
+}
+
+/* In the runner: as the invoking user when run under sudo (SUDO_UID and
+ * SUDO_GID), with that user's groups, HOME, USER and LOGNAME (the client's
+ * credentials live in that home); as the caller otherwise.  */
+static bool become_invoking_user(char *err, size_t errlen)
+{
+    const char *su = getenv("SUDO_UID"), *sg = getenv("SUDO_GID");
+    if (getuid() != 0 || !su || !*su || !sg || !*sg)
+        return true;
+    char *e1, *e2;
+    unsigned long uid = strtoul(su, &e1, 10), gid = strtoul(sg, &e2, 10);
+    if (*e1 || *e2 || uid == 0 || uid > 0x7fffffffUL || gid > 0x7fffffffUL) {
+        snprintf(err, errlen, "SUDO_UID/SUDO_GID are not user and group numbers");
+        return false;
+    }
+    struct passwd *pw = getpwuid((uid_t)uid);
+    if (pw ? initgroups(pw->pw_name, (gid_t)gid) != 0 : setgroups(0, NULL) != 0) {
+        snprintf(err, errlen, "cannot take the groups of user %lu: %s", uid, strerror(errno));
+        return false;
+    }
+    if (setresgid((gid_t)gid, (gid_t)gid, (gid_t)gid) != 0 || setresuid((uid_t)uid, (uid_t)uid, (uid_t)uid) != 0 ||
+        setuid(0) == 0) {
+        snprintf(err, errlen, "cannot become user %lu: %s", uid, strerror(errno));
+        return false;
+    }
+    if (pw) {
+        setenv("HOME", pw->pw_dir, 1);
+        setenv("USER", pw->pw_name, 1);
+        setenv("LOGNAME", pw->pw_name, 1);
+    }
+    return true;
+}
+
+/* The runner process: starts the command, reports, waits for it. */
+static void runner_main(char **argv, int out_w, int err_w, int st_w)
+{
+    char err[256];
+    struct sigaction ign = { .sa_handler = SIG_IGN }, fwd = { .sa_handler = runner_forward };
+    sigemptyset(&ign.sa_mask);
+    sigemptyset(&fwd.sa_mask);
+    /* Ctrl-C reaches the command itself (same process group); the runner
+     * stays to tell how it ended.  SIGTERM from acrdiag is passed on.  */
+    sigaction(SIGINT, &ign, NULL);
+    sigaction(SIGTERM, &fwd, NULL);
+    if (!become_invoking_user(err, sizeof(err))) {
+        dprintf(st_w, "E %s\n", err);
+        _exit(0);
+    }
+    int ex[2];
+    if (pipe2(ex, O_CLOEXEC) != 0) {
+        dprintf(st_w, "E pipe: %s\n", strerror(errno));
+        _exit(0);
+    }
+    pid_t pid = fork();
+    if (pid < 0) {
+        dprintf(st_w, "E fork: %s\n", strerror(errno));
+        _exit(0);
+    }
+    if (pid == 0) {
+        signal(SIGINT, SIG_DFL);
+        signal(SIGTERM, SIG_DFL);
+        signal(SIGPIPE, SIG_DFL);
+        if (dup2(out_w, 1) < 0 || dup2(err_w, 2) < 0)
+            _exit(127);
+        execvp(argv[0], argv);
+        int e = errno;
+        if (write(ex[1], &e, sizeof(e)) < 0)
+            _exit(127);
+        _exit(127);
+    }
+    runner_child = pid;
+    close(ex[1]);
+    close(out_w);
+    close(err_w);
+    int e;
+    ssize_t n;
+    while ((n = read(ex[0], &e, sizeof(e))) < 0 && errno == EINTR)
+        ;
+    if (n == (ssize_t)sizeof(e)) {
+        dprintf(st_w, "E %s\n", strerror(e));
+        waitpid(pid, NULL, 0);
+        _exit(0);
+    }
+    dprintf(st_w, "S\n");
+    int st;
+    while (waitpid(pid, &st, 0) < 0)
+        if (errno != EINTR)
+            _exit(0);
+    dprintf(st_w, "X %d\n", WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
+    _exit(0);
+}
+
+/* Starts the command (after the capture is open: packets wait in its
+ * buffer).  Returns 0, or 2 after one line on stderr (a command that does
+ * not exist, a user that cannot be taken).  */
+static int command_start(struct watch_cmd *wc)
+{
+    int out[2], errp[2], st[2];
+    if (pipe2(out, O_CLOEXEC) != 0 || pipe2(errp, O_CLOEXEC) != 0 || pipe2(st, O_CLOEXEC) != 0) {
+        fprintf(stderr, "acrdiag: pipe: %s\n", strerror(errno));
+        return 2;
+    }
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) {
+        fprintf(stderr, "acrdiag: fork: %s\n", strerror(errno));
+        return 2;
+    }
+    if (pid == 0) {
+        close(out[0]);
+        close(errp[0]);
+        close(st[0]);
+        runner_main(wc->argv, out[1], errp[1], st[1]);
+    }
+    close(out[1]);
+    close(errp[1]);
+    close(st[1]);
+    wc->runner = pid;
+    wc->out_fd = out[0];
+    wc->err_fd = errp[0];
+    wc->status_fd = st[0];
+    /* The first word: started, or why not. */
+    char line[300];
+    size_t n = 0;
+    while (n + 1 < sizeof(line)) {
+        ssize_t k = read(wc->status_fd, &line[n], 1);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0 || line[n] == '\n')
+            break;
+        n++;
+    }
+    line[n] = '\0';
+    if (strcmp(line, "S") == 0)
+        return 0;
+    /* The name as given, made safe for a terminal. */
+    char name[80];
+    size_t k = 0;
+    for (const char *p = wc->argv[0]; *p && k + 1 < sizeof(name); p++)
+        name[k++] = *p >= 0x20 && *p < 0x7f ? *p : '?';
+    name[k] = '\0';
+    fprintf(stderr, "acrdiag: cannot run %s: %s\n", name, line[0] == 'E' && line[1] ? line + 2 : "the runner ended");
+    close(wc->out_fd);
+    close(wc->err_fd);
+    close(wc->status_fd);
+    waitpid(pid, NULL, 0);
+    wc->runner = 0;
+    return 2;
+}
+
+/* In the capture process: one read of a command pipe; output is passed
+ * through to the terminal (acrdiag's stderr: its stdout is the report)
+ * and fed to the client-log matcher.  */
+static void command_read(int *fd, struct an_client *cl, bool pass)
+{
+    char buf[8192];
+    ssize_t n = read(*fd, buf, sizeof(buf));
+    if (n < 0 && (errno == EINTR || errno == EAGAIN))
+        return;
+    if (n <= 0) {
+        close(*fd);
+        *fd = -1;
+        return;
+    }
+    if (pass) {
+        for (ssize_t off = 0; off < n;) {
+            ssize_t w = write(2, buf + off, (size_t)(n - off));
+            if (w <= 0)
+                break;
+            off += w;
+        }
+    }
+    cl_feed(cl, buf, (size_t)n);
+}
+
+/* The runner's "X <status>" (or its end without one). */
+static void command_status(struct watch_cmd *wc, struct an_client *cl, bool *ended)
+{
+    char buf[64];
+    ssize_t n = read(wc->status_fd, buf, sizeof(buf) - 1);
+    if (n < 0 && errno == EINTR)
+        return;
+    if (n > 0) {
+        buf[n] = '\0';
+        char *x = strstr(buf, "X ");
+        if (x) {
+            cl->has_exit = true;
+            cl->exit_status = atoi(x + 2);
+            *ended = true;
+        }
+        return;
+    }
+    close(wc->status_fd);
+    wc->status_fd = -1;
+    *ended = true;
+}
+
 struct watch_ctx {
     struct cli *c;
     struct cap_live *live;
     struct cap_writer *writer;
+    struct watch_cmd *cmd;      /* watch -- COMMAND, or NULL */
 };
 
 /* The unprivileged part: capture until told to stop, then report. */
@@ -917,10 +1152,45 @@ static int watch_run(void *arg)
     bool seen_watched = false;
     char err[256] = "";
     int failure = 0;
-    struct pollfd pfd = { .fd = cap_live_fd(w->live), .events = POLLIN };
+    struct pollfd pfd[4] = { { .fd = cap_live_fd(w->live), .events = POLLIN } };
+    /* watch -- COMMAND: its output, and the end of it. */
+    struct watch_cmd *wc = w->cmd;
+    struct an_client *cl = NULL;
+    bool cmd_ended = false;
+    int64_t cmd_done_at = 0;
+    if (wc && wc->runner) {
+        cl = malloc(sizeof(*cl));
+        if (!cl) {
+            fprintf(stderr, "acrdiag: out of memory\n");
+            an_engine_free(e);
+            return 2;
+        }
+        const char *base = strrchr(wc->argv[0], '/');
+        cl_init(cl, base ? base + 1 : wc->argv[0], true);
+    }
 
     while (!watch_stop && !failure) {
-        poll(&pfd, 1, 200);
+        nfds_t nfds = 1;
+        int *cfd[3] = { NULL, NULL, NULL };
+        if (cl) {
+            int *fds[3] = { &wc->out_fd, &wc->err_fd, &wc->status_fd };
+            for (int k = 0; k < 3; k++) {
+                if (*fds[k] < 0)
+                    continue;
+                pfd[nfds] = (struct pollfd){ .fd = *fds[k], .events = POLLIN };
+                cfd[nfds - 1] = fds[k];
+                nfds++;
+            }
+        }
+        poll(pfd, nfds, 200);
+        for (nfds_t k = 1; k < nfds; k++) {
+            if (!(pfd[k].revents & (POLLIN | POLLHUP | POLLERR)))
+                continue;
+            if (cfd[k - 1] == &wc->status_fd)
+                command_status(wc, cl, &cmd_ended);
+            else
+                command_read(cfd[k - 1], cl, true);
+        }
         for (int burst = 0; burst < 4096; burst++) {
             struct cap_record rec;
             int rc = cap_live_next(w->live, &rec, err, sizeof(err));
@@ -946,6 +1216,14 @@ static int watch_run(void *arg)
         int64_t now = now_ns(CLOCK_MONOTONIC);
         if (c->duration > 0 && now - start >= (int64_t)(c->duration * 1e9))
             break;
+        /* The command ended and its output is read: the last packets get
+         * half a second to arrive, then the watch stops.  */
+        if (cl && cmd_ended && wc->out_fd < 0 && wc->err_fd < 0) {
+            if (!cmd_done_at)
+                cmd_done_at = now;
+            else if (now - cmd_done_at >= 500000000LL)
+                break;
+        }
         if (c->until_idle > 0 && seen_watched && now - last_activity >= (int64_t)(c->until_idle * 1e9))
             break;
         if (tty && now - last_status >= 250000000LL) {
@@ -968,6 +1246,23 @@ static int watch_run(void *arg)
     r.options = &c->an;
     r.capture.n_files = 1;
     r.capture.files[0] = c->write_path ? c->write_path : "live capture (not kept)";
+    if (cl) {
+        /* Output still buffered in the pipes, then the client's words. */
+        for (int k = 0; k < 64 && (wc->out_fd >= 0 || wc->err_fd >= 0); k++) {
+            struct pollfd q[2] = { { .fd = wc->out_fd, .events = POLLIN }, { .fd = wc->err_fd, .events = POLLIN } };
+            if (poll(q, 2, 0) <= 0)
+                break;
+            if (q[0].revents)
+                command_read(&wc->out_fd, cl, true);
+            if (q[1].revents)
+                command_read(&wc->err_fd, cl, true);
+        }
+        if (!cmd_ended && wc->status_fd >= 0 && poll(&(struct pollfd){ .fd = wc->status_fd, .events = POLLIN }, 1, 0) > 0)
+            command_status(wc, cl, &cmd_ended);
+        cl->still_running = !cl->has_exit;
+        cl_end(cl);
+        cl_apply(cl, &r);
+    }
     if (c->write_path) {
         /* Every packet seen is written: the frames are the kept file's. */
         struct cited ci;
@@ -987,6 +1282,7 @@ static int watch_run(void *arg)
     if (write_report(c, stdout, &r) != 0 || fflush(stdout) != 0)
         status = 2;
     an_report_free(&r);
+    free(cl);
     return failure ? 2 : status;
 }
 
@@ -1019,7 +1315,33 @@ static int cmd_watch(int argc, char **argv)
             return 2;
         }
     }
+    struct watch_cmd wc = { .argv = c.command, .out_fd = -1, .err_fd = -1, .status_fd = -1 };
+    if (c.command) {
+        if (command_start(&wc) != 0) {
+            if (w.writer)
+                cap_writer_abort(w.writer);
+            cap_live_close(w.live);
+            return 2;
+        }
+        w.cmd = &wc;
+    }
     int status = probe_run_unprivileged(c.user, watch_run, &w);
+    if (wc.runner) {
+        /* The capture process has the pipes now; a command still running
+         * (--duration, Ctrl-C, SIGTERM) is ended through its runner.  */
+        close(wc.out_fd);
+        close(wc.err_fd);
+        close(wc.status_fd);
+        if (waitpid(wc.runner, NULL, WNOHANG) == 0) {
+            kill(wc.runner, SIGTERM);
+            for (int k = 0; k < 50 && waitpid(wc.runner, NULL, WNOHANG) == 0; k++)
+                usleep(100000);
+            if (waitpid(wc.runner, NULL, WNOHANG) == 0) {
+                kill(wc.runner, SIGKILL);
+                waitpid(wc.runner, NULL, 0);
+            }
+        }
+    }
     /* Only this (privileged) parent may rename into the directory. */
     if (w.writer) {
         if (status <= 3 && cap_writer_commit(w.writer, err, sizeof(err)) != 0) {

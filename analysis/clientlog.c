@@ -22,7 +22,7 @@ struct pattern {
 
 struct kind_def {
     const char *name;
-    struct pattern pat[3];
+    struct pattern pat[4];
     uint32_t agree;         /* wire verdicts that show the same cause */
     bool inside_tls;        /* an answer of the registry: the wire sees a working path */
     enum an_verdict decides;    /* when the wire shows no fault; AN_VERDICT_COUNT: none */
@@ -43,6 +43,11 @@ static const struct kind_def kinds[CL_KIND_COUNT] = {
         { { "client with IP", false, false } },
         V(AN_REGISTRY_DENIED), true, AN_REGISTRY_DENIED,
         "the registry's own firewall deny its IP (403 DENIED)" },
+    [CL_REGISTRY_FORBIDDEN] = {
+        "registry_forbidden",
+        { { "status code from registry 403", false, false }, { "403 (Forbidden)", false, false } },
+        V(AN_REGISTRY_DENIED), true, AN_REGISTRY_DENIED,
+        "the registry answer 403 Forbidden without saying why (skopeo and podman print no more: the registry's firewall, or a missing role)" },
     [CL_UNAUTHORIZED] = {
         "unauthorized",
         { { "unauthorized: authentication required", false, false } },
@@ -83,7 +88,8 @@ static const struct kind_def kinds[CL_KIND_COUNT] = {
         "timeout",
         { { "Client.Timeout exceeded", false, false },
           { "request canceled while waiting for connection", false, false },
-          { "i/o timeout", false, false } },
+          { "i/o timeout", false, false },
+          { "context deadline exceeded", false, false } },
         SILENT | V(AN_PROXY_REFUSED), false, AN_VERDICT_COUNT,
         "a timeout" },
     [CL_CONNECTION_RESET] = {
@@ -164,7 +170,7 @@ static void line_done(struct an_client *c, const char *line, size_t n)
     c->lines_read++;
     for (unsigned k = 0; k < CL_KIND_COUNT; k++) {
         const char *at = NULL;
-        for (unsigned j = 0; j < 3 && kinds[k].pat[j].needle && !at; j++)
+        for (unsigned j = 0; j < 4 && kinds[k].pat[j].needle && !at; j++)
             at = find(line, n, &kinds[k].pat[j]);
         if (!at)
             continue;
@@ -187,6 +193,11 @@ static void line_done(struct an_client *c, const char *line, size_t n)
         size_t keep = n < LIM_CLIENT_TEXT ? n : LIM_CLIENT_TEXT;
         memcpy(l->text, line, keep);
         l->text[keep] = '\0';
+        static const struct pattern connect_words[] = {
+            { "dial tcp", false, false }, { "lookup ", false, false }, { "proxyconnect", false, false },
+        };
+        for (unsigned j = 0; j < 3 && !l->connecting; j++)
+            l->connecting = find(line, n, &connect_words[j]) != NULL;
         if (k == CL_REGISTRY_IP_DENIED)
             take_ip(find(line, n, &kinds[k].pat[0]), line + n, l->client_ip, sizeof(l->client_ip));
         return;
@@ -287,6 +298,13 @@ static void compare(struct cl_line *l, enum an_verdict wire)
         l->agreement = CL_UNDECIDED;
         snprintf(l->explanation, sizeof(l->explanation),
                  "the client saw %s; the capture holds too little to compare", saw);
+    } else if (wire == AN_OK && l->kind == CL_TIMEOUT && !l->connecting) {
+        /* Not a connect that timed out: a wait for an answer. */
+        l->agreement = CL_ADDS;
+        snprintf(l->explanation, sizeof(l->explanation),
+                 "the client saw a timeout waiting for an answer; the wire shows TCP and TLS working, so the "
+                 "wait was inside TLS (a slow or throttling registry, retries, or a large upload): the "
+                 "client's line adds what the wire cannot see");
     } else if (wire == AN_OK && d->inside_tls) {
         l->agreement = CL_ADDS;
         snprintf(l->explanation, sizeof(l->explanation),
@@ -352,15 +370,18 @@ void cl_apply(struct an_client *c, struct an_report *r)
     c->decided = v;
     r->verdict = v;
     struct an_endpoint *ep = target_endpoint(r, dl);
-    char ip[96] = "";
+    char ip[192] = "";
     if (dl->client_ip[0])
         snprintf(ip, sizeof(ip), ", IP %s (403 DENIED)", dl->client_ip);
+    else if (dl->kind == CL_REGISTRY_FORBIDDEN)
+        snprintf(ip, sizeof(ip), " (403 Forbidden; the client's line names no reason: the firewall's "
+                 "DENIED or a missing role)");
     else if (v == AN_REGISTRY_DENIED)
         snprintf(ip, sizeof(ip), " (403 DENIED)");
     if (ep) {
         ep->verdict = v;
         ep->candidates = 0;
-        ep->confidence = AN_CONF_MEDIUM;
+        ep->confidence = dl->kind == CL_REGISTRY_FORBIDDEN ? AN_CONF_LOW : AN_CONF_MEDIUM;
         ep->rule = "client_log";
         snprintf(ep->reason, sizeof(ep->reason),
                  "the client's log says %s%s; the wire shows TCP and TLS to this endpoint working, and the "

@@ -26,6 +26,7 @@
 enum cl_kind {
     CL_OPERATION_DISALLOWED,    /* "The operation is disallowed on this registry, repository or image" */
     CL_REGISTRY_IP_DENIED,      /* "denied: client with IP '…' is not allowed access" */
+    CL_REGISTRY_FORBIDDEN,      /* "invalid status code from registry 403 (Forbidden)" (skopeo, podman) */
     CL_UNAUTHORIZED,            /* "unauthorized: authentication required" */
     CL_TOO_MANY_REQUESTS,       /* "toomanyrequests" */
     CL_BLOB_UPLOAD_UNKNOWN,     /* "blob upload unknown" */
@@ -33,7 +34,8 @@ enum cl_kind {
     CL_PROXY_CONNECT,           /* "proxyconnect tcp" */
     CL_NO_SUCH_HOST,            /* "no such host" */
     CL_TLS_HANDSHAKE_TIMEOUT,   /* "TLS handshake timeout" */
-    CL_TIMEOUT,                 /* Client.Timeout, request canceled while waiting for connection, i/o timeout */
+    CL_TIMEOUT,                 /* Client.Timeout, request canceled while waiting for connection,
+                                 * i/o timeout, context deadline exceeded */
     CL_CONNECTION_RESET,        /* "connection reset by peer" */
     CL_EOF,                     /* "EOF" as a word */
     CL_KIND_COUNT
@@ -53,6 +55,7 @@ struct cl_line {
     unsigned long repeats;          /* lines of this kind, this one included */
     char text[LIM_CLIENT_TEXT + 1]; /* raw bytes; writers escape them */
     char client_ip[64];             /* CL_REGISTRY_IP_DENIED: the IP in the line, or "" */
+    bool connecting;                /* the line names a connect (dial tcp, lookup): not inside TLS */
     enum cl_agreement agreement;    /* set by cl_compare */
     char explanation[320];          /* set by cl_compare */
 };
@@ -62,6 +65,7 @@ struct an_client {
     bool from_command;              /* watch -- COMMAND: source is argv[0] */
     bool has_exit;
     int exit_status;                /* the command's, when has_exit (128+N: killed by signal N) */
+    bool still_running;             /* the watch stopped first (--duration, a signal) */
     unsigned long lines_read;
     unsigned long long bytes_read;
     bool truncated;                 /* more than LIM_CLIENT_LOG_BYTES */

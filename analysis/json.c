@@ -269,6 +269,7 @@ static json_t *client(const struct an_client *c, bool *ok)
     set(o, "source", safe_string(c->source, sizeof c->source), ok);
     set(o, "from_command", json_boolean(c->from_command), ok);
     set(o, "exit_status", c->has_exit ? json_integer(c->exit_status) : json_null(), ok);
+    set(o, "still_running", json_boolean(c->still_running), ok);
     set(o, "lines_read", json_integer((json_int_t)c->lines_read), ok);
     set(o, "truncated", json_boolean(c->truncated), ok);
     set(o, "decided", c->decided < AN_VERDICT_COUNT ? json_string(an_verdict_name(c->decided)) : json_null(), ok);

@@ -424,6 +424,8 @@ static void put_client(FILE *out, const struct an_client *c)
     put_md(out, c->source[0] ? c->source : "client", sizeof c->source);
     if (c->has_exit)
         fprintf(out, ", exit status %d", c->exit_status);
+    else if (c->still_running)
+        fputs(", still running when the watch stopped", out);
     fprintf(out, ", %lu line%s%s):\n\n", c->lines_read, c->lines_read == 1 ? "" : "s",
             c->truncated ? ", only the first 64 MiB read" : "");
     if (!c->n_lines)

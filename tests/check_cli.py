@@ -887,6 +887,12 @@ def client_log(tmp):
     check("client-log escapes: JSON", r.json() is not None, repr(r))
     r = run(["watch", "--client-log", denied])
     sane("client-log is for analyze", r, (2,))
+    # watch -- COMMAND: no command, or one that does not exist: one line, exit 2.
+    r = run(["watch", "-i", "lo", "--duration", "3", "--"])
+    sane("watch -- without a command", r, (2,))
+    r = run(["watch", "-i", "lo", "--duration", "3", "--", os.path.join(tmp, "no-such-client")])
+    sane("watch -- a command that does not exist", r, (2,))
+    check("watch -- a command that does not exist: no report", not r.out, repr(r))
 
 
 def main():

@@ -72,6 +72,69 @@ signal_case() {
     "$LAB" down >/dev/null 2>&1
 }
 
+# command_case SCENARIO CLIENT EXPECTED KIND AGREEMENT: watch -- CLIENT (issue
+# 11 item 3): acrdiag runs the client itself, stops when it exits, and puts
+# the client's line (KIND, AGREEMENT) and its exit status beside the verdict.
+command_case() {
+    local scen=$1 client=$2 want=$3 kind=$4 agree=$5 out="$tmp/cmd-$1.json"
+    if ! "$LAB" up "$scen" >"$tmp/up.log" 2>&1; then
+        bad "$scen: lab did not come up: $(tail -n 3 "$tmp/up.log")"; return
+    fi
+    local t0=$SECONDS
+    ip netns exec acrd_client "$ACRDIAG" watch -i eth0 --duration 90 --json \
+        -- tests/lab/client.sh "$client" >"$out" 2>"$tmp/cmd-$scen.err"
+    local rc=$? took=$((SECONDS - t0))
+    "$LAB" down >/dev/null 2>&1
+    local got; got=$(verdict_of "$out")
+    if [ "$got" = "$want" ]; then ok "watch -- $client ($scen): $got"
+    else bad "watch -- $client ($scen): verdict '$got', expected $want: $(tail -c 300 "$tmp/cmd-$scen.err")"; fi
+    schema_check "watch -- $client ($scen)" "$out"
+    local line
+    line=$(python3 - "$out" "$kind" "$agree" <<'PY'
+import json, sys
+doc = json.load(open(sys.argv[1]))
+c = doc.get("client") or {}
+m = [x for x in c.get("matched", []) if x["kind"] == sys.argv[2]]
+ok = m and m[0]["agreement"] == sys.argv[3] and c.get("from_command") and \
+    isinstance(c.get("exit_status"), int) and c["exit_status"] != 0
+print("ok" if ok else "client: %s" % json.dumps(c)[:400])
+PY
+)
+    if [ "$line" = ok ]; then ok "watch -- $client ($scen): the client's $kind line $agree, exit status kept"
+    else bad "watch -- $client ($scen): $line"; fi
+    if [ "$rc" -eq "$(case $want in ok) echo 0 ;; incomplete) echo 3 ;; *) echo 1 ;; esac)" ]; then
+        ok "watch -- $client ($scen): acrdiag's own exit status $rc"
+    else bad "watch -- $client ($scen): exit status $rc"; fi
+    # The client's output was passed through to the terminal (stderr).
+    if grep -q "client: push" "$tmp/cmd-$scen.err"; then ok "watch -- $client ($scen): output passed through"
+    else bad "watch -- $client ($scen): no client output on stderr"; fi
+    [ "$took" -lt 80 ] || bad "watch -- $client ($scen): did not stop when the client exited (${took} s)"
+}
+
+# A command that does not exist: one line on stderr, exit 2, no report.
+missing_command_case() {
+    local out="$tmp/missing.out" err="$tmp/missing.err" rc
+    "$ACRDIAG" watch -i lo --duration 5 -- /nonexistent/acrdiag-no-such-client push >"$out" 2>"$err"; rc=$?
+    if [ "$rc" = 2 ] && [ "$(wc -l <"$err")" = 1 ] && [ ! -s "$out" ]; then ok "watch -- missing command: exit 2, one line"
+    else bad "watch -- missing command: exit $rc, stderr $(head -c 200 "$err")"; fi
+    # A command that never exits is bounded by --duration, and then ended.
+    local t0=$SECONDS
+    "$ACRDIAG" watch -i lo --duration 2 --json -- sleep 300 >"$out" 2>"$err"; rc=$?
+    if [ $((SECONDS - t0)) -lt 15 ] && python3 -c 'import json,sys; c=json.load(open(sys.argv[1]))["client"]; sys.exit(0 if c["still_running"] and c["exit_status"] is None else 1)' "$out"; then
+        ok "watch -- sleep 300: bounded by --duration, still_running"
+    else bad "watch -- sleep 300: exit $rc, $(head -c 200 "$out")"; fi
+}
+
+if [ "${WATCH_ONLY:-}" = command ]; then
+    missing_command_case
+    command_case acr_ip_denied skopeo registry_denied registry_forbidden adds
+    command_case registry_throttled skopeo ok timeout adds
+    command_case fw_reset_sni skopeo firewall_reset connection_reset agrees
+    echo "$passed passed, $failed failed"
+    [ "$failed" -eq 0 ]
+    exit
+fi
+
 watch_case healthy skopeo ok
 watch_case nsg_drop skopeo silent_drop
 watch_case fw_reset_sni skopeo firewall_reset
@@ -80,5 +143,9 @@ watch_case proxy_intercept skopeo tls_failure
 watch_case mtu_blackhole skopeo mtu_blackhole
 signal_case INT
 signal_case TERM
+missing_command_case
+command_case acr_ip_denied skopeo registry_denied registry_forbidden adds
+command_case registry_throttled skopeo ok timeout adds
+command_case fw_reset_sni skopeo firewall_reset connection_reset agrees
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

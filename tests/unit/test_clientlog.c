@@ -182,6 +182,13 @@ static void test_reset_x509_and_others(void)
         { "Error: writing blob: Patch \"https://myregistry.azurecr.io/v2/app/blobs/uploads/x\": EOF", "eof",
           AN_FIREWALL_RESET, CL_AGREES },
         { "Error: writing blob: unexpected EOF", "eof", AN_INCOMPLETE, CL_UNDECIDED },
+        /* skopeo's own words in the lab (registry_throttled: it retried the 429s until its deadline) */
+        { "time=\"2026-12-01T07:40:57Z\" level=fatal msg=\"copying layer: context deadline exceeded\"", "timeout",
+          AN_OK, CL_ADDS },
+        { "dial tcp 20.62.128.38:443: i/o timeout", "timeout", AN_OK, CL_DISAGREES },
+        { "time=\"2026-12-01T07:40:34Z\" level=fatal msg=\"initializing source docker://labreg.azurecr.io/hello:1: "
+          "pinging container registry labreg.azurecr.io: invalid status code from registry 403 (Forbidden)\"",
+          "registry_forbidden", AN_OK, CL_ADDS },
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct an_client *c = from_text(cases[i].line);
@@ -196,6 +203,23 @@ static void test_reset_x509_and_others(void)
         CHECK_EQ_INT(c->lines[0].agreement, cases[i].want);
         free(c);
     }
+}
+
+/* skopeo's bare 403 on the ping decides registry_denied, with low confidence
+ * and no client_ip.  */
+static void test_bare_403(void)
+{
+    struct an_client *c = from_text("pinging container registry labreg.azurecr.io: invalid status code from "
+                                    "registry 403 (Forbidden)\n");
+    struct an_report r;
+    struct an_endpoint ep;
+    report(&r, &ep, AN_OK);
+    cl_apply(c, &r);
+    CHECK_EQ_INT(r.verdict, AN_REGISTRY_DENIED);
+    CHECK_EQ_INT(ep.confidence, AN_CONF_LOW);
+    CHECK(strstr(r.summary, "403 Forbidden") != NULL);
+    CHECK(ep.n_detail == 1 && strcmp(ep.detail[0].key, "source") == 0);
+    free(c);
 }
 
 /* 429 from the client decides registry_error when the wire is ok. */
@@ -299,6 +323,7 @@ int main(void)
     RUN(test_timeout_agrees_with_drops);
     RUN(test_reset_x509_and_others);
     RUN(test_throttled_decides);
+    RUN(test_bare_403);
     RUN(test_no_false_matches);
     RUN(test_bounds);
     RUN(test_no_endpoint);
