@@ -439,7 +439,8 @@ static void fill_decrypted(const struct cap_flow *f, struct an_flow_digest *d)
         return;
     const struct cap_http_resp *r = &x->resp;
     d->dec_http = true;
-    d->http.request = "the first request on the connection (decrypted)";
+    d->http.request = NULL;
+    snprintf(d->http_request, sizeof(d->http_request), "%s", x->request);
     d->http.frame = x->http_ref.frame;
     d->http.status = r->status;
     d->http.registry_headers = r->has_docker_api_version || r->has_ms_correlation;

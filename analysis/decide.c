@@ -722,7 +722,9 @@ static void explain_decrypted(const struct an_flow_digest *d, struct an_endpoint
            d->sh_version >= CAP_TLS_1_3 ? "TLS 1.3" : "TLS 1.2");
     /* A verdict the answer proves has no wire rule: rule null, as for the
      * prober's facts (verdicts.md).  */
-    an_http_answer_apply(ep, &d->http);
+    struct an_http_answer a = d->http;
+    a.request = d->http_request[0] ? d->http_request : "the first request on the connection";
+    an_http_answer_apply(ep, &a);
 }
 
 /* ---- the rules ------------------------------------------------------------ */

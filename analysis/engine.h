@@ -91,7 +91,8 @@ struct an_flow_digest {
     unsigned dec_ok, dec_failed;
     struct cap_ref dec_failed_ref;
     bool dec_http;
-    struct an_http_answer http;
+    struct an_http_answer http;     /* request NULL: set where it is used */
+    char http_request[128];         /* the client's request, decrypted, or "" */
 };
 
 /* A flow's events in frame order (timeline.c). */

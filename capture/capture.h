@@ -289,6 +289,8 @@ struct cap_http_resp {
     char via[96];
     char server[64];
     uint32_t head_len;              /* bytes of the head, with its empty line, when complete_head */
+    bool has_content_length;
+    uint64_t content_length;        /* Content-Length (RFC 9110 8.6), when has_content_length */
 };
 
 /* Parses an HTTP/1.x response head and the start of its body. */
@@ -302,6 +304,11 @@ enum cap_status cap_http_parse_response(const uint8_t *buf, size_t len, struct c
  * end first; CAP_INVALID when it is not HTTP/2 or HPACK fails.  */
 bool cap_http2_server_start(const uint8_t *buf, size_t len);
 enum cap_status cap_http2_parse_response(const uint8_t *buf, size_t len, struct cap_http_resp *out);
+
+/* The client's first request, HTTP/1.x request line or HTTP/2 (after the
+ * connection preface, the first HEADERS block's :method and :path), as
+ * "METHOD target" in safe ASCII (the target cut at 96 bytes).  */
+bool cap_http_request_line(const uint8_t *buf, size_t len, char *out, size_t outlen);
 
 /* An explicit proxy's CONNECT request (RFC 9110 9.3.6): "CONNECT host:port
  * HTTP/1.x", header fields, an empty line.  */

@@ -725,32 +725,43 @@ static bool decrypt_wanted(const struct cap_flow_table *t, struct cap_flow *f)
     return f->decrypted != NULL;
 }
 
-/* Opens the server's records kept in s: TLS 1.3 ones (outer type 23) with
- * the handshake secret while they authenticate, then with the traffic
- * secret; TLS 1.2 ones after the ChangeCipherSpec with the keys of the
- * master secret.  The application data's first LIM_HTTP_HEAD +
- * LIM_HTTP_BODY bytes are read as an HTTP/1.x or HTTP/2 response.  */
-static void decrypt_server(const struct cap_flow_table *t, struct cap_flow *f, const struct cap_stream *s)
+/* Opens the records of one direction kept in s: TLS 1.3 ones (outer type
+ * 23) with the handshake secret while they authenticate, then with the
+ * traffic secret; TLS 1.2 ones after the ChangeCipherSpec with the keys of
+ * the master secret.  The server's application data's first LIM_HTTP_HEAD +
+ * LIM_HTTP_BODY bytes are read as an HTTP/1.x or HTTP/2 response, the
+ * client's first request line (or HTTP/2 :method and :path) is kept.  */
+static void decrypt_dir(const struct cap_flow_table *t, struct cap_flow *f, const struct cap_stream *s, int dir)
 {
     struct cap_decrypted *dx = f->decrypted;
     const struct cap_tls_dir *c = &f->dir[CAP_C2S].tls->tls, *sv = &f->dir[CAP_S2C].tls->tls;
-    bool t13 = sv->sh_version >= CAP_TLS_1_3;
+    bool t13 = sv->sh_version >= CAP_TLS_1_3, server = dir == CAP_S2C;
     struct cap_tls_keys hs, ap;
     uint8_t secret[CAP_SECRET_MAX];
     size_t sl;
     bool have_hs = false, have_ap;
     if (t13) {
-        have_hs = cap_keylog_find(t->keylog, c->random, CAP_SECRET_SERVER_HS, secret, &sl) &&
+        have_hs = cap_keylog_find(t->keylog, c->random, server ? CAP_SECRET_SERVER_HS : CAP_SECRET_CLIENT_HS, secret,
+                                  &sl) &&
                   cap_tls13_keys(sv->cipher_suite, secret, sl, &hs);
-        have_ap = cap_keylog_find(t->keylog, c->random, CAP_SECRET_SERVER_APP, secret, &sl) &&
+        have_ap = cap_keylog_find(t->keylog, c->random, server ? CAP_SECRET_SERVER_APP : CAP_SECRET_CLIENT_APP, secret,
+                                  &sl) &&
                   cap_tls13_keys(sv->cipher_suite, secret, sl, &ap);
     } else {
         have_ap = cap_keylog_find(t->keylog, c->random, CAP_SECRET_MASTER, secret, &sl) && sl == 48 &&
-                  cap_tls12_keys(sv->cipher_suite, secret, c->random, sv->random, true, &ap);
+                  cap_tls12_keys(sv->cipher_suite, secret, c->random, sv->random, server, &ap);
     }
     OPENSSL_cleanse(secret, sizeof(secret));
-    size_t cap = LIM_HTTP_HEAD + LIM_HTTP_BODY, got = 0;
+    size_t cap = server ? LIM_HTTP_HEAD + LIM_HTTP_BODY : LIM_HTTP_HEAD, got = 0;
     uint8_t *app = malloc(cap), *plain = malloc(LIM_TLS_STREAM_BYTES);
+    /* Where each application data record ends in app, and its frame: the
+     * answer is cited where Wireshark shows it, in the frame that completes
+     * the message (its head and Content-Length bytes of body).  */
+    struct {
+        size_t end;
+        struct cap_ref ref;
+    } recs[LIM_SEGMENTS];
+    unsigned n_recs = 0;
     bool ccs = false, hs_done = !have_hs;
     for (uint32_t at = s->base; have_ap && app && plain && at + 5 <= s->filled;) {
         uint32_t rl = 5 + ((uint32_t)s->buf[at + 3] << 8 | s->buf[at + 4]);
@@ -772,25 +783,41 @@ static void decrypt_server(const struct cap_flow_table *t, struct cap_flow *f, c
             hs_done = true;
         }
         if (cap_tls_decrypt(&ap, rec, rl, plain, LIM_TLS_STREAM_BYTES, &pl, &type) != CAP_DECRYPT_OK) {
-            if (dx->records_failed++ == 0)
+            if (server && dx->records_failed++ == 0)
                 dx->failed = frame_delivering(s, at);
             continue;
         }
-        dx->records_ok++;
+        if (server)
+            dx->records_ok++;
         if (type != 23 || got >= cap)
             continue;
-        if (got == 0)
-            dx->http_ref = frame_delivering(s, at);
         size_t take = pl < cap - got ? pl : cap - got;
         memcpy(app + got, plain, take);
         got += take;
+        if (n_recs < LIM_SEGMENTS) {
+            recs[n_recs].end = got;
+            recs[n_recs].ref = frame_delivering(s, at);
+            n_recs++;
+        }
     }
-    /* HTTP/2 when the server's first bytes are its SETTINGS preface. */
-    enum cap_status hst = !got                                  ? CAP_INVALID
-                          : cap_http2_server_start(app, got) ? cap_http2_parse_response(app, got, &dx->resp)
-                                                                : cap_http_parse_response(app, got, &dx->resp);
-    if (hst != CAP_INVALID && dx->resp.status)
-        dx->http = true;
+    if (server) {
+        /* HTTP/2 when the server's first bytes are its SETTINGS preface. */
+        enum cap_status hst = !got                                  ? CAP_INVALID
+                              : cap_http2_server_start(app, got) ? cap_http2_parse_response(app, got, &dx->resp)
+                                                                    : cap_http_parse_response(app, got, &dx->resp);
+        if (hst != CAP_INVALID && dx->resp.status) {
+            dx->http = true;
+            const struct cap_http_resp *rp = &dx->resp;
+            size_t end = rp->head_len && rp->has_content_length ? rp->head_len + rp->content_length
+                         : rp->head_len                        ? rp->head_len
+                                                               : got;
+            for (unsigned i = 0; i < n_recs && !dx->http_ref.frame; i++)
+                if (recs[i].end >= end || i + 1 == n_recs)
+                    dx->http_ref = recs[i].ref;
+        }
+    } else if (got) {
+        cap_http_request_line(app, got, dx->request, sizeof(dx->request));
+    }
     if (app)
         OPENSSL_cleanse(app, cap);
     if (plain)
@@ -833,15 +860,15 @@ static void parse_stream(struct cap_flow_table *t, struct cap_flow *f, int dir, 
                 s->filled >= LIM_TLS_STREAM_BYTES ||
                 (tls->server_hello && (tls->sh_version >= 0x0304 || tls->certificate)) ||
                 (tls->client_hello && tls->n_appdata > 0);
-    /* With the key log's secrets for it, the server's records are kept to
-     * the end of the flow (or of the buffer) and opened then.  */
-    bool opened = dir == CAP_S2C && decrypt_wanted(t, f);
+    /* With the key log's secrets for it, each direction's records are kept
+     * to the end of the flow (or of the buffer) and opened then.  */
+    bool opened = decrypt_wanted(t, f);
     if (opened && !final && s->filled < LIM_TLS_STREAM_BYTES)
         done = false;
     if (!done)
         return;
     if (opened)
-        decrypt_server(t, f, s);
+        decrypt_dir(t, f, s, dir);
     /* The hellos and the certificate are cited in the frame that completes
      * their record, as Wireshark shows them: wait for it unless the stream
      * ends or is full.  */

@@ -75,9 +75,9 @@ struct cap_tunnel {
     char server[64];
 };
 
-/* The server's first records opened with a key log (decrypt.c): the first
- * HTTP/1.x response in them.  Allocated only for flows whose secrets the
- * key log holds.  */
+/* A connection's first records opened with a key log (decrypt.c): the
+ * server's first HTTP response and the client's first request line.
+ * Allocated only for flows whose secrets the key log holds.  */
 struct cap_decrypted {
     unsigned records_ok;            /* records that authenticated */
     unsigned records_failed;        /* ... that did not (wrong key, or handshake
@@ -86,6 +86,7 @@ struct cap_decrypted {
     bool http;                      /* an HTTP/1.x response head was read */
     struct cap_ref http_ref;        /* the frame completing its first record */
     struct cap_http_resp resp;
+    char request[128];              /* the client's first request: "GET /v2/" */
 };
 
 /* Fields are grouped by how often they are touched: what every packet

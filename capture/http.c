@@ -1,5 +1,6 @@
 /* http.c: an HTTP/1.x response head and the registry error in its body. */
 #include <arpa/inet.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -392,7 +393,16 @@ static void header_field(const uint8_t *name, size_t name_len, struct rd line, s
             cap_safe_copy(out->via, sizeof out->via, line.p, rd_left(&line));
         else if (eq_nocase(name, name_len, "Server") && !out->server[0])
             cap_safe_copy(out->server, sizeof out->server, line.p, rd_left(&line));
-        else if (eq_nocase(name, name_len, "Transfer-Encoding"))
+        else if (eq_nocase(name, name_len, "Content-Length") && !out->has_content_length) {
+            uint64_t v = 0;
+            size_t digits = 0;
+            while (rd_left(&line) > 0 && peek(&line) >= '0' && peek(&line) <= '9' && digits < 15) {
+                v = v * 10 + (uint64_t)(rd_u8(&line) - '0');
+                digits++;
+            }
+            out->has_content_length = digits > 0 && rd_left(&line) == 0;
+            out->content_length = out->has_content_length ? v : 0;
+        } else if (eq_nocase(name, name_len, "Transfer-Encoding"))
             *chunked = rd_left(&line) >= 7 &&
                       eq_nocase(line.end - 7, 7, "chunked");
 }
@@ -588,4 +598,95 @@ enum cap_status cap_http2_parse_response(const uint8_t *buf, size_t len, struct 
     free(body);
     nghttp2_hd_inflate_del(inf);
     return st;
+}
+
+/* ---- the client's first request ----------------------------------------------- */
+
+static const char h2_preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/* Appends n bytes of a method or path to out as safe ASCII. */
+static void request_part(char *out, size_t outlen, const uint8_t *p, size_t n)
+{
+    size_t at = strlen(out);
+    if (at + 1 < outlen)
+        cap_safe_copy(out + at, outlen - at, p, n);
+}
+
+bool cap_http_request_line(const uint8_t *buf, size_t len, char *out, size_t outlen)
+{
+    if (outlen == 0)
+        return false;
+    out[0] = '\0';
+    size_t pl = sizeof h2_preface - 1;
+    if (len >= pl && memcmp(buf, h2_preface, pl) == 0) {
+        /* RFC 9113 3.4, 8.3.1: the preface, then frames; the first
+         * HEADERS block's :method and :path.  */
+        nghttp2_hd_inflater *inf;
+        if (nghttp2_hd_inflate_new(&inf) != 0)
+            return false;
+        char method[16] = "", path[96] = "";
+        struct rd r = rd_make(buf + pl, len - pl);
+        bool done = false;
+        while (!done && rd_left(&r) >= 9) {
+            uint32_t flen = rd_be24(&r);
+            uint8_t type = rd_u8(&r), flags = rd_u8(&r);
+            rd_skip(&r, 4);
+            if (flen > rd_left(&r))
+                break;
+            struct rd f = rd_sub(&r, flen);
+            if (type != H2_HEADERS)
+                continue;
+            if (!h2_fragment(type, flags, &f))
+                break;
+            const uint8_t *in = f.p;
+            size_t n = rd_left(&f);
+            for (;;) {
+                nghttp2_nv nv;
+                int fl = 0;
+                ssize_t used = nghttp2_hd_inflate_hd2(inf, &nv, &fl, in, n, 1);
+                if (used < 0)
+                    break;
+                in += used;
+                n -= (size_t)used;
+                if (fl & NGHTTP2_HD_INFLATE_EMIT) {
+                    if (nv.namelen == 7 && memcmp(nv.name, ":method", 7) == 0)
+                        cap_safe_copy(method, sizeof method, nv.value, nv.valuelen);
+                    else if (nv.namelen == 5 && memcmp(nv.name, ":path", 5) == 0)
+                        cap_safe_copy(path, sizeof path, nv.value, nv.valuelen);
+                }
+                if (fl & NGHTTP2_HD_INFLATE_FINAL) {
+                    nghttp2_hd_inflate_end_headers(inf);
+                    break;
+                }
+                if (n == 0 && !(fl & NGHTTP2_HD_INFLATE_EMIT))
+                    break;
+            }
+            done = true;            /* only the first block (a CONTINUATION is not awaited) */
+        }
+        nghttp2_hd_inflate_del(inf);
+        if (!method[0] || !path[0])
+            return false;
+        snprintf(out, outlen, "%s %s", method, path);
+        return true;
+    }
+    /* RFC 9112 3: method SP request-target SP HTTP-version CRLF. */
+    struct rd r = rd_make(buf, len < LIM_HTTP_HEAD ? len : LIM_HTTP_HEAD), line;
+    if (!next_line(&r, &line))
+        return false;
+    const uint8_t *m = line.p;
+    while (peek(&line) > ' ')
+        rd_skip(&line, 1);
+    size_t mn = (size_t)(line.p - m);
+    if (mn == 0 || mn > 16 || rd_u8(&line) != ' ')
+        return false;
+    const uint8_t *t = line.p;
+    while (peek(&line) > ' ')
+        rd_skip(&line, 1);
+    size_t tn = (size_t)(line.p - t);
+    if (tn == 0 || rd_u8(&line) != ' ' || rd_left(&line) < 6 || memcmp(line.p, "HTTP/", 5) != 0)
+        return false;
+    request_part(out, outlen, m, mn);
+    request_part(out, outlen, (const uint8_t *)" ", 1);
+    request_part(out, outlen, t, tn < 96 ? tn : 96);
+    return true;
 }

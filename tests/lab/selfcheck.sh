@@ -332,6 +332,22 @@ checks() {
                       echo "foreign issuer in clear @@ >=1 @@ $CONTOSO"
                       echo "client alert unknown_ca in clear @@ >=1 @@ tls.alert_message.desc==48 && tcp.dstport==3128" ;;
         esac ;;
+    registry_denied_keys|registry_throttled_keys|registry_disallowed_keys|registry_challenge_keys)
+        # tests/lab/record-keylog.sh: the registry stand-in on 198.18.241.1, the client's
+        # key log in a Decryption Secrets Block (none in the .raw variant)
+        local CODE
+        case $sc in
+            registry_denied_keys) CODE=403 ;; registry_throttled_keys) CODE=429 ;;
+            registry_disallowed_keys) CODE=405 ;; registry_challenge_keys) CODE=401 ;;
+        esac
+        echo "TLS completes (ServerHello) @@ >=1 @@ $SH && ip.src==198.18.241.1"
+        if [ "$var" = raw ]; then
+            echo "no HTTP without the key log @@ ==0 @@ http.response"
+        else
+            echo "the key log opens the answer: HTTP $CODE @@ >=1 @@ http.response.code==$CODE && ip.src==198.18.241.1"
+            [ "$sc" = registry_denied_keys ] && echo "the DENIED body names the client @@ >=1 @@ http.file_data contains \"client with IP '198.18.241.2'\""
+            [ "$sc" = registry_disallowed_keys ] && echo "the request was a DELETE @@ >=1 @@ http.request.method==\"DELETE\""
+        fi ;;
     *) return 1 ;;
     esac
     return 0
