@@ -181,7 +181,6 @@ static int parse_options(int argc, char **argv, struct cli *c)
         { "read", required_argument, NULL, 'r' },
         { "client-log", required_argument, NULL, O_CLIENT_LOG },
         { "keylog", required_argument, NULL, O_KEYLOG },
-        { "client-log", required_argument, NULL, O_CLIENT_LOG },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, 'V' },
         { NULL, 0, NULL, 0 },
@@ -960,10 +959,24 @@ static bool become_invoking_user(char *err, size_t errlen)
     return true;
 }
 
+/* Closes every descriptor from 3 up but the three kept: the runner runs as
+ * the invoking user, and neither it nor the command may hold the capture's
+ * socket or the capture file.  */
+static void close_other_fds(int keep1, int keep2, int keep3)
+{
+    long max = sysconf(_SC_OPEN_MAX);
+    if (max < 0 || max > 65536)
+        max = 65536;
+    for (int fd = 3; fd < max; fd++)
+        if (fd != keep1 && fd != keep2 && fd != keep3)
+            close(fd);
+}
+
 /* The runner process: starts the command, reports, waits for it. */
 static void runner_main(char **argv, int out_w, int err_w, int st_w)
 {
     char err[256];
+    close_other_fds(out_w, err_w, st_w);
     struct sigaction ign = { .sa_handler = SIG_IGN }, fwd = { .sa_handler = runner_forward };
     sigemptyset(&ign.sa_mask);
     sigemptyset(&fwd.sa_mask);

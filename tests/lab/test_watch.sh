@@ -117,6 +117,10 @@ missing_command_case() {
     "$ACRDIAG" watch -i lo --duration 5 -- /nonexistent/acrdiag-no-such-client push >"$out" 2>"$err"; rc=$?
     if [ "$rc" = 2 ] && [ "$(wc -l <"$err")" = 1 ] && [ ! -s "$out" ]; then ok "watch -- missing command: exit 2, one line"
     else bad "watch -- missing command: exit $rc, stderr $(head -c 200 "$err")"; fi
+    # The command holds no descriptor of acrdiag's (the capture socket, -w's file).
+    "$ACRDIAG" watch -i lo --duration 5 -w "$tmp/fd.pcapng" -- sh -c 'ls -l /proc/self/fd/' >"$out" 2>"$err"
+    if grep -q ' 2 -> pipe' "$err" && ! grep -Eq 'socket:|fd\.pcapng' "$err"; then ok "watch -- COMMAND: no capture descriptor leaks to the command"
+    else bad "watch -- COMMAND: descriptors: $(grep -E 'socket|pcapng' "$err" | head -c 200)"; fi
     # A command that never exits is bounded by --duration, and then ended.
     local t0=$SECONDS
     "$ACRDIAG" watch -i lo --duration 2 --json -- sleep 300 >"$out" 2>"$err"; rc=$?
