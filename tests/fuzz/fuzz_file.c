@@ -45,7 +45,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FUZZ_CHECK(fuzz_terminated(err, sizeof(err)));
         return 0;
     }
-    struct an_options opt = { .port = 443 };
+    /* Decryption Secrets Blocks feed a key log, as analyze does: the
+     * records of flows they name are opened and their HTTP read.  */
+    struct cap_keylog *kl = cap_keylog_new();
+    FUZZ_CHECK(kl != NULL);
+    cap_file_set_keylog(f, kl);
+    struct an_options opt = { .port = 443, .keylog = kl };
     struct an_engine *e = an_engine_new(&opt);
     FUZZ_CHECK(e != NULL);
     struct cap_record rec;
@@ -69,5 +74,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     cap_file_close(f);
     fuzz_finish_and_write(e);
+    cap_keylog_free(kl);
     return 0;
 }
