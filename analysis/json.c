@@ -356,6 +356,8 @@ int an_write_json_lines(FILE *out, const struct an_report *r, const char *versio
         set(line, "files", file_list(&r->capture, &ok), &ok);
         set(line, "capture_verdict", json_string(an_verdict_name(r->verdict)), &ok);
         set(line, "summary", safe_string(r->summary, sizeof r->summary), &ok);
+        if (r->client)
+            set(line, "client", client(r->client, &ok), &ok);
         if (r->n_endpoints) {
             json_t *ep = endpoint(&r->endpoints[i], &ok);
 

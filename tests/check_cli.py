@@ -849,6 +849,10 @@ def client_log(tmp):
     lines = r.text().split("\n")
     check("client-log text: The client said right after the verdict",
           lines[0].startswith("VERDICT registry_denied") and lines[2].startswith("The client said ("), r.text()[:300])
+    r = run(["analyze", "--json-lines", "--client-log", denied, healthy])
+    lines = [json.loads(l) for l in r.text().splitlines() if l.strip()]
+    check("client-log json-lines: client on every line", lines and all(
+        (l.get("client") or {}).get("decided") == "registry_denied" for l in lines), r.text()[:300])
     r = run(["analyze", "--markdown", "--client-log", denied, healthy])
     check("client-log markdown", "**The client said**" in r.text() and "`registry_ip_denied`" in r.text(),
           r.text()[:300])
