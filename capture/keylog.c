@@ -16,13 +16,27 @@ struct keylog_entry {
     uint8_t kind;                   /* enum cap_secret */
     uint8_t len;
     uint8_t secret[CAP_SECRET_MAX];
+    uint32_t next;                  /* the previous entry in its bucket, or NONE */
 };
+
+/* Entries are found by client random through a chained hash (a lookup per
+ * flow against up to LIM_KEYLOG_ENTRIES lines must not be a scan).  */
+#define BUCKETS 4096u
+#define NONE UINT32_MAX
 
 struct cap_keylog {
     struct keylog_entry *e;
     size_t n, cap;
     size_t skipped;
+    uint32_t bucket[BUCKETS];       /* the latest entry of each bucket */
 };
+
+/* Client randoms are random (RFC 8446 4.1.2): their first bytes hash well,
+ * and a crafted key log only slows its own lookups.  */
+static uint32_t bucket_of(const uint8_t cr[32])
+{
+    return ((uint32_t)cr[0] << 8 | cr[1]) % BUCKETS;
+}
 
 static const struct {
     const char *label;
@@ -37,7 +51,11 @@ static const struct {
 
 struct cap_keylog *cap_keylog_new(void)
 {
-    return calloc(1, sizeof(struct cap_keylog));
+    struct cap_keylog *k = calloc(1, sizeof(struct cap_keylog));
+    if (k)
+        for (unsigned i = 0; i < BUCKETS; i++)
+            k->bucket[i] = NONE;
+    return k;
 }
 
 void cap_keylog_free(struct cap_keylog *k)
@@ -142,6 +160,9 @@ static bool add_line(struct cap_keylog *k, const uint8_t *p, size_t len)
         k->e = ne;
         k->cap = ncap;
     }
+    uint32_t b = bucket_of(ent.client_random);
+    ent.next = k->bucket[b];
+    k->bucket[b] = (uint32_t)k->n;
     k->e[k->n++] = ent;
     OPENSSL_cleanse(&ent, sizeof(ent));
     return true;
@@ -172,8 +193,9 @@ bool cap_keylog_find(const struct cap_keylog *k, const uint8_t client_random[32]
 {
     if (!k)
         return false;
-    /* The latest line wins: a key log appended to by several runs. */
-    for (size_t i = k->n; i-- > 0;) {
+    /* The latest line wins: a key log appended to by several runs.  A
+     * bucket's chain runs from its latest entry back.  */
+    for (uint32_t i = k->bucket[bucket_of(client_random)]; i != NONE; i = k->e[i].next) {
         const struct keylog_entry *e = &k->e[i];
         if (e->kind == kind && memcmp(e->client_random, client_random, 32) == 0) {
             memcpy(out, e->secret, e->len);

@@ -382,6 +382,30 @@ static void keylog_garbage(void)
     CHECK_EQ_INT(n, 48);
     CHECK_EQ_INT(secret[47], 2);
     CHECK(!cap_keylog_find(kl, cr, CAP_SECRET_SERVER_APP, secret, &n));
+    /* The same connection logged again: the latest line wins. */
+    char again[256];
+    snprintf(again, sizeof(again), "CLIENT_RANDOM %064d %096d\n", 0, 7);
+    memset(again + 14, '0', 62);
+    memcpy(again + 14, "01010101", 8);
+    for (int i = 0; i < 64; i += 2)
+        memcpy(again + 14 + i, "01", 2);
+    CHECK_EQ_INT(cap_keylog_add(kl, (const uint8_t *)again, strlen(again)), 1);
+    CHECK(cap_keylog_find(kl, cr, CAP_SECRET_MASTER, secret, &n));
+    CHECK_EQ_INT(secret[47], 7);
+    cap_keylog_free(kl);
+
+    /* More lines than LIM_KEYLOG_ENTRIES: the rest is skipped, lookups stay exact. */
+    kl = cap_keylog_new();
+    static char big[(LIM_KEYLOG_ENTRIES + 8) * 180];
+    size_t at = 0;
+    for (unsigned i = 0; i < LIM_KEYLOG_ENTRIES + 8; i++)
+        at += (size_t)snprintf(big + at, sizeof(big) - at, "CLIENT_RANDOM %064x %096x\n", i, i + 1);
+    CHECK_EQ_INT(cap_keylog_add(kl, (const uint8_t *)big, at), LIM_KEYLOG_ENTRIES);
+    CHECK_EQ_INT(cap_keylog_skipped(kl), 8);
+    memset(cr, 0, sizeof(cr));
+    cr[30] = 0x12, cr[31] = 0x34;
+    CHECK(cap_keylog_find(kl, cr, CAP_SECRET_MASTER, secret, &n));
+    CHECK_EQ_INT(secret[46] << 8 | secret[47], 0x1235);
     cap_keylog_free(kl);
 }
 
