@@ -26,7 +26,7 @@ static void frame(uint8_t type, uint8_t flags, uint32_t stream, const uint8_t *p
 
 static void preface(void)
 {
-    static const uint8_t settings[] = { 0, 3, 0, 0, 0, 100, 0, 4, 0, 0xff, 0xff };   /* 2 settings */
+    static const uint8_t settings[12] = { 0, 3, 0, 0, 0, 100, 0, 4, 0, 0, 0xff, 0xff };  /* 2 settings */
     conn_len = 0;
     frame(4, 0, 0, settings, 12);
 }
