@@ -384,8 +384,8 @@ void cl_apply(struct an_client *c, struct an_report *r)
         ep->confidence = dl->kind == CL_REGISTRY_FORBIDDEN ? AN_CONF_LOW : AN_CONF_MEDIUM;
         ep->rule = "client_log";
         snprintf(ep->reason, sizeof(ep->reason),
-                 "the client's log says %s%s; the wire shows TCP and TLS to this endpoint working, and the "
-                 "registry's answer travels inside TLS", decided_sentence(v), ip);
+                 "the client's log says %s%.120s; the wire shows TCP and TLS working (the answer is inside TLS)",
+                 decided_sentence(v), ip);
         if (ep->n_evidence < AN_MAX_EVIDENCE) {
             struct an_evidence *e = &ep->evidence[ep->n_evidence++];
             memset(e, 0, sizeof(*e));
@@ -406,11 +406,12 @@ void cl_apply(struct an_client *c, struct an_report *r)
             struct an_endpoint tmp = *ep;
             memmove(&r->endpoints[1], &r->endpoints[0], (size_t)(ep - r->endpoints) * sizeof(*ep));
             r->endpoints[0] = tmp;
+            ep = &r->endpoints[0];
         }
-        snprintf(r->summary, sizeof(r->summary), "%s: %s%s; from the client's log, while the wire shows TCP and TLS working.",
+        snprintf(r->summary, sizeof(r->summary), "%.150s: %s%.120s; from the client's log, while the wire shows TCP and TLS working.",
                  ep->name[0] ? ep->name : "the registry", decided_sentence(v), ip);
     } else {
-        snprintf(r->summary, sizeof(r->summary), "%s%s; from the client's log, the capture holds no registry endpoint.",
+        snprintf(r->summary, sizeof(r->summary), "%s%.120s; from the client's log, the capture holds no registry endpoint.",
                  decided_sentence(v), ip);
     }
     /* Upper-case first letter when the summary starts with the sentence. */

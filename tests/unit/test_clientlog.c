@@ -222,6 +222,28 @@ static void test_bare_403(void)
     free(c);
 }
 
+/* The endpoint the line names moves first, and the summary names it. */
+static void test_named_endpoint_first(void)
+{
+    struct an_client *c = from_text(denied);
+    struct an_endpoint eps[2];
+    memset(eps, 0, sizeof(eps));
+    snprintf(eps[0].name, sizeof(eps[0].name), "myregistry.westeurope.data.azurecr.io");
+    eps[0].is_data_endpoint = true;
+    snprintf(eps[1].name, sizeof(eps[1].name), "myregistry.azurecr.io");
+    struct an_report r;
+    memset(&r, 0, sizeof(r));
+    r.endpoints = eps;
+    r.n_endpoints = 2;
+    r.verdict = AN_OK;
+    cl_apply(c, &r);
+    CHECK_EQ_STR(eps[0].name, "myregistry.azurecr.io");
+    CHECK_EQ_INT(eps[0].verdict, AN_REGISTRY_DENIED);
+    CHECK_EQ_INT(eps[1].verdict, AN_OK);
+    CHECK(strncmp(r.summary, "myregistry.azurecr.io: ", 23) == 0);
+    free(c);
+}
+
 /* 429 from the client decides registry_error when the wire is ok. */
 static void test_throttled_decides(void)
 {
@@ -324,6 +346,7 @@ int main(void)
     RUN(test_reset_x509_and_others);
     RUN(test_throttled_decides);
     RUN(test_bare_403);
+    RUN(test_named_endpoint_first);
     RUN(test_no_false_matches);
     RUN(test_bounds);
     RUN(test_no_endpoint);
