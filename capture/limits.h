@@ -43,7 +43,9 @@
 
 /* TLS: bytes of each direction's stream kept for handshake parsing.  A
  * ClientHello with a post-quantum key share is ~1.8 KB, a certificate chain
- * rarely over 12 KB.  */
+ * rarely over 12 KB.  With a key log, the same first bytes are all that is
+ * decrypted (the first request and the first answer's head and body start),
+ * so a decrypted body of any size, 1 GB included, costs at most this.  */
 #define LIM_TLS_STREAM_BYTES 16384u
 /* Handshake buffers alive at once across all flows (each about
  * LIM_TLS_STREAM_BYTES); flows beyond it get no TLS facts and the report
