@@ -118,7 +118,8 @@ static bool run_session(int version, const char *ciphers, struct session *out)
     SSL_set_bio(s, s_in, s_out);
     SSL_set_connect_state(c);
     SSL_set_accept_state(s);
-    SSL_set_tlsext_host_name(c, "labreg.azurecr.io");
+    static char sni[] = "labreg.azurecr.io";     /* the macro casts away const */
+    SSL_set_tlsext_host_name(c, sni);
     bool done = false;
     for (int i = 0; i < 20 && !done; i++) {
         int rc = SSL_do_handshake(c);
