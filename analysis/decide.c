@@ -271,8 +271,9 @@ static void explain_silent(const struct an_engine *e, const struct an_flow_diges
                    h->other_port_syns);
         uint64_t cf = ctl->synack.frame ? ctl->synack.frame : ctl->echo_reply_frame ? ctl->echo_reply_frame : ctl->rst.frame;
         add_ev(ep, cf, "control destination %s answered: the network path itself works", cip);
-        set_reason(ep, "nothing sent to %s is answered (TCP %u, %s) while %s outside its prefix answers: the drop is scoped to the destination, as a route with next hop None does. From the wire alone an NSG rule denying every protocol to it looks the same: check the next hop and effective routes in Network Watcher",
-                   ip, d->sport, h->echo_requests ? "ping" : "another port", cip);
+        set_reason(ep, "nothing sent to %s is answered (TCP %u, %s) while %s%s answers: the drop is scoped to the destination, as a route with next hop None does. From the wire alone an NSG rule denying every protocol to it looks the same: check the next hop and effective routes in Network Watcher",
+                   ip, d->sport, h->echo_requests ? "ping" : "another port", cip,
+                   ctl->control ? ", a --control destination," : " outside its prefix");
         return;
     }
     ep->verdict = AN_SILENT_DROP;

@@ -679,8 +679,18 @@ static void apply_silent(struct an_report *r, struct an_endpoint *ep, const char
         if (x->answered && !ctl)
             ctl = x;
     }
+    bool all_silent = d80 == DIFF_SILENT && d8080 == DIFF_SILENT && decho == DIFF_SILENT;
+    /* The wire decided already; to its route_blackhole the probe's own
+     * steps add the control as the user gave it.  */
+    if (ep->verdict == AN_ROUTE_BLACKHOLE && all_silent && ctl) {
+        char cip[64];
+        cap_addr_str(&ctl->ip, cip, sizeof(cip));
+        strcat_f(ep->reason, sizeof(ep->reason), "; the probe's control %s%s%s answered%s", ctl->given,
+                 strcmp(ctl->given, cip) ? " at " : "", strcmp(ctl->given, cip) ? cip : "",
+                 near(&ctl->ip, &ep->ip) ? " from the same prefix" : "");
+    }
     if (ep->verdict != AN_SILENT_DROP)
-        return;                     /* the wire decided already */
+        return;
 
     bool answered = d80 == DIFF_ANSWERED || d8080 == DIFF_ANSWERED || decho == DIFF_ANSWERED;
     if (answered) {
@@ -690,7 +700,6 @@ static void apply_silent(struct an_report *r, struct an_endpoint *ep, const char
                     ip, how);
         return;
     }
-    bool all_silent = d80 == DIFF_SILENT && d8080 == DIFF_SILENT && decho == DIFF_SILENT;
     if (all_silent && ctl) {
         char cip[64];
         cap_addr_str(&ctl->ip, cip, sizeof(cip));
