@@ -38,8 +38,10 @@ static json_t *remedy_string(enum an_verdict v, const char *name, size_t max)
 
     for (at = remedy; (at = strstr(at, token)) != NULL; at += sizeof token - 1)
         tokens++;
-    if (!name[0])
+    if (!name[0]) {
         name = "<registry>.azurecr.io";
+        max = strlen(name);
+    }
     buf = malloc((strlen(remedy) + tokens * strnlen(name, max)) * 4 + 1);
     if (!buf)
         return NULL;

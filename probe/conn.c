@@ -170,7 +170,11 @@ void probe_conn_start(struct probe_ctx *p, struct probe_conn *c, int64_t now)
             set_done(c);
             return;
         }
-        SSL_set_tlsext_host_name(c->ssl, c->sni);
+        /* SSL_set_tlsext_host_name casts its argument to void * (clang's
+         * -Wcast-qual stops a const one): the same call, with a copy.  */
+        char sni[LIM_DNS_NAME];
+        snprintf(sni, sizeof(sni), "%s", c->sni);
+        SSL_set_tlsext_host_name(c->ssl, sni);
         SSL_set1_host(c->ssl, c->sni);
         if (c->kind == PK_TLS12)
             SSL_set_max_proto_version(c->ssl, TLS1_2_VERSION);

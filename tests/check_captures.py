@@ -10,6 +10,7 @@ Prints one line per case and a closing "N passed, N failed".
 """
 import json
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -85,6 +86,10 @@ def check(case, path, options):
         texts = [x.get("what", "") for x in top.get("evidence", [])] + [top.get("reason", "")]
         if not any(ev in t for t in texts):
             problems.append("no evidence contains %r: %s" % (ev, texts))
+    # A placeholder in a remedy is whole ("<registry>.azurecr.io"), never cut to "<".
+    for rem in [doc.get("remedy") or ""] + [e.get("remedy") or "" for e in eps]:
+        if re.search(r"<(?![a-z])", rem):
+            problems.append("remedy with a cut placeholder: %r" % rem[:120])
     for k in ("version", "mode", "summary", "endpoints"):
         if k not in doc:
             problems.append("JSON lacks %s" % k)
