@@ -905,6 +905,7 @@ static void build_dns_endpoint(const struct an_engine *e, const struct an_dns_na
     snprintf(ep->name, sizeof(ep->name), "%s", n->name);
     ep->port = 443;
     ep->verdict = AN_DNS_FAILURE;
+    ep->rule = "dns_lookup_failed";
     ep->is_data_endpoint = strstr(ep->name, ".data.") != NULL;
     char srv[64];
     cap_addr_str(&n->server, srv, sizeof(srv));
@@ -917,6 +918,7 @@ static void build_dns_endpoint(const struct an_engine *e, const struct an_dns_na
     } else if (n->cut_responses || (!n->responses && e->dns_cut_unnamed)) {
         /* The answer may hold the address: the capture cut it. */
         ep->verdict = AN_INCOMPLETE;
+        ep->rule = "dns_answer_cut";
         ep->confidence = AN_CONF_LOW;
         if (n->cut_frame)
             add_ev(ep, n->cut_frame, "DNS answer for %s cut by the snap length", n->name);
