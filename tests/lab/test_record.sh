@@ -14,7 +14,7 @@ n=$(ls "$out"/*.pcap* 2>/dev/null | wc -l)
 echo "recorded $n captures"
 tests/lab/selfcheck.sh "$out" >"$out/selfcheck.log"
 python3 tests/check_captures.py "$out" >"$out/analyze.log"
-grep -v '^ok' "$out/selfcheck.log" "$out/analyze.log"
+grep -hv '^ok' "$out/selfcheck.log" "$out/analyze.log"
 # One closing line for both checks.
 s=$(tail -n 1 "$out/selfcheck.log")
 c=$(tail -n 1 "$out/analyze.log")
