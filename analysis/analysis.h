@@ -106,7 +106,7 @@ struct an_endpoint {
     enum an_verdict verdict;
     uint32_t candidates;            /* bit (1u << verdict) per candidate class */
     enum an_confidence confidence;
-    char reason[400];
+    char reason[768];              /* the wire's reason plus what probe facts add */
     struct an_evidence evidence[AN_MAX_EVIDENCE];
     unsigned n_evidence;
     const char *rule;               /* the rule that decided (static string), or NULL */
