@@ -6,6 +6,7 @@
 
 #include "analysis/analysis.h"
 #include "check.h"
+#include "packet.h"
 
 static uint64_t frame;
 static uint16_t client_port = 40000;     /* of the segments built next */
@@ -18,24 +19,7 @@ static const struct cap_addr router = { .family = 4, .a = { 198, 18, 2, 2 } };
 static struct cap_pkt segment(bool from_client, uint8_t flags, uint32_t seq, uint32_t ack, const uint8_t *payload,
                               uint32_t len, uint8_t ttl)
 {
-    struct cap_pkt p;
-    memset(&p, 0, sizeof(p));
-    p.frame = ++frame;
-    p.ts_ns = (int64_t)frame * 100000000;   /* 100 ms apart */
-    p.ipver = 4;
-    p.proto = 6;
-    p.src = from_client ? client : server;
-    p.dst = from_client ? server : client;
-    p.sport = from_client ? client_port : 443;
-    p.dport = from_client ? 443 : client_port;
-    p.tcp_flags = flags;
-    p.seq = seq;
-    p.ack = ack;
-    p.ttl = ttl;
-    p.payload = len ? payload : NULL;
-    p.payload_len = len;
-    p.payload_wire_len = len;
-    return p;
+    return test_tcp_segment(++frame, 100000000, from_client, client_port, flags, seq, ack, payload, len, ttl);
 }
 
 /* Zero payload, client at TTL 64, server at 126 (the lab's hop distance 2). */

@@ -5,6 +5,7 @@
 
 #include "capture/capture.h"
 #include "check.h"
+#include "packet.h"
 
 static struct cap_flow last;        /* copy of the flow handed to done() */
 static unsigned done_calls;
@@ -25,25 +26,7 @@ static uint64_t frame;
 static struct cap_pkt tcp(bool from_client, uint8_t flags, uint32_t seq, uint32_t ack,
                           const uint8_t *payload, uint32_t len, uint8_t ttl)
 {
-    struct cap_pkt p;
-    memset(&p, 0, sizeof(p));
-    p.frame = ++frame;
-    p.ts_ns = (int64_t)frame * 1000000;
-    p.ipver = 4;
-    p.proto = 6;
-    struct cap_addr c = { .family = 4, .a = { 198, 18, 1, 2 } }, s = { .family = 4, .a = { 198, 19, 10, 10 } };
-    p.src = from_client ? c : s;
-    p.dst = from_client ? s : c;
-    p.sport = from_client ? 40000 : 443;
-    p.dport = from_client ? 443 : 40000;
-    p.tcp_flags = flags;
-    p.seq = seq;
-    p.ack = ack;
-    p.ttl = ttl;
-    p.payload = payload;
-    p.payload_len = len;
-    p.payload_wire_len = len;
-    return p;
+    return test_tcp_segment(++frame, 1000000, from_client, 40000, flags, seq, ack, payload, len, ttl);
 }
 
 static struct cap_flow_table *table(void)

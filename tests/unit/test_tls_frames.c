@@ -6,6 +6,7 @@
 
 #include "capture/capture.h"
 #include "check.h"
+#include "packet.h"
 
 static uint64_t ch_frame, sh_frame, cert_frame;
 static bool have_cert;
@@ -25,25 +26,7 @@ static uint64_t frame;
 static struct cap_pkt tcp(bool from_client, uint8_t flags, uint32_t seq, uint32_t ack, const uint8_t *payload,
                           uint32_t len)
 {
-    struct cap_pkt p;
-    memset(&p, 0, sizeof(p));
-    p.frame = ++frame;
-    p.ts_ns = (int64_t)frame * 1000000;
-    p.ipver = 4;
-    p.proto = 6;
-    struct cap_addr c = { .family = 4, .a = { 198, 18, 1, 2 } }, s = { .family = 4, .a = { 198, 19, 10, 10 } };
-    p.src = from_client ? c : s;
-    p.dst = from_client ? s : c;
-    p.sport = from_client ? 40000 : 443;
-    p.dport = from_client ? 443 : 40000;
-    p.tcp_flags = flags;
-    p.seq = seq;
-    p.ack = ack;
-    p.ttl = from_client ? 64 : 120;
-    p.payload = payload;
-    p.payload_len = len;
-    p.payload_wire_len = len;
-    return p;
+    return test_tcp_segment(++frame, 1000000, from_client, 40000, flags, seq, ack, payload, len, from_client ? 64 : 120);
 }
 
 static uint8_t der[4096];
