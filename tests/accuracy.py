@@ -16,7 +16,6 @@ case fails only when it is wrong; exits 1 when any is.
 """
 import json
 import os
-import shlex
 import shutil
 import subprocess
 import sys
@@ -24,7 +23,8 @@ import tempfile
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(REPO, "tests"))
-from check_captures import ACRDIAG, LAB_OPTIONS, listed, rows  # noqa: E402
+from check_captures import ACRDIAG  # noqa: E402
+from labels import LabelError, listed, load  # noqa: E402
 import schema  # noqa: E402
 
 SNAPLENS = (96, 128, 200)
@@ -34,13 +34,11 @@ CATEGORIES = ("exact", "parent", "incomplete", "wrong")
 
 def labelled():
     """(source, name, path, options, verdict, parents) of every labelled capture."""
-    for r in rows(os.path.join(REPO, "pcaps", "LABELS.tsv")):
-        yield ("lab", r["capture"], os.path.join(REPO, "pcaps", r["capture"]), LAB_OPTIONS,
-               r["verdict"], listed(r.get("parents", "")))
-    for r in rows(os.path.join(REPO, "tests", "TESTLIST")):
-        src = "corpus" if r["file"].startswith("tests/corpus/") else "regression"
-        opts = [] if r["options"] in ("", "-") else shlex.split(r["options"])
-        yield (src, r["file"], os.path.join(REPO, r["file"]), opts, r["verdict"], listed(r.get("parents", "")))
+    for r in load(os.path.join(REPO, "pcaps", "LABELS.tsv")):
+        yield ("lab", r["name"], r["path"], r["argv"], r["verdict"], listed(r["parents"]))
+    for r in load(os.path.join(REPO, "tests", "TESTLIST")):
+        src = "corpus" if r["file"].startswith("corpus/") else "regression"
+        yield (src, r["name"], r["path"], r["argv"], r["verdict"], listed(r["parents"]))
 
 
 def verdict_of(path, options):
@@ -85,7 +83,12 @@ def snapped_copies(cases, tmp):
 
 def main():
     markdown = "--markdown" in sys.argv
-    cases = list(labelled())
+    try:
+        cases = list(labelled())
+    except LabelError as e:
+        print("FAIL labels: %s" % e)
+        print("0 passed, 1 failed")
+        return 1
     tmp = tempfile.mkdtemp(prefix="acrdiag-accuracy.")
     failed_setup = 0
     try:

@@ -11,38 +11,15 @@ Prints one line per case and a closing "N passed, N failed".
 import json
 import os
 import re
-import shlex
 import subprocess
 import sys
 
 import schema
+from labels import LabelError, listed, load
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ACRDIAG = os.environ.get("ACRDIAG", os.path.join(REPO, "acrdiag"))
-# The lab's VNet space: its private endpoints live there (tests/lab/README.md).
-LAB_OPTIONS = ["--private-net", "198.18.0.0/16"]
 EXIT = {"ok": 0, "incomplete": 3}
-
-
-def rows(path):
-    """Yields dicts of a tab-separated file with a header line; # comments skipped."""
-    if not os.path.exists(path):
-        return
-    with open(path, encoding="utf-8") as f:
-        header = None
-        for line in f:
-            line = line.rstrip("\n")
-            if not line.strip() or line.startswith("#"):
-                continue
-            cols = line.split("\t")
-            if header is None:
-                header = cols
-                continue
-            yield dict(zip(header, cols + [""] * (len(header) - len(cols))))
-
-
-def listed(value):
-    return [] if value in ("", "-") else [v.strip() for v in value.split(",") if v.strip()]
 
 
 def check(case, path, options):
@@ -105,21 +82,23 @@ def main():
     # check_captures.py [DIR]: DIR holds a fresh lab recording with its
     # LABELS.tsv; then only those captures are checked.
     pcaps = sys.argv[1] if len(sys.argv) > 1 else os.path.join(REPO, "pcaps")
-    cases = []
-    for r in rows(os.path.join(pcaps, "LABELS.tsv")):
-        path = os.path.join(pcaps, r["capture"])
-        if len(sys.argv) > 1 and not os.path.exists(path):
-            continue    # a partial recording checks what it recorded
-        cases.append((r["capture"], path, LAB_OPTIONS, r))
-    for r in rows(os.path.join(REPO, "tests", "TESTLIST")) if len(sys.argv) == 1 else ():
-        opts = [] if r["options"] in ("", "-") else shlex.split(r["options"])
-        cases.append((r["file"], os.path.join(REPO, r["file"]), opts, r))
+    try:
+        cases = load(os.path.join(pcaps, "LABELS.tsv"))
+        if len(sys.argv) > 1:   # a partial recording checks what it recorded
+            cases = [c for c in cases if os.path.exists(c["path"])]
+        else:
+            cases += load(os.path.join(REPO, "tests", "TESTLIST"))
+    except LabelError as e:
+        print("FAIL labels: %s" % e)
+        print("0 passed, 1 failed")
+        return 1
     passed = failed = 0
-    for name, path, opts, case in cases:
+    for case in cases:
+        name, path = case["name"], case["path"]
         if not os.path.exists(path):
             problems = ["capture missing: %s" % path]
         else:
-            problems = check(case, path, opts)
+            problems = check(case, path, case["argv"])
         if problems:
             failed += 1
             print("FAIL %s" % name)
