@@ -3,6 +3,7 @@
 #   tests/deps.sh build   what `make` needs
 #   tests/deps.sh test    what `make check` needs too (lab servers, clients, tshark, clang,
 #                         and debhelper, lintian, bash-completion, man-db for the package suite)
+#   tests/deps.sh bench   what `make bench-live` and `make bench-large` need (tcpreplay, zstd)
 set -eu
 build="make gcc pkg-config libpcap-dev libc-ares-dev libssl-dev libjansson-dev zlib1g-dev libzstd-dev liblzma-dev libnghttp2-dev"
 test="$build clang libclang-rt-14-dev iproute2 nftables iptables dnsmasq nginx-light squid-openssl
@@ -11,7 +12,8 @@ test="$build clang libclang-rt-14-dev iproute2 nftables iptables dnsmasq nginx-l
 case "${1:-build}" in
     build) want=$build ;;
     test) want=$test ;;
-    *) echo "usage: $0 build|test" >&2; exit 2 ;;
+    bench) want="$build iproute2 ethtool time procps gzip zstd tcpreplay" ;;
+    *) echo "usage: $0 build|test|bench" >&2; exit 2 ;;
 esac
 missing=""
 for p in $want; do
