@@ -1253,8 +1253,13 @@ static int watch_run(void *arg)
     struct an_report r;
     an_engine_finish(e, "watch", &r);
     an_engine_free(e);
-    if (cap_live_dropped(w->live))
+    uint64_t kernel_drops = cap_live_dropped(w->live);
+    if (kernel_drops) {
         r.findings |= 1u << AN_F_KERNEL_DROPS;
+        /* The count, not only the finding: how much evidence is missing. */
+        fprintf(stderr, "acrdiag: the kernel dropped %llu packets (capture buffer full), %llu were read: "
+                "the report may miss evidence\n", (unsigned long long)kernel_drops, (unsigned long long)st.packets);
+    }
     cap_live_close(w->live);
     r.options = &c->an;
     r.capture.n_files = 1;
