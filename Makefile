@@ -47,7 +47,7 @@ FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_REPLAY := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%-replay)
 TOOL := $(BUILD)/acrdiag
 
-.PHONY: all check unit install uninstall clean pcaps fuzz bench demo
+.PHONY: all check unit install uninstall clean pcaps fuzz bench bench-live demo
 all: acrdiag
 
 acrdiag: $(TOOL)
@@ -113,6 +113,11 @@ $(BUILD)/bench/%: bench/%.c
 
 bench: $(TOOL) $(BUILD)/bench/gen $(BUILD)/bench/readloop
 	BUILD=$(BUILD) bench/run.sh
+
+# `make bench-live` (root): the highest tcpreplay rate `acrdiag watch` reads
+# with no kernel drop, in two acrd_bench_* namespaces (bench/live.sh).
+bench-live: $(TOOL) $(BUILD)/bench/gen
+	BUILD=$(BUILD) bench/live.sh
 
 demo: acrdiag
 	ACRDIAG=./acrdiag tests/demo.sh
