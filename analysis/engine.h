@@ -5,6 +5,7 @@
 #define ACRDIAG_ENGINE_H
 
 #include "analysis.h"
+#include "capture/flow.h"
 
 #define AN_HOST_BUCKETS 4096u
 /* Server and control hosts whose answers are remembered. */

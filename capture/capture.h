@@ -80,6 +80,15 @@ enum cap_status {
     CAP_UNSUPPORTED,        /* a link type or protocol we do not decode */
 };
 
+/* IP protocol numbers (IANA "Assigned Internet Protocol Numbers") of
+ * cap_pkt.proto and cap_icmp_err.q_proto.  */
+enum {
+    CAP_IPPROTO_ICMP = 1,
+    CAP_IPPROTO_TCP = 6,
+    CAP_IPPROTO_UDP = 17,
+    CAP_IPPROTO_ICMPV6 = 58,
+};
+
 /* TCP flags as on the wire (RFC 9293 3.1). */
 enum {
     CAP_TH_FIN = 0x01, CAP_TH_SYN = 0x02, CAP_TH_RST = 0x04,
@@ -123,7 +132,7 @@ struct cap_pkt {
     uint8_t ttl;            /* TTL or hop limit */
     uint16_t ip_id;         /* IPv4 only */
     bool df;
-    uint8_t proto;          /* final upper-layer protocol: 6, 17, 1, 58 */
+    uint8_t proto;          /* final upper-layer protocol: CAP_IPPROTO_* */
 
     /* TCP / UDP */
     uint16_t sport, dport;
@@ -199,9 +208,28 @@ enum cap_status cap_dns_parse(const uint8_t *msg, size_t len, struct cap_dns_msg
 
 /* ---- TLS (tls.c) --------------------------------------------------------- */
 
-/* Protocol versions as on the wire (RFC 8446 4.2.1). */
+/* Protocol versions as on the wire (RFC 8446 4.2.1, RFC 6101 for SSL 3.0). */
+#define CAP_SSL_3_0 0x0300
+#define CAP_TLS_1_0 0x0301
+#define CAP_TLS_1_1 0x0302
 #define CAP_TLS_1_2 0x0303
 #define CAP_TLS_1_3 0x0304
+
+/* Record content types (RFC 8446 5.1) and the handshake messages read
+ * (RFC 8446 4).  */
+enum {
+    CAP_TLS_CT_CCS = 20, CAP_TLS_CT_ALERT = 21, CAP_TLS_CT_HANDSHAKE = 22, CAP_TLS_CT_APPDATA = 23,
+};
+enum { CAP_TLS_HS_CLIENT_HELLO = 1, CAP_TLS_HS_SERVER_HELLO = 2, CAP_TLS_HS_CERTIFICATE = 11 };
+
+/* A record header: content type(1), legacy_record_version(2), length(2). */
+#define CAP_TLS_RECORD_HEADER 5u
+
+/* Where the record starting at rec ends: its bytes, header included, as its
+ * header's length says (unchecked: cap_tls_parse judges it).  With fewer
+ * than CAP_TLS_RECORD_HEADER bytes available, the header's own 5, the least
+ * the record needs.  */
+uint32_t cap_tls_record_len(const uint8_t *rec, size_t avail);
 
 /* An alert sent after this direction's ChangeCipherSpec (or after a TLS 1.3
  * ServerHello), or in a record longer than one alert's 2 bytes, is
@@ -427,9 +455,5 @@ void cap_writer_abort(struct cap_writer *w);
  * privileged parent, which forked after cap_writer_open, then calls
  * cap_writer_commit on its own copy to put the file in place.  */
 int cap_writer_detach(struct cap_writer *w, char *errbuf, size_t errlen);
-
-/* ---- flows (flow.c) ----------------------------------------------------- */
-
-#include "flow.h"
 
 #endif

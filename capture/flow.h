@@ -2,14 +2,16 @@
  * retransmissions and holes, ICMP errors quoting the flow, Zeek-style
  * history, and the TLS facts of each direction's first bytes.
  *
- * Included by capture.h; kept apart only to keep that header readable.  */
+ * Four rooms behind it: flow_table.c (hash, slots, LRU, sweep),
+ * tcp_track.c (per-packet TCP state), reasm.c (stream reassembly, spare
+ * buffers), zeek.c (conn_state, history).  */
 #ifndef ACRDIAG_FLOW_H
 #define ACRDIAG_FLOW_H
 
 #include <stdbool.h>
 #include <stdint.h>
 
-struct cap_pkt;
+#include "capture.h"
 
 #define CAP_C2S 0
 #define CAP_S2C 1
@@ -136,7 +138,7 @@ struct cap_flow_dir {
 
 struct cap_flow {
     /* The table's links, hashes and last timestamps live apart, in its own
-     * small per-slot array (flow.c): a lookup or an LRU move then never
+     * small per-slot array (flow_table.c): a lookup or an LRU move then never
      * touches a flow other than the one it is after.  */
     bool closed;                /* on the closed list */
 

@@ -9,15 +9,9 @@
 #include "capture.h"
 #include "rd.h"
 
-enum {
-    TLS_CT_CCS = 20, TLS_CT_ALERT = 21, TLS_CT_HANDSHAKE = 22, TLS_CT_APPDATA = 23,
-};
-enum { TLS_HS_CLIENT_HELLO = 1, TLS_HS_SERVER_HELLO = 2, TLS_HS_CERTIFICATE = 11 };
 enum { TLS_EXT_SERVER_NAME = 0, TLS_EXT_SUPPORTED_VERSIONS = 43 };
-#define TLS_RECORD_HEADER 5u
 /* RFC 5246 6.2.3: a record's payload is at most 2^14 + 2048 bytes. */
 #define TLS_RECORD_MAX (16384u + 2048u)
-#define TLS_V13 0x0304u
 
 /* RFC 8446 4.1.3: a HelloRetryRequest is a ServerHello whose random is
  * SHA-256("HelloRetryRequest").  */
@@ -269,7 +263,7 @@ static bool handle_message(uint8_t type, const uint8_t *body, size_t len,
 {
     struct rd m = rd_make(body, len);
     switch (type) {
-    case TLS_HS_CLIENT_HELLO:
+    case CAP_TLS_HS_CLIENT_HELLO:
         /* After a HelloRetryRequest the client sends a second ClientHello
          * with the same name; the first one is the one reported.  */
         if (out->client_hello)
@@ -277,7 +271,7 @@ static bool handle_message(uint8_t type, const uint8_t *body, size_t len,
         out->client_hello = true;
         out->client_hello_offset = offset;
         return parse_client_hello(&m, out);
-    case TLS_HS_SERVER_HELLO: {
+    case CAP_TLS_HS_SERVER_HELLO: {
         uint16_t version;
         bool hrr;
         if (!parse_server_hello(&m, &version, &hrr, out))
@@ -291,11 +285,11 @@ static bool handle_message(uint8_t type, const uint8_t *body, size_t len,
         out->server_hello_offset = offset;
         out->sh_version = version;
         /* RFC 8446 2: everything after the ServerHello is encrypted. */
-        if (version == TLS_V13)
+        if (version == CAP_TLS_1_3)
             hs->stopped = true;
         return true;
     }
-    case TLS_HS_CERTIFICATE:
+    case CAP_TLS_HS_CERTIFICATE:
         if (out->certificate)
             return true;
         out->certificate = true;
@@ -371,11 +365,18 @@ static void add_alert(struct cap_tls_dir *out, uint8_t level, uint8_t desc,
  * ServerHello still follows in the clear.  */
 static bool dir_encrypted(const struct cap_tls_dir *out)
 {
-    if (out->server_hello && out->sh_version == TLS_V13)
+    if (out->server_hello && out->sh_version == CAP_TLS_1_3)
         return true;
     if (out->hello_retry && !out->server_hello)
         return false;
     return out->change_cipher_spec;
+}
+
+uint32_t cap_tls_record_len(const uint8_t *rec, size_t avail)
+{
+    if (avail < CAP_TLS_RECORD_HEADER)
+        return CAP_TLS_RECORD_HEADER;
+    return CAP_TLS_RECORD_HEADER + ((uint32_t)rec[3] << 8 | rec[4]);
 }
 
 /* The certificate must stay the last member for cap_tls_parse's clearing. */
@@ -409,12 +410,12 @@ void cap_tls_parse(const uint8_t *stream, size_t len, struct cap_tls_dir *out)
         uint8_t major = rd_u8(&h);
         rd_skip(&h, 1);                     /* legacy minor version */
         uint16_t rlen = rd_be16(&h);
-        bool type_ok = type >= TLS_CT_CCS && type <= TLS_CT_APPDATA;
+        bool type_ok = type >= CAP_TLS_CT_CCS && type <= CAP_TLS_CT_APPDATA;
         /* What arrived of the header must already be plausible: legacy
          * version 0x03xx, length within RFC 5246 6.2.3's bound.  */
         size_t got = len - rec_offset;
         bool header_ok = type_ok && (got < 2 || major == 3) &&
-                         (got < TLS_RECORD_HEADER || rlen <= TLS_RECORD_MAX);
+                         (got < CAP_TLS_RECORD_HEADER || rlen <= TLS_RECORD_MAX);
         if (!header_ok) {
             if (rec_offset == 0)
                 out->not_tls = true;
@@ -430,16 +431,16 @@ void cap_tls_parse(const uint8_t *stream, size_t len, struct cap_tls_dir *out)
         bool enc = dir_encrypted(out);
 
         switch (type) {
-        case TLS_CT_HANDSHAKE:
+        case CAP_TLS_CT_HANDSHAKE:
             /* A cut-off last record still yields the messages it completes. */
             if (!enc)
                 feed_handshake(hs, body.p, rd_left(&body), rec_offset, out);
             break;
-        case TLS_CT_CCS:
+        case CAP_TLS_CT_CCS:
             if (whole)
                 out->change_cipher_spec = true;
             break;
-        case TLS_CT_ALERT:
+        case CAP_TLS_CT_ALERT:
             if (!whole)
                 break;
             /* RFC 8446 5.1, 6: an alert record holds exactly one alert,
@@ -457,7 +458,7 @@ void cap_tls_parse(const uint8_t *stream, size_t len, struct cap_tls_dir *out)
                 add_alert(out, level, rd_u8(&body), false, rec_offset);
             }
             break;
-        case TLS_CT_APPDATA:
+        case CAP_TLS_CT_APPDATA:
             if (whole)
                 out->n_appdata++;
             break;

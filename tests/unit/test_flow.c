@@ -3,7 +3,7 @@
  * reassembly across out-of-order and overlapping segments.  */
 #include <stdlib.h>
 
-#include "capture/capture.h"
+#include "capture/flow.h"
 #include "check.h"
 #include "packet.h"
 

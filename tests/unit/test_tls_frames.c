@@ -4,7 +4,7 @@
  * it started).  */
 #include <stdlib.h>
 
-#include "capture/capture.h"
+#include "capture/flow.h"
 #include "check.h"
 #include "packet.h"
 

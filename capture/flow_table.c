@@ -1,0 +1,289 @@
+/* flow_table.c: the flow table: hashing, slots, the activity (LRU) lists,
+ * and folding flows that closed, idled or must make room.  */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "flow_table.h"
+
+/* No slot: the end of a hash chain or of an activity list. */
+#define NIL UINT32_MAX
+/* Hash buckets: twice LIM_FLOWS, a power of two so a mask picks one. */
+#define FLOW_BUCKETS (LIM_FLOWS * 2u)
+
+/* ---- hashing -------------------------------------------------------------- */
+
+/* MurmurHash3's 64-bit finalizer: every input bit reaches every output bit. */
+static uint64_t fmix(uint64_t h)
+{
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdull;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ull;
+    h ^= h >> 33;
+    return h;
+}
+
+/* Seeded per run so crafted captures cannot aim every flow at one bucket.
+ * Word-wise rather than byte-wise, and only the bytes in use: an IPv4
+ * address is one 32-bit word (reading past it into the rest of the array
+ * would also stall on the decoder's just-stored bytes).  */
+static uint64_t hash_side(uint64_t seed, const struct cap_addr *a, uint16_t port)
+{
+    if (a->family == 4) {
+        uint32_t v4;
+        memcpy(&v4, a->a, sizeof(v4));
+        return fmix(seed ^ ((uint64_t)port << 32 | v4));
+    }
+    uint64_t lo, hi;
+    memcpy(&lo, a->a, sizeof(lo));
+    memcpy(&hi, a->a + sizeof(lo), sizeof(hi));
+    return fmix(lo ^ seed) ^ fmix(hi ^ (seed + port + 1));
+}
+
+/* The same value for both directions of a flow. */
+static uint32_t key_hash(const struct cap_flow_table *t, const struct cap_addr *a, uint16_t ap,
+                         const struct cap_addr *b, uint16_t bp)
+{
+    return (uint32_t)(hash_side(t->seed, a, ap) ^ hash_side(t->seed, b, bp));
+}
+
+/* ---- table ---------------------------------------------------------------- */
+
+struct cap_flow_table *cap_flows_new(cap_flow_done_fn done, void *ctx)
+{
+    struct cap_flow_table *t = calloc(1, sizeof(*t));
+    if (!t)
+        return NULL;
+    t->flows = calloc(LIM_FLOWS, sizeof(*t->flows));
+    t->nodes = malloc(LIM_FLOWS * sizeof(*t->nodes));
+    t->free_slots = malloc(LIM_FLOWS * sizeof(*t->free_slots));
+    t->buckets = malloc(FLOW_BUCKETS * sizeof(*t->buckets));
+    if (!t->flows || !t->nodes || !t->free_slots || !t->buckets) {
+        free(t->flows);
+        free(t->nodes);
+        free(t->free_slots);
+        free(t->buckets);
+        free(t);
+        return NULL;
+    }
+    for (size_t b = 0; b < FLOW_BUCKETS; b++)
+        t->buckets[b] = NIL;
+    t->open.head = t->open.tail = NIL;
+    t->closed.head = t->closed.tail = NIL;
+    if (getrandom(&t->seed, sizeof(t->seed), 0) != (ssize_t)sizeof(t->seed))
+        t->seed = 0xcbf29ce484222325ull;
+    t->done = done;
+    t->ctx = ctx;
+    return t;
+}
+
+static struct flow_list *list_of(struct cap_flow_table *t, const struct cap_flow *f)
+{
+    return f->closed ? &t->closed : &t->open;
+}
+
+static uint32_t slot_of(const struct cap_flow_table *t, const struct cap_flow *f)
+{
+    return (uint32_t)(f - t->flows);
+}
+
+static void lru_unlink(struct cap_flow_table *t, struct cap_flow *f)
+{
+    struct flow_list *l = list_of(t, f);
+    struct flow_node *n = &t->nodes[slot_of(t, f)];
+    if (n->prev != NIL)
+        t->nodes[n->prev].next = n->next;
+    else
+        l->head = n->next;
+    if (n->next != NIL)
+        t->nodes[n->next].prev = n->prev;
+    else
+        l->tail = n->prev;
+    n->prev = n->next = NIL;
+}
+
+static void lru_append(struct cap_flow_table *t, struct cap_flow *f)
+{
+    struct flow_list *l = list_of(t, f);
+    uint32_t i = slot_of(t, f);
+    t->nodes[i].prev = l->tail;
+    t->nodes[i].next = NIL;
+    if (l->tail != NIL)
+        t->nodes[l->tail].next = i;
+    else
+        l->head = i;
+    l->tail = i;
+}
+
+static void flow_release(struct cap_flow_table *t, uint32_t i)
+{
+    struct cap_flow *f = &t->flows[i];
+    uint32_t *pp = &t->buckets[t->nodes[i].hash & (FLOW_BUCKETS - 1)];
+    while (*pp != NIL && *pp != i)
+        pp = &t->nodes[*pp].chain;
+    if (*pp != NIL)
+        *pp = t->nodes[i].chain;
+    lru_unlink(t, f);
+    t->n_flows--;
+    for (int d = 0; d < 2; d++)
+        reasm_finish(&t->pool, f, d);
+    if (t->done)
+        t->done(t->ctx, f);
+    reasm_release(&t->pool, f);
+    t->free_slots[t->n_free++] = i;
+}
+
+/* Folds what is finished: closed flows that lingered, and long-idle ones. */
+static void sweep(struct cap_flow_table *t, int64_t now)
+{
+    while (t->closed.head != NIL && now - t->nodes[t->closed.head].last_ts > LIM_CLOSED_LINGER_NS)
+        flow_release(t, t->closed.head);
+    while (t->open.head != NIL && now - t->nodes[t->open.head].last_ts > LIM_IDLE_NS)
+        flow_release(t, t->open.head);
+}
+
+void cap_flows_free(struct cap_flow_table *t)
+{
+    if (!t)
+        return;
+    while (t->closed.head != NIL)
+        flow_release(t, t->closed.head);
+    while (t->open.head != NIL)
+        flow_release(t, t->open.head);
+    reasm_pool_free(&t->pool);
+    free(t->flows);
+    free(t->nodes);
+    free(t->free_slots);
+    free(t->buckets);
+    free(t);
+}
+
+void cap_flows_set_keylog(struct cap_flow_table *t, const struct cap_keylog *k)
+{
+    t->pool.keylog = k;
+}
+
+uint64_t cap_flows_evicted(const struct cap_flow_table *t)
+{
+    return t->evicted;
+}
+
+uint64_t cap_flows_streams_denied(const struct cap_flow_table *t)
+{
+    return t->pool.streams_denied;
+}
+
+struct cap_flow *flow_table_find(struct cap_flow_table *t, const struct cap_addr *src, uint16_t sport,
+                                 const struct cap_addr *dst, uint16_t dport, int *dir)
+{
+    uint32_t h = key_hash(t, src, sport, dst, dport);
+    for (uint32_t i = t->buckets[h & (FLOW_BUCKETS - 1)]; i != NIL; i = t->nodes[i].chain) {
+        if (t->nodes[i].hash != h)
+            continue;
+        struct cap_flow *f = &t->flows[i];
+        if (f->cport == sport && f->sport == dport && cap_addr_eq(&f->client, src) &&
+            cap_addr_eq(&f->server, dst)) {
+            *dir = CAP_C2S;
+            return f;
+        }
+        if (f->cport == dport && f->sport == sport && cap_addr_eq(&f->client, dst) &&
+            cap_addr_eq(&f->server, src)) {
+            *dir = CAP_S2C;
+            return f;
+        }
+    }
+    return NULL;
+}
+
+/* Decides who is the client of a flow first seen with packet p: the sender
+ * of a SYN, the receiver of a SYN-ACK, else the side not on the well-known
+ * (lower) port.  Returns the direction of p.  */
+static int choose_roles(const struct cap_pkt *p, char *by)
+{
+    uint8_t fl = p->tcp_flags;
+    if ((fl & CAP_TH_SYN) && !(fl & CAP_TH_ACK)) {
+        *by = 's';
+        return CAP_C2S;
+    }
+    if ((fl & CAP_TH_SYN) && (fl & CAP_TH_ACK)) {
+        *by = 'h';
+        return CAP_S2C;
+    }
+    *by = 'p';
+    if (p->dport == 443 || p->dport == 80)
+        return CAP_C2S;
+    if (p->sport == 443 || p->sport == 80)
+        return CAP_S2C;
+    if (p->dport != p->sport)
+        return p->dport < p->sport ? CAP_C2S : CAP_S2C;
+    *by = 'f';
+    return CAP_C2S;
+}
+
+static struct cap_flow *flow_create(struct cap_flow_table *t, const struct cap_pkt *p, int *dir)
+{
+    if (t->n_flows >= LIM_FLOWS) {
+        t->evicted++;
+        flow_release(t, t->closed.head != NIL ? t->closed.head : t->open.head);
+    }
+    uint32_t i = t->n_free ? t->free_slots[--t->n_free] : (uint32_t)t->n_used++;
+    struct cap_flow *f = &t->flows[i];
+    memset(f, 0, sizeof(*f));
+    *dir = choose_roles(p, &f->client_by);
+    if (*dir == CAP_C2S) {
+        f->client = p->src;
+        f->cport = p->sport;
+        f->server = p->dst;
+        f->sport = p->dport;
+    } else {
+        f->client = p->dst;
+        f->cport = p->dport;
+        f->server = p->src;
+        f->sport = p->sport;
+    }
+    f->first_frame = p->frame;
+    f->first_ts = p->ts_ns;
+    struct flow_node *n = &t->nodes[i];
+    n->last_ts = p->ts_ns;
+    n->hash = key_hash(t, &f->client, f->cport, &f->server, f->sport);
+    n->chain = t->buckets[n->hash & (FLOW_BUCKETS - 1)];
+    t->buckets[n->hash & (FLOW_BUCKETS - 1)] = i;
+    lru_append(t, f);
+    t->n_flows++;
+    return f;
+}
+
+struct cap_flow *flow_table_packet(struct cap_flow_table *t, const struct cap_pkt *p, int *dir)
+{
+    sweep(t, p->ts_ns);
+    struct cap_flow *f = flow_table_find(t, &p->src, p->sport, &p->dst, p->dport, dir);
+    if (!f) {
+        f = flow_create(t, p, dir);
+    } else {
+        lru_unlink(t, f);
+        lru_append(t, f);
+    }
+    t->nodes[slot_of(t, f)].last_ts = p->ts_ns;
+    return f;
+}
+
+void flow_table_touch(struct cap_flow_table *t, const struct cap_flow *f, int64_t ts_ns)
+{
+    t->nodes[slot_of(t, f)].last_ts = ts_ns;
+}
+
+void flow_table_close(struct cap_flow_table *t, struct cap_flow *f)
+{
+    lru_unlink(t, f);
+    f->closed = true;
+    lru_append(t, f);
+}
+
+bool flow_table_release_oldest_closed(struct cap_flow_table *t, const struct cap_flow *keep)
+{
+    if (t->closed.head == NIL || t->closed.head == slot_of(t, keep))
+        return false;
+    flow_release(t, t->closed.head);
+    return true;
+}

@@ -1,0 +1,41 @@
+/* reasm.h: inside capture/ only: the reassembly of each direction's first
+ * LIM_TLS_STREAM_BYTES (reasm.c), fed by tcp_track.c and ended by
+ * flow_table.c when a flow leaves the table.  */
+#ifndef ACRDIAG_REASM_H
+#define ACRDIAG_REASM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "flow.h"
+
+/* Handshake buffers and TLS facts: how many are alive, and the ones given
+ * back, reused before any new allocation (a malloc and free of each per
+ * flow was 9% of analyze).  At most LIM_LIVE_STREAMS and LIM_LIVE_TLS exist
+ * at once, so the stacks never overflow.  */
+struct reasm_pool {
+    size_t live_streams, live_tls;
+    struct cap_stream *spare_streams[LIM_LIVE_STREAMS];
+    size_t n_spare_streams;
+    struct cap_tls_facts *spare_tls[LIM_LIVE_TLS];
+    size_t n_spare_tls;
+    uint64_t streams_denied;
+    const struct cap_keylog *keylog;    /* secrets to open streams with (borrowed; NULL: none) */
+};
+
+/* Payload bytes at offset rel (below LIM_TLS_STREAM_BYTES) of direction
+ * dir's stream, delivered by the frame ref: the first ones get a buffer
+ * and TLS facts from the pool (or mark the direction tls_missing when it
+ * is exhausted); the facts are taken once a record completes them.  */
+void reasm_segment(struct reasm_pool *pool, struct cap_flow *f, int dir, uint32_t rel, const uint8_t *data,
+                   uint32_t len, const struct cap_ref *ref);
+/* The direction's stream ended (its flow closed or leaves the table): takes
+ * its facts from what was kept and gives the buffer back.  */
+void reasm_finish(struct reasm_pool *pool, struct cap_flow *f, int dir);
+/* Gives back what a flow leaving the table holds (its TLS facts, tunnel and
+ * decrypted answer), once its done callback has read them.  */
+void reasm_release(struct reasm_pool *pool, struct cap_flow *f);
+/* Frees the spare buffers, at the table's end. */
+void reasm_pool_free(struct reasm_pool *pool);
+
+#endif
