@@ -76,11 +76,11 @@ static bool icmp_is_admin(const struct cap_icmp_ref *r)
 static const char *tls_version_name(uint16_t v)
 {
     switch (v) {
-    case 0x0300: return "SSL 3.0";
-    case 0x0301: return "TLS 1.0";
-    case 0x0302: return "TLS 1.1";
-    case 0x0303: return "TLS 1.2";
-    case 0x0304: return "TLS 1.3";
+    case CAP_SSL_3_0: return "SSL 3.0";
+    case CAP_TLS_1_0: return "TLS 1.0";
+    case CAP_TLS_1_1: return "TLS 1.1";
+    case CAP_TLS_1_2: return "TLS 1.2";
+    case CAP_TLS_1_3: return "TLS 1.3";
     }
     return "an unknown TLS version";
 }
@@ -989,6 +989,8 @@ static const char *verdict_sentence(enum an_verdict v)
     case AN_MTU_BLACKHOLE: return "small packets pass but full-size ones vanish (path MTU black hole)";
     case AN_REGISTRY_DENIED: return "the registry denied access to this client";
     case AN_REGISTRY_WRITE_DISABLED: return "the registry refused the write (operation disallowed)";
+    case AN_REGISTRY_AUTH_FAILED: return "the registry refused the credentials (401)";
+    case AN_REGISTRY_PUSH_FORBIDDEN: return "the registry accepted the credentials but refused the push (no push right)";
     case AN_REGISTRY_ERROR: return "the registry answered with an error";
     case AN_LOCAL_NO_ROUTE: return "this host refused to send the traffic";
     case AN_INCOMPLETE:

@@ -323,7 +323,7 @@ void an_engine_packet(struct an_engine *e, const struct cap_pkt *p, uint32_t lin
     }
     e->last_ts_ns = p->ts_ns > e->last_ts_ns ? p->ts_ns : e->last_ts_ns;
 
-    if (p->proto == 6) {
+    if (p->proto == CAP_IPPROTO_TCP) {
         note_tcp_answer(e, p);
         if (port_wanted(e, p->sport) || port_wanted(e, p->dport) || proxy_packet(e, p))
             cap_flows_tcp(e->flows, p);
@@ -331,10 +331,10 @@ void an_engine_packet(struct an_engine *e, const struct cap_pkt *p, uint32_t lin
             an_note_other_tcp(e, p);
         if (p->payload_len && (p->sport == 53 || p->dport == 53))
             an_dns_packet(e, p, true);
-    } else if (p->proto == 17) {
+    } else if (p->proto == CAP_IPPROTO_UDP) {
         if (p->sport == 53 || p->dport == 53)
             an_dns_packet(e, p, false);
-    } else if (p->proto == 1 || p->proto == 58) {
+    } else if (p->proto == CAP_IPPROTO_ICMP || p->proto == CAP_IPPROTO_ICMPV6) {
         if (p->icmp_err.present) {
             /* An error whose quote the snap length cut cannot be matched:
              * the flow it answered must not pass for unanswered.  */

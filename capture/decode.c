@@ -20,14 +20,11 @@
 #define ETHERTYPE_QINQ 0x88A8u      /* IEEE 802.1ad S-tag */
 #define ETHERTYPE_QINQ_OLD 0x9100u  /* pre-standard S-tag */
 
+/* IPv6 extension headers walked (the transport numbers are in capture.h). */
 #define IPPROTO_NUM_HOPOPTS 0u
-#define IPPROTO_NUM_ICMP 1u
-#define IPPROTO_NUM_TCP 6u
-#define IPPROTO_NUM_UDP 17u
 #define IPPROTO_NUM_ROUTING 43u
 #define IPPROTO_NUM_FRAGMENT 44u
 #define IPPROTO_NUM_AH 51u
-#define IPPROTO_NUM_ICMPV6 58u
 #define IPPROTO_NUM_DSTOPTS 60u
 
 /* What one IP header (outer or quoted) said. */
@@ -356,7 +353,7 @@ static void icmp_quote(struct rd *q, uint8_t ver, struct cap_pkt *pkt)
         return;
     if (rd_left(&v.payload) < 8)
         pkt->anomalies |= CAP_ANOM_ICMP_QUOTE_SHORT;
-    if (v.proto != IPPROTO_NUM_TCP && v.proto != IPPROTO_NUM_UDP)
+    if (v.proto != CAP_IPPROTO_TCP && v.proto != CAP_IPPROTO_UDP)
         return;
     uint16_t sport = rd_be16(&v.payload);
     uint16_t dport = rd_be16(&v.payload);
@@ -365,7 +362,7 @@ static void icmp_quote(struct rd *q, uint8_t ver, struct cap_pkt *pkt)
     e->q_sport = sport;
     e->q_dport = dport;
     e->q_ports_valid = true;
-    if (v.proto == IPPROTO_NUM_TCP) {
+    if (v.proto == CAP_IPPROTO_TCP) {
         e->q_seq = rd_be32(&v.payload);
         e->q_seq_valid = !v.payload.bad;
     }
@@ -460,19 +457,19 @@ static void ip_decode(struct rd *r, uint8_t ver, const struct cap_record *rec, s
         return;
     bool whole = !(v.anomalies & CAP_ANOM_IP_FRAGMENT);
     switch (v.proto) {
-    case IPPROTO_NUM_TCP:
+    case CAP_IPPROTO_TCP:
         tcp_decode(&v.payload, v.payload_wire, pkt);
         break;
-    case IPPROTO_NUM_UDP:
+    case CAP_IPPROTO_UDP:
         udp_decode(&v.payload, v.payload_wire, whole, pkt);
         break;
-    case IPPROTO_NUM_ICMP:
+    case CAP_IPPROTO_ICMP:
         if (ver == 4)
             icmp_decode(&v.payload, v.payload_wire, 4, pkt);
         else
             set_payload(pkt, &v.payload, v.payload_wire);
         break;
-    case IPPROTO_NUM_ICMPV6:
+    case CAP_IPPROTO_ICMPV6:
         if (ver == 6)
             icmp_decode(&v.payload, v.payload_wire, 6, pkt);
         else

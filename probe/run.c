@@ -84,11 +84,11 @@ static bool relevant(const struct probe_ctx *p, const struct cap_pkt *k)
 {
     if (k->ipver == 0)
         return false;
-    if ((k->proto == 6 || k->proto == 17) && (k->sport == 53 || k->dport == 53))
+    if ((k->proto == CAP_IPPROTO_TCP || k->proto == CAP_IPPROTO_UDP) && (k->sport == 53 || k->dport == 53))
         return true;
     if (is_target(p, &k->src) || is_target(p, &k->dst))
         return true;
-    if ((k->proto == 1 || k->proto == 58) && k->icmp_err.present)
+    if ((k->proto == CAP_IPPROTO_ICMP || k->proto == CAP_IPPROTO_ICMPV6) && k->icmp_err.present)
         return is_target(p, &k->icmp_err.q_dst);
     return false;
 }
@@ -97,8 +97,8 @@ static bool relevant(const struct probe_ctx *p, const struct cap_pkt *k)
  * kept empty): counted per target for the differential facts.  */
 static void note_echo_reply(struct probe_ctx *p, const struct cap_pkt *k)
 {
-    bool reply = (k->proto == 1 && k->ipver == 4 && k->icmp_type == 0) ||
-                 (k->proto == 58 && k->ipver == 6 && k->icmp_type == 129);
+    bool reply = (k->proto == CAP_IPPROTO_ICMP && k->ipver == 4 && k->icmp_type == 0) ||
+                 (k->proto == CAP_IPPROTO_ICMPV6 && k->ipver == 6 && k->icmp_type == 129);
     if (!reply)
         return;
     for (unsigned i = 0; i < p->n_targets; i++)
