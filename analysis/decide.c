@@ -989,8 +989,6 @@ static const char *verdict_sentence(enum an_verdict v)
     case AN_MTU_BLACKHOLE: return "small packets pass but full-size ones vanish (path MTU black hole)";
     case AN_REGISTRY_DENIED: return "the registry denied access to this client";
     case AN_REGISTRY_WRITE_DISABLED: return "the registry refused the write (operation disallowed)";
-    case AN_REGISTRY_AUTH_FAILED: return "the registry refused the credentials (401)";
-    case AN_REGISTRY_PUSH_FORBIDDEN: return "the registry accepted the credentials but refused the push (no push right)";
     case AN_REGISTRY_ERROR: return "the registry answered with an error";
     case AN_LOCAL_NO_ROUTE: return "this host refused to send the traffic";
     case AN_INCOMPLETE:
