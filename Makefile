@@ -47,7 +47,7 @@ FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_REPLAY := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%-replay)
 TOOL := $(BUILD)/acrdiag
 
-.PHONY: all check unit install uninstall clean pcaps fuzz bench bench-live demo
+.PHONY: all check unit install uninstall clean pcaps fuzz bench bench-live bench-large demo
 all: acrdiag
 
 acrdiag: $(TOOL)
@@ -118,6 +118,11 @@ bench: $(TOOL) $(BUILD)/bench/gen $(BUILD)/bench/readloop
 # with no kernel drop, in two acrd_bench_* namespaces (bench/live.sh).
 bench-live: $(TOOL) $(BUILD)/bench/gen
 	BUILD=$(BUILD) bench/live.sh
+
+# `make bench-large`: analyze's peak RSS and progress line on a generated
+# 10 GB capture, deleted afterwards (bench/large.sh).
+bench-large: $(TOOL) $(BUILD)/bench/gen
+	BUILD=$(BUILD) bench/large.sh
 
 demo: acrdiag
 	ACRDIAG=./acrdiag tests/demo.sh
