@@ -251,6 +251,11 @@ void an_facts_apply(struct an_report *r, const struct an_options *opt, const cha
  * without registry headers; ok for a 401 Bearer challenge), with evidence. */
 void an_http_answer_apply(struct an_endpoint *ep, const struct an_http_answer *a);
 
+/* proxyfacts.c: the probe's steps through an explicit proxy (CONNECT, the
+ * tunnel's TLS and GET /v2/) and the proxy settings that differ between the
+ * Docker daemon and the shell; called by an_facts_apply.  */
+void an_proxy_facts_apply(struct an_report *r, const char *const *facts, size_t n);
+
 /* dnsmap.c */
 void an_dns_packet(struct an_engine *e, const struct cap_pkt *p, bool over_tcp);
 /* The queried name whose answers gave this address, or NULL. */

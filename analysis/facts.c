@@ -804,4 +804,5 @@ void an_facts_apply(struct an_report *r, const struct an_options *opt, const cha
             apply_http(ep, http);
     }
     apply_dns(r, opt, facts, n);
+    an_proxy_facts_apply(r, facts, n);
 }

@@ -41,6 +41,7 @@ static const char *const finding_names[AN_FINDING_COUNT] = {
     [AN_F_CLIENT_RETRIED_AND_SUCCEEDED] = "client_retried_and_succeeded",
     [AN_F_KERNEL_DROPS] = "kernel_drops",
     [AN_F_DNS_ANSWERS_DIFFER] = "dns_answers_differ",
+    [AN_F_PROXY_SETTINGS_DIFFER] = "proxy_settings_differ",
 };
 
 /* What a person should check or change, in the words of Microsoft's ACR

@@ -18,6 +18,9 @@ _acrdiag()
         -o | --output | -w | --write | --cacert)
             _filedir
             return ;;
+        --config-root)
+            _filedir -d
+            return ;;
         -i | --interface)
             _available_interfaces -a
             return ;;
@@ -28,7 +31,7 @@ _acrdiag()
             COMPREPLY=($(compgen -W 'auto never always' -- "$cur"))
             return ;;
         --host | --port | --private-net | --duration | --until-idle | --dns-server | \
-            --data-endpoint | --region | --control | --timeout)
+            --data-endpoint | --region | --control | --timeout | --proxy)
             return ;;
     esac
     if [[ $cur == --color=* ]]; then
@@ -56,7 +59,7 @@ _acrdiag()
             COMPREPLY=($(compgen -W "$common -i --interface --duration --until-idle -w --write --user" -- "$cur")) ;;
         probe)
             COMPREPLY=($(compgen -W "--json --markdown --private-net --dns-server --data-endpoint --region
-                --control --cacert --timeout -w --dry-run --help --version -h -V" -- "$cur")) ;;
+                --control --cacert --proxy --no-proxy --config-root --timeout -w --dry-run --help --version -h -V" -- "$cur")) ;;
     esac
     [[ ${COMPREPLY-} == *= ]] && compopt -o nospace
 } &&

@@ -25,6 +25,10 @@ static const char usage_text[] =
     "                         any prefix; a name is resolved like the registry's\n"
     "                         (repeatable, at most 4; the resolvers are used too)\n"
     "  --cacert FILE          trust this CA too (PEM) when verifying the chain\n"
+    "  --proxy URL            probe through this explicit proxy, http://[user:pass@]host[:port]\n"
+    "                         (default: the Docker daemon's setting, else HTTPS_PROXY)\n"
+    "  --no-proxy             probe direct, whatever the proxy settings say\n"
+    "  --config-root DIR      read the Docker daemon's files under DIR instead of /\n"
     "  --timeout S            bound the whole run (default 3 s)\n"
     "  -w FILE                write every packet sent and received (pcapng) with the\n"
     "                         facts the wire cannot carry as comments\n"
@@ -97,6 +101,9 @@ bool probe_control_parse(const char *in, char *out, size_t len, bool *is_name)
     return true;
 }
 
+/* The explicit proxy's options (proxy.h). */
+enum { O_PROXY = 1024, O_NO_PROXY, O_CONFIG_ROOT };
+
 static bool add_name(struct probe_cfg *cfg, const char *name)
 {
     bool upper;
@@ -117,6 +124,9 @@ static int parse(int argc, char **argv, struct probe_cfg *cfg)
         { "region", required_argument, NULL, O_REGION },
         { "control", required_argument, NULL, O_CONTROL },
         { "cacert", required_argument, NULL, O_CACERT },
+        { "proxy", required_argument, NULL, O_PROXY },
+        { "no-proxy", no_argument, NULL, O_NO_PROXY },
+        { "config-root", required_argument, NULL, O_CONFIG_ROOT },
         { "timeout", required_argument, NULL, O_TIMEOUT },
         { "json", no_argument, NULL, O_JSON },
         { "markdown", no_argument, NULL, O_MD },
@@ -153,6 +163,17 @@ static int parse(int argc, char **argv, struct probe_cfg *cfg)
             cfg->n_controls++;
             break;
         case O_CACERT: cfg->cacert = optarg; break;
+        case O_PROXY: {
+            /* Never echoed: the URL may hold a password. */
+            struct proxy_setting *s = &cfg->proxy.src[PXS_OPTION];
+            if (!proxy_url_parse(optarg, &s->url) || !s->url.usable)
+                return usage_error("--proxy wants http://[user:password@]host[:port]", s->url.problem);
+            s->present = s->has_proxy = true;
+            snprintf(s->origin, sizeof(s->origin), "--proxy");
+            break;
+        }
+        case O_NO_PROXY: cfg->proxy.no_proxy_option = true; break;
+        case O_CONFIG_ROOT: cfg->config_root = optarg; break;
         case O_TIMEOUT: {
             char *end;
             double v = strtod(optarg, &end);
@@ -191,6 +212,11 @@ static int parse(int argc, char **argv, struct probe_cfg *cfg)
         if (n < 0 || (size_t)n >= sizeof(dn) || !add_name(cfg, dn))
             return usage_error("not a region name", region);
     }
+    char err[200];
+    if (cfg->proxy.no_proxy_option && cfg->proxy.src[PXS_OPTION].has_proxy)
+        return usage_error("--proxy and --no-proxy exclude each other", NULL);
+    if (!probe_proxy_setup(cfg, err, sizeof(err)))
+        return usage_error(err, NULL);
     return 0;
 }
 
@@ -198,8 +224,10 @@ static void print_plan(const struct probe_cfg *cfg)
 {
     printf("acrdiag probe plan (dry run: nothing is sent)\n");
     for (unsigned i = 0; i < cfg->n_names; i++)
-        printf("resolve %s (A, AAAA, CNAME chain) through the system resolver%s%s\n", cfg->names[i],
-               cfg->dns_server ? " and " : "", cfg->dns_server ? cfg->dns_server : "");
+        if (!probe_proxy_routed(cfg, i))
+            printf("resolve %s (A, AAAA, CNAME chain) through the system resolver%s%s\n", cfg->names[i],
+                   cfg->dns_server ? " and " : "", cfg->dns_server ? cfg->dns_server : "");
+    probe_proxy_plan_print(cfg);
     printf("capture TCP, DNS and ICMP of the probe (needs root) before sending%s%s\n",
            cfg->write_path ? "; write it to " : "", cfg->write_path ? cfg->write_path : "");
     printf("for every address resolved, concurrently:\n"

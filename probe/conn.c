@@ -197,6 +197,8 @@ short probe_conn_events(const struct probe_conn *c)
 {
     switch (c->state) {
     case PS_CONNECTING: return POLLOUT;
+    case PS_PROXY_SEND: return POLLOUT;
+    case PS_PROXY_READ: return POLLIN;
     case PS_TLS:
     case PS_HTTP_SEND:
     case PS_HTTP_READ:
@@ -373,6 +375,10 @@ static void on_timeout(struct probe_conn *c)
         if (c->ssl)
             take_certificate(c);
         break;
+    case PS_PROXY_SEND:
+    case PS_PROXY_READ:
+        probe_proxy_timeout(c, probe_now_ns());
+        break;
     case PS_HTTP_SEND:
     case PS_HTTP_READ:
     case PS_DONE:
@@ -403,8 +409,11 @@ void probe_conn_step(struct probe_conn *c, short revents, int64_t now)
             set_done(c);
             return;
         }
-        c->state = PS_TLS;
+        /* Through a proxy, the CONNECT comes first (proxy.c). */
+        c->state = c->tunnel.via ? PS_PROXY_SEND : PS_TLS;
     }
+    if ((c->state == PS_PROXY_SEND || c->state == PS_PROXY_READ) && revents)
+        probe_proxy_step(c, now);
     if (c->state != PS_CONNECTING && c->state != PS_DONE && (revents || c->state == PS_TLS))
         do_tls(c, now);
     if (c->state != PS_DONE && now >= c->deadline_ns)
@@ -417,6 +426,7 @@ void probe_conn_finish(struct probe_conn *c)
         cap_http_parse_response(c->http, c->http_len, &c->resp);
     free(c->http);
     c->http = NULL;
+    probe_proxy_finish(c);
     if (c->ssl) {
         if (c->tls_end == PT_OK)
             SSL_shutdown(c->ssl);

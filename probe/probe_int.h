@@ -10,6 +10,7 @@
 
 #include "analysis/analysis.h"
 #include "capture/capture.h"
+#include "proxy.h"
 
 /* Every count the probe can send is bounded here. */
 #define PROBE_MAX_NAMES 8u          /* login server plus data endpoints */
@@ -43,6 +44,10 @@ struct probe_cfg {
     bool control_is_name[PROBE_MAX_CONTROLS];
     unsigned n_controls;
     const char *cacert;
+    /* explicit proxies (proxy.h): the settings read, and each name's route */
+    const char *config_root;        /* --config-root: the Docker daemon's files under it */
+    struct proxy_cfg proxy;
+    struct proxy_route routes[PROBE_MAX_NAMES];
     double timeout_s;
     const char *write_path;
     enum probe_format format;
@@ -73,7 +78,7 @@ enum probe_kind {
     PK_TTL,                         /* a SYN with a small TTL */
 };
 
-enum probe_state { PS_CONNECTING, PS_TLS, PS_HTTP_SEND, PS_HTTP_READ, PS_DONE };
+enum probe_state { PS_CONNECTING, PS_PROXY_SEND, PS_PROXY_READ, PS_TLS, PS_HTTP_SEND, PS_HTTP_READ, PS_DONE };
 
 /* How a TLS handshake ended, as the client saw it. */
 enum probe_tls_end { PT_NONE, PT_OK, PT_EOF, PT_RESET, PT_ALERT, PT_TIMEOUT, PT_ERROR };
@@ -102,12 +107,14 @@ struct probe_conn {
     size_t http_len, http_sent;
     bool http_answered;
     struct cap_http_resp resp;
+    struct probe_tunnel tunnel;     /* through an explicit proxy (proxy.c) */
 };
 
 struct probe_target {
     struct cap_addr addr;
     unsigned name_idx;              /* into cfg.names, or cfg.controls when is_control */
     bool is_control;
+    bool is_proxy;                  /* an explicit proxy the probe tunnels through */
     int primary;                    /* conn index of the PK_REGISTRY step */
     bool diff_started, mtu_started, ttl_started;
     unsigned echo_sent;             /* turns of the echo schedule, the last only a wait */
@@ -175,6 +182,12 @@ int64_t probe_now_ns(void);
 /* Reads every waiting packet into the engine and the writer. */
 void probe_pump_capture(struct probe_ctx *p);
 int probe_run_steps(struct probe_ctx *p);
+/* For proxy.c: a fact line (without the prefix), a target (its index, or
+ * -1 when full), and a registry step to it with the run's whole budget.  */
+void probe_fact_line(struct probe_ctx *p, const char *body);
+int probe_target_add(struct probe_ctx *p, const struct cap_addr *a);
+struct probe_conn *probe_conn_new(struct probe_ctx *p, unsigned target, const struct cap_addr *a, uint16_t port,
+                                  const char *sni, int64_t now);
 
 /* cli.c */
 /* "myreg" -> "myreg.azurecr.io", lower-cased; false when it cannot be a

@@ -199,8 +199,8 @@ void probe_dns_resolve(struct probe_ctx *p, int64_t until_ns)
     for (unsigned i = 0; i < p->cfg.n_names + p->cfg.n_controls; i++) {
         bool control = i >= p->cfg.n_names;
         unsigned idx = control ? i - p->cfg.n_names : i;
-        if (control && !p->cfg.control_is_name[idx])
-            continue;
+        if ((control && !p->cfg.control_is_name[idx]) || (!control && probe_proxy_routed(&p->cfg, idx)))
+            continue;   /* an address, or a name the proxy resolves */
         const char *name = control ? p->cfg.controls[idx] : p->cfg.names[idx];
         for (int custom = 0; custom < 2; custom++) {
             ares_channel ch = custom ? p->dns_custom : p->dns_sys;

@@ -167,6 +167,28 @@ static void add_target(struct probe_ctx *p, const struct cap_addr *a, unsigned n
     t->echo_id = (uint16_t)(getpid() ^ (p->n_targets << 8));
 }
 
+/* ---- for proxy.c ---------------------------------------------------------------- */
+
+void probe_fact_line(struct probe_ctx *p, const char *body)
+{
+    fact(p, "%s", body);
+}
+
+int probe_target_add(struct probe_ctx *p, const struct cap_addr *a)
+{
+    add_target(p, a, 0, false);
+    for (unsigned i = 0; i < p->n_targets; i++)
+        if (cap_addr_eq(&p->targets[i].addr, a))
+            return (int)i;
+    return -1;
+}
+
+struct probe_conn *probe_conn_new(struct probe_ctx *p, unsigned target, const struct cap_addr *a, uint16_t port,
+                                  const char *sni, int64_t now)
+{
+    return new_conn(p, PK_REGISTRY, target, a, port, sni, now, p->deadline_ns - now, 0);
+}
+
 static void dns_facts(struct probe_ctx *p)
 {
     for (unsigned i = 0; i < p->n_dns; i++) {
@@ -373,7 +395,7 @@ static void conn_facts(struct probe_ctx *p)
     }
     for (unsigned i = 0; i < p->n_conns; i++) {
         const struct probe_conn *c = &p->conns[i];
-        if (c->kind == PK_TTL)
+        if (c->kind == PK_TTL || c->tunnel.via)
             continue;
         char ep[80], name[300] = "";
         endpoint_str(&c->addr, c->port, ep, sizeof(ep));
@@ -569,9 +591,11 @@ int probe_run_steps(struct probe_ctx *p)
     for (unsigned t = 0; t < p->n_targets; t++)
         if (!p->targets[t].is_control)
             start_primary(p, t, now);
+    probe_proxy_start(p, now);
     step_loop(p);
     drain(p);
     conn_facts(p);
+    probe_proxy_facts(p);
     differential_facts(p);
     return 0;
 }

@@ -254,7 +254,7 @@ static void test_finding_names(void)
         "data_after_reset", "rst_faster_than_rtt", "tls12_certificate_visible", "sni_missing",
         "uppercase_registry_name", "flow_table_full", "capture_truncated", "midstream_start",
         "certificate_name_mismatch", "client_retried_and_succeeded", "kernel_drops",
-        "dns_answers_differ",
+        "dns_answers_differ", "proxy_settings_differ",
     };
 
     for (unsigned f = 0; f < AN_FINDING_COUNT; f++) {
