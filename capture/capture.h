@@ -446,6 +446,14 @@ int cap_writer_packet(struct cap_writer *w, const struct cap_record *rec, const 
 /* Remembers a fact the wire cannot carry (an errno, a verification result,
  * an HTTP status line); notes are written as comments when committing.  */
 int cap_writer_note(struct cap_writer *w, const char *note);
+/* Reserves a Decryption Secrets Block of `room` bytes (at most
+ * LIM_WRITER_SECRETS) for a TLS key log, before any packet: readers apply
+ * secrets to the packets after them.  Returns 0 or -1.  */
+int cap_writer_reserve_secrets(struct cap_writer *w, size_t room);
+/* The NSS key log to fill the reserved block with when the file is done
+ * (whole lines that fit; the rest of the room stays blank lines).  Returns
+ * the bytes kept; 0 without a reserved block.  The copy is wiped on free. */
+size_t cap_writer_secrets(struct cap_writer *w, const char *text, size_t len);
 /* Flushes, syncs and renames into place; frees w.  Returns 0 or -1. */
 int cap_writer_commit(struct cap_writer *w, char *errbuf, size_t errlen);
 /* Removes the temporary file; frees w. */

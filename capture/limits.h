@@ -92,6 +92,9 @@
 #define LIM_KEYLOG_LINE 512u
 /* --keylog: bytes read of the file (about 300,000 lines). */
 #define LIM_KEYLOG_FILE (64u << 20)
+/* A key log written into a capture (probe -w, watch -w -- COMMAND): the
+ * room of its Decryption Secrets Block, about 1,000 TLS 1.3 connections. */
+#define LIM_WRITER_SECRETS (1u << 20)
 
 /* HTTP: response header bytes examined, and body bytes examined.  */
 #define LIM_HTTP_HEAD 16384u

@@ -1,7 +1,9 @@
 /* writer.c: pcapng output that appears only when complete (temporary file,
  * fsync, rename), mode 0600.  Block layout per the pcapng specification
  * (draft-ietf-opsawg-pcapng): SHB, one IDB per link type, EPBs; the notes
- * become comments of a closing section.  */
+ * become comments of a closing section.  A Decryption Secrets Block, when
+ * reserved, follows the SHB: readers apply secrets to the packets after
+ * them, so its room is written first and filled when the file is done.  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +26,10 @@ struct cap_writer {
     char *notes[WR_MAX_NOTES];
     unsigned n_notes;
     bool failed;
+    off_t secrets_at;               /* the reserved DSB's data, or 0 */
+    size_t secrets_room;
+    char *secrets;                  /* the key log to put there (cap_writer_secrets) */
+    size_t secrets_len;
 };
 
 /* A growable byte buffer for one block, little-endian like the host that
@@ -225,8 +231,60 @@ int cap_writer_note(struct cap_writer *w, const char *note)
     return 0;
 }
 
+int cap_writer_reserve_secrets(struct cap_writer *w, size_t room)
+{
+    room = (room + 3) & ~(size_t)3;
+    if (w->n_ifaces || w->secrets_at || room == 0 || room > LIM_WRITER_SECRETS || fflush(w->f) != 0)
+        return -1;
+    off_t at = ftello(w->f);
+    char *fill = malloc(room);
+    if (at < 0 || !fill)
+        return free(fill), -1;
+    /* Newlines: an empty key log to every reader, until it is filled. */
+    memset(fill, '\n', room);
+    struct blk k = { 0 };
+    begin_block(&k, 0x0000000Au);
+    put32(&k, 0x544c534bu);         /* 'TLSK': an NSS key log */
+    put32(&k, (uint32_t)room);
+    put(&k, fill, room);
+    int rc = end_block(w, &k);
+    free(k.b);
+    free(fill);
+    if (rc != 0)
+        return -1;
+    w->secrets_at = at + 16;        /* after type, length, secrets type and length */
+    w->secrets_room = room;
+    return 0;
+}
+
+size_t cap_writer_secrets(struct cap_writer *w, const char *text, size_t len)
+{
+    if (!w->secrets_at)
+        return 0;
+    /* Whole lines only: a cut line is no secret to any reader. */
+    if (len > w->secrets_room) {
+        len = w->secrets_room;
+        while (len > 0 && text[len - 1] != '\n')
+            len--;
+    }
+    char *copy = malloc(len ? len : 1);
+    if (!copy)
+        return 0;
+    memcpy(copy, text, len);
+    if (w->secrets) {
+        explicit_bzero(w->secrets, w->secrets_len);
+        free(w->secrets);
+    }
+    w->secrets = copy;
+    w->secrets_len = len;
+    return len;
+}
+
 static void writer_free(struct cap_writer *w)
 {
+    if (w->secrets)
+        explicit_bzero(w->secrets, w->secrets_len);
+    free(w->secrets);
     for (unsigned i = 0; i < w->n_notes; i++)
         free(w->notes[i]);
     free(w->path);
@@ -240,7 +298,12 @@ static int finish_file(struct cap_writer *w)
     int rc = w->failed ? -1 : 0;
     if (rc == 0 && w->n_notes)
         rc = write_shb(w, w->notes, w->n_notes);
-    if (rc == 0 && (fflush(w->f) != 0 || fsync(w->fd) != 0))
+    if (rc == 0 && fflush(w->f) != 0)
+        rc = -1;
+    if (rc == 0 && w->secrets_len &&
+        pwrite(w->fd, w->secrets, w->secrets_len, w->secrets_at) != (ssize_t)w->secrets_len)
+        rc = -1;
+    if (rc == 0 && fsync(w->fd) != 0)
         rc = -1;
     if (fclose(w->f) != 0)
         rc = -1;

@@ -59,7 +59,7 @@ _acrdiag()
             COMPREPLY=($(compgen -W "$common -i --interface --duration --until-idle -w --write --user" -- "$cur")) ;;
         probe)
             COMPREPLY=($(compgen -W "--json --markdown --private-net --dns-server --data-endpoint --region
-                --control --cacert --proxy --no-proxy --config-root --timeout -w --dry-run --help --version -h -V" -- "$cur")) ;;
+                --control --cacert --proxy --no-proxy --config-root --no-keys --timeout -w --dry-run --help --version -h -V" -- "$cur")) ;;
     esac
     [[ ${COMPREPLY-} == *= ]] && compopt -o nospace
 } &&

@@ -31,7 +31,9 @@ static const char usage_text[] =
     "  --config-root DIR      read the Docker daemon's files under DIR instead of /\n"
     "  --timeout S            bound the whole run (default 3 s)\n"
     "  -w FILE                write every packet sent and received (pcapng) with the\n"
-    "                         facts the wire cannot carry as comments\n"
+    "                         facts the wire cannot carry as comments, and the TLS\n"
+    "                         secrets of the probe's connections (session secrets)\n"
+    "  --no-keys              with -w: leave the TLS secrets out\n"
     "  --json | --markdown    output format (default text)\n"
     "  --private-net CIDR     address space of private endpoints (repeatable)\n"
     "  --dry-run              print the plan and send nothing\n";
@@ -102,7 +104,7 @@ bool probe_control_parse(const char *in, char *out, size_t len, bool *is_name)
 }
 
 /* The explicit proxy's options (proxy.h). */
-enum { O_PROXY = 1024, O_NO_PROXY, O_CONFIG_ROOT };
+enum { O_PROXY = 1024, O_NO_PROXY, O_CONFIG_ROOT, O_NO_KEYS };
 
 static bool add_name(struct probe_cfg *cfg, const char *name)
 {
@@ -127,6 +129,7 @@ static int parse(int argc, char **argv, struct probe_cfg *cfg)
         { "proxy", required_argument, NULL, O_PROXY },
         { "no-proxy", no_argument, NULL, O_NO_PROXY },
         { "config-root", required_argument, NULL, O_CONFIG_ROOT },
+        { "no-keys", no_argument, NULL, O_NO_KEYS },
         { "timeout", required_argument, NULL, O_TIMEOUT },
         { "json", no_argument, NULL, O_JSON },
         { "markdown", no_argument, NULL, O_MD },
@@ -174,6 +177,7 @@ static int parse(int argc, char **argv, struct probe_cfg *cfg)
         }
         case O_NO_PROXY: cfg->proxy.no_proxy_option = true; break;
         case O_CONFIG_ROOT: cfg->config_root = optarg; break;
+        case O_NO_KEYS: cfg->no_keys = true; break;
         case O_TIMEOUT: {
             char *end;
             double v = strtod(optarg, &end);
@@ -319,6 +323,7 @@ static int child_main(void *arg)
         status = 2;
     }
     an_report_free(&r);
+    probe_keys_close(p);
     if (p->writer && cap_writer_detach(p->writer, err, sizeof(err)) != 0) {
         fprintf(stderr, "acrdiag probe: %s\n", err);
         status = 2;
@@ -329,6 +334,8 @@ static int child_main(void *arg)
 
 static void close_handles(struct probe_ctx *p)
 {
+    free(p->keylog);                /* the parent's copy: never written to */
+    p->keylog = NULL;
     cap_live_close(p->live);
     p->live = NULL;
     if (p->icmp4 >= 0)
@@ -384,6 +391,9 @@ int probe_main(int argc, char **argv)
             return 2;
         }
     }
+    /* Not fatal: the capture is worth having without its keys. */
+    if (!probe_keys_open(p, err, sizeof(err)))
+        fprintf(stderr, "acrdiag probe: warning: %s; the capture has no keys\n", err);
     p->progress = isatty(2) != 0;
 
     struct cap_writer *w = p->writer;

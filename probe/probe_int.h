@@ -50,6 +50,7 @@ struct probe_cfg {
     struct proxy_route routes[PROBE_MAX_NAMES];
     double timeout_s;
     const char *write_path;
+    bool no_keys;                   /* --no-keys: no key log in the -w file */
     enum probe_format format;
     struct an_options an;
     bool dry_run;
@@ -136,6 +137,9 @@ struct probe_ctx {
     bool icmp_raw;                  /* raw sockets: the kernel adds no ID of ours */
     ares_channel dns_sys, dns_custom;
     SSL_CTX *tls, *tls_pad;
+    char *keylog;                   /* the connections' TLS secrets for -w (keys.c) */
+    size_t keylog_len;
+    bool keylog_cut;
     /* the run */
     int64_t start_ns, deadline_ns;
     struct probe_dns dns[(PROBE_MAX_NAMES + PROBE_MAX_CONTROLS) * 2];
@@ -176,6 +180,12 @@ const char *probe_tls_end_name(enum probe_tls_end t);
 /* ICMP echo sockets (raw as root, else datagram "ping" sockets). */
 void probe_icmp_open(struct probe_ctx *p);
 bool probe_icmp_echo(struct probe_ctx *p, const struct cap_addr *a, uint16_t id, uint16_t seq);
+
+/* keys.c: with -w (and without --no-keys) reserves the file's Decryption
+ * Secrets Block and logs every handshake's secrets; close puts them in the
+ * file (the unprivileged run, before cap_writer_detach) and wipes them.  */
+bool probe_keys_open(struct probe_ctx *p, char *err, size_t errlen);
+void probe_keys_close(struct probe_ctx *p);
 
 /* run.c */
 int64_t probe_now_ns(void);

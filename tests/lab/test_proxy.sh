@@ -155,6 +155,25 @@ expect() {
 
 probe allow -- --proxy "http://$PXY:3128"
 expect allow ok '.detail.proxy == "'$PXY':3128"'
+# The -w file carries the probe's TLS secrets (a Decryption Secrets Block):
+# tshark and analyze read the registry's answer inside the tunnel.
+if tshark -r "$W/allow.pcapng" -Y http 2>/dev/null | grep -q "GET /v2/ HTTP/1.1"; then
+    ok "allow: tshark decrypts the request with the embedded keys"
+else
+    bad allow "tshark shows no decrypted request: $(tshark -r "$W/allow.pcapng" -Y http 2>&1 | head -3)"
+fi
+if jq -e '.endpoints[] | select(.name == "'$REG'") | .evidence[] | select(.frame > 0 and (.what | test("answered 401")))' \
+    "$W/allow.an.json" >/dev/null; then
+    ok "allow: analyze reads the 401 from the capture's own keys"
+else
+    bad allow "no decrypted 401 in the analysis: $(jq -c '.endpoints[0].evidence' "$W/allow.an.json" | cut -c1-500)"
+fi
+probe nokeys -- --proxy "http://$PXY:3128" --no-keys
+if tshark -r "$W/nokeys.pcapng" -Y http 2>/dev/null | grep -q "GET /v2/"; then
+    bad nokeys "--no-keys left secrets in the file"
+else
+    ok "nokeys: nothing decrypts without the keys"
+fi
 probe deny -- --proxy "http://$PXY:3129"
 expect deny proxy_refused '.detail.http_status == "403"'
 probe auth -- --proxy "http://$PXY:3130"
