@@ -27,14 +27,18 @@ ALL_LDFLAGS := -pie -Wl,-z,relro,-z,now $(LDFLAGS)
 ifdef CI
 ALL_CFLAGS += -Werror
 endif
+# Another compiler's objects live apart as well: CC=clang builds in build/clang/.
+ifneq ($(filter clang%,$(notdir $(firstword $(CC)))),)
+BUILD_TAG := clang/
+endif
 ifdef SANITIZE
 # Sanitizer builds live apart so they never mix with the release objects.
 ALL_CFLAGS += -fsanitize=$(SANITIZE) -fno-sanitize-recover=all -fno-omit-frame-pointer -O1
 ALL_LDFLAGS += -fsanitize=$(SANITIZE)
 HARDEN := -fPIE
-BUILD := build/san
+BUILD := build/$(BUILD_TAG)san
 else
-BUILD := build/rel
+BUILD := build/$(BUILD_TAG)rel
 ALL_CFLAGS += $(HARDEN)
 endif
 
@@ -46,12 +50,24 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_REPLAY := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%-replay)
 TOOL := $(BUILD)/acrdiag
+# Every header compiles alone (`make headers`): none leans on what its
+# includer happened to include first.
+HEADERS := $(wildcard capture/*.h analysis/*.h probe/*.h tests/unit/*.h tests/fuzz/*.h)
 
-.PHONY: all check unit install uninstall clean pcaps fuzz bench bench-live bench-large demo
+.PHONY: all check unit install uninstall clean pcaps fuzz bench bench-live bench-large demo tool headers
 all: acrdiag
 
 acrdiag: $(TOOL)
 	cp $(TOOL) $@
+
+# The library and the tool in $(BUILD) only (CI's clang build: ./acrdiag stays gcc's).
+tool: $(TOOL)
+
+headers:
+	@p=0; f=0; for h in $(HEADERS); do \
+	    if echo "#include \"$$h\"" | $(CC) $(ALL_CFLAGS) -fsyntax-only -x c -; then p=$$((p + 1)); \
+	    else echo "FAIL $$h does not compile alone"; f=$$((f + 1)); fi; \
+	done; echo "$$p passed, $$f failed"; [ $$f -eq 0 ]
 
 $(TOOL): $(BUILD)/acrdiag.o $(LIB)
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)

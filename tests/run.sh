@@ -43,6 +43,9 @@ done
 for r in "$BUILD"/fuzz/*-replay; do
     [ -x "$r" ] && suite "fuzz-replay-$(basename "$r" -replay)" tests/fuzz/replay.sh "$r"
 done
+# Guards: every header compiles alone; no file in capture/ over 600 lines.
+suite headers make -s --no-print-directory headers
+suite lines tests/check_lines.sh
 suite captures python3 tests/check_captures.py
 suite corpus python3 tests/check_corpus.py
 suite cli python3 tests/check_cli.py
