@@ -84,7 +84,7 @@ echo
 awk -v s="$size" -v g0="$gen_start" -v g1="$gen_end" -v n="$packets" 'BEGIN {
     printf "capture: %.2f GB, about %d packets, written by bench/gen in %.1f s\n", s / 1e9, n, g1 - g0 }'
 echo
-printf '| %-44s | %7s | %10s | %11s | %-22s |\n' "run" "wall s" "packets/s" "peak RSS MB" "verdict, packets"
+printf '| %-44s | %7s | %10s | %11s | %-26s |\n' "run" "wall s" "packets/s" "peak RSS MB" "verdict, packets"
 printf '|%s|%s|%s|%s|%s|\n' "$(printf -- '-%.0s' {1..46})" "---------" "------------" "-------------" "----------------------------"
 for run in file pipe; do
     read -r wall rss <"$tmp/$run"
