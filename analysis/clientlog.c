@@ -43,15 +43,28 @@ static const struct kind_def kinds[CL_KIND_COUNT] = {
         { { "client with IP", false, false } },
         V(AN_REGISTRY_DENIED), true, AN_REGISTRY_DENIED,
         "the registry's own firewall deny its IP (403 DENIED)" },
+    [CL_REGISTRY_ACCESS_DENIED] = {
+        "registry_access_denied",
+        { { "requested access to the resource is denied", false, false },
+          { "insufficient_scope", false, false },
+          /* skopeo and podman print a 403 DENIED's code alone: "...: denied" */
+          { ": denied", false, false } },
+        V(AN_REGISTRY_PUSH_FORBIDDEN), true, AN_REGISTRY_PUSH_FORBIDDEN,
+        "the registry refuse the push to its identity (no push right: AcrPush missing)" },
     [CL_REGISTRY_FORBIDDEN] = {
         "registry_forbidden",
         { { "status code from registry 403", false, false }, { "403 (Forbidden)", false, false } },
         V(AN_REGISTRY_DENIED), true, AN_REGISTRY_DENIED,
         "the registry answer 403 Forbidden without saying why (skopeo and podman print no more: the registry's firewall, or a missing role)" },
+    [CL_INVALID_CREDENTIALS] = {
+        "invalid_credentials",
+        { { "invalid username/password", false, false }, { "incorrect username or password", false, false } },
+        V(AN_REGISTRY_AUTH_FAILED), true, AN_REGISTRY_AUTH_FAILED,
+        "the token endpoint refuse its user name and password (401)" },
     [CL_UNAUTHORIZED] = {
         "unauthorized",
         { { "unauthorized: authentication required", false, false } },
-        0, true, AN_VERDICT_COUNT,
+        V(AN_REGISTRY_AUTH_FAILED) | V(AN_REGISTRY_PUSH_FORBIDDEN), true, AN_REGISTRY_AUTH_FAILED,
         "the registry refuse its credentials (401)" },
     [CL_TOO_MANY_REQUESTS] = {
         "too_many_requests",
@@ -278,6 +291,8 @@ static const char *wire_words(enum an_verdict v)
     case AN_MTU_BLACKHOLE: return "full-size packets vanishing (a path MTU black hole)";
     case AN_REGISTRY_DENIED: return "the registry denying this client";
     case AN_REGISTRY_WRITE_DISABLED: return "the registry refusing the write";
+    case AN_REGISTRY_AUTH_FAILED: return "the registry refusing the credentials";
+    case AN_REGISTRY_PUSH_FORBIDDEN: return "the registry refusing the push to this identity";
     case AN_REGISTRY_ERROR: return "the registry answering with an error";
     case AN_LOCAL_NO_ROUTE: return "this host refusing to send";
     case AN_INCOMPLETE:
@@ -343,6 +358,10 @@ static const char *decided_sentence(enum an_verdict v)
     case AN_REGISTRY_WRITE_DISABLED:
         return "the registry refused the write: the operation is disallowed (a locked repository or "
                "image, or the registry's storage limit)";
+    case AN_REGISTRY_AUTH_FAILED:
+        return "the registry refused the client's credentials (401)";
+    case AN_REGISTRY_PUSH_FORBIDDEN:
+        return "the registry refused the push to the client's identity (no push right)";
     default:
         return "the registry throttled the client (429 TOOMANYREQUESTS)";
     }

@@ -26,7 +26,9 @@
 enum cl_kind {
     CL_OPERATION_DISALLOWED,    /* "The operation is disallowed on this registry, repository or image" */
     CL_REGISTRY_IP_DENIED,      /* "denied: client with IP '…' is not allowed access" */
+    CL_REGISTRY_ACCESS_DENIED,  /* "requested access to the resource is denied", insufficient_scope */
     CL_REGISTRY_FORBIDDEN,      /* "invalid status code from registry 403 (Forbidden)" (skopeo, podman) */
+    CL_INVALID_CREDENTIALS,     /* "invalid username/password" (skopeo, podman: the token endpoint's 401) */
     CL_UNAUTHORIZED,            /* "unauthorized: authentication required" */
     CL_TOO_MANY_REQUESTS,       /* "toomanyrequests" */
     CL_BLOB_UPLOAD_UNKNOWN,     /* "blob upload unknown" */

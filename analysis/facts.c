@@ -11,6 +11,7 @@
 #include <strings.h>
 
 #include "engine.h"
+#include "pushfacts.h"
 
 #define FACT_VAL 256
 
@@ -345,8 +346,15 @@ void an_http_answer_apply(struct an_endpoint *ep, const struct an_http_answer *a
                     "the registry answered 403 DENIED%s%s%s: its IP firewall does not allow the client's egress address, or public network access is disabled",
                     a->client_ip[0] ? " for the client IP " : "", a->client_ip,
                     a->client_ip[0] ? " (the address the registry saw)" : "");
-    } else if (status == 429 || status >= 500 || strcasecmp(code, "REGISTRY_DISALLOWED_OPERATION") == 0 ||
-               strstr(a->message, "operation is disallowed") || (status != 401 && status >= 400)) {
+    } else if (strcasecmp(code, "REGISTRY_DISALLOWED_OPERATION") == 0 || strcasestr(a->message, "operation is disallowed")) {
+        /* The seed's error 1 (acr-network-facts.md 3.4), whatever the code. */
+        set_detail(ep, "http_status", st);
+        if (code[0])
+            set_detail(ep, "code", code);
+        set_verdict(ep, AN_REGISTRY_WRITE_DISABLED, AN_CONF_HIGH, 0,
+                    "the registry answered %s with %ld %s%s%s: \"The operation is disallowed on this registry, repository or image\" (a locked repository or image, or the storage limit)",
+                    a->request, status, a->reason, code[0] ? ", code " : "", code);
+    } else if (status == 429 || status >= 500 || (status != 401 && status >= 400)) {
         set_detail(ep, "http_status", st);
         if (code[0])
             set_detail(ep, "code", code);
@@ -804,5 +812,6 @@ void an_facts_apply(struct an_report *r, const struct an_options *opt, const cha
             apply_http(ep, http);
     }
     apply_dns(r, opt, facts, n);
+    an_push_facts_apply(r, facts, n);
     an_proxy_facts_apply(r, facts, n);
 }

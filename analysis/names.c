@@ -20,6 +20,8 @@ static const char *const verdict_names[AN_VERDICT_COUNT] = {
     [AN_MTU_BLACKHOLE] = "mtu_blackhole",
     [AN_REGISTRY_DENIED] = "registry_denied",
     [AN_REGISTRY_WRITE_DISABLED] = "registry_write_disabled",
+    [AN_REGISTRY_AUTH_FAILED] = "registry_auth_failed",
+    [AN_REGISTRY_PUSH_FORBIDDEN] = "registry_push_forbidden",
     [AN_REGISTRY_ERROR] = "registry_error",
     [AN_LOCAL_NO_ROUTE] = "local_no_route",
     [AN_INCOMPLETE] = "incomplete",
@@ -124,6 +126,18 @@ static const char *const remedies[AN_VERDICT_COUNT] = {
         "writeEnabled false locks it (az acr repository update --write-enabled true to unlock, if the "
         "lock is not deliberate). Otherwise the registry is at its storage limit: compare az acr "
         "show-usage with the SKU's included storage and delete untagged manifests or move to a larger SKU.",
+    [AN_REGISTRY_AUTH_FAILED] =
+        "The registry refused the credentials (401): log in again with the all-lowercase login "
+        "server (az acr login --name <registry>, or docker login <name>); an admin user's password or a "
+        "token's password may have been regenerated or expired, a service principal's secret may have "
+        "expired, and an ACR refresh token lasts 3 hours. Check which credentials the client uses: "
+        "~/.docker/config.json auths, credsStore and credHelpers.",
+    [AN_REGISTRY_PUSH_FORBIDDEN] =
+        "The registry accepted the credentials but refused the push: the identity lacks push rights. "
+        "Assign AcrPush (or Container Registry Repository Writer with ABAC) on the registry: az role "
+        "assignment create --assignee <identity> --role AcrPush --scope <registry id>; for a token, add "
+        "content/write to its scope map (az acr scope-map update). Then log in again so a new token "
+        "carries the right.",
     [AN_REGISTRY_ERROR] =
         "The registry answered with an error: for 429 TOOMANYREQUESTS wait and retry with fewer "
         "concurrent requests, for 5xx retry later and check Azure status. For \"operation is "

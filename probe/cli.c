@@ -10,6 +10,7 @@
 
 #include "probe.h"
 #include "probe_int.h"
+#include "push.h"
 
 /* The capture sees TCP, DNS and ICMP; run.c keeps only the probe's own. */
 #define PROBE_BPF "tcp or udp port 53 or icmp or icmp6"
@@ -36,7 +37,14 @@ static const char usage_text[] =
     "  --no-keys              with -w: leave the TLS secrets out\n"
     "  --json | --markdown    output format (default text)\n"
     "  --private-net CIDR     address space of private endpoints (repeatable)\n"
-    "  --dry-run              print the plan and send nothing\n";
+    "  --dry-run              print the plan and send nothing\n"
+    "  --push-check REPO      also walk a push to REPO: token, upload, a 64 KiB PATCH,\n"
+    "                         then cancel the upload (never a manifest, never a blob)\n"
+    "  --username U           with --password-stdin: the credentials of the push check\n"
+    "  --password-stdin       read the password from standard input\n"
+    "  --token-stdin          read an ACR refresh token (az acr login --expose-token)\n"
+    "                         from standard input; without either, the invoking user's\n"
+    "                         Docker config (auths, credsStore, credHelpers)\n";
 
 static int usage_error(const char *msg, const char *arg)
 {
@@ -117,9 +125,28 @@ static bool add_name(struct probe_cfg *cfg, const char *name)
     return true;
 }
 
-static int parse(int argc, char **argv, struct probe_cfg *cfg)
+/* Bad combinations of the push check's options: one line, exit 2. */
+static const char *push_options_error(const struct probe_cfg *cfg, const char *username, bool password_stdin,
+                                      bool token_stdin)
 {
-    enum { O_DNS = 256, O_DATA, O_REGION, O_CONTROL, O_CACERT, O_TIMEOUT, O_JSON, O_MD, O_PRIVATE, O_DRY, O_HELP };
+    if (!cfg->push_repo && (username || password_stdin || token_stdin))
+        return "--username, --password-stdin and --token-stdin need --push-check REPO";
+    if (cfg->push_repo && !push_repo_valid(cfg->push_repo))
+        return "--push-check wants a repository name (lower case a-z 0-9 and . _ - /, e.g. team/app)";
+    if (password_stdin != (username != NULL))
+        return "--username and --password-stdin go together";
+    if (token_stdin && username)
+        return "--token-stdin and --username exclude each other";
+    if (username && (!*username || strlen(username) >= PUSH_USER_MAX || strchr(username, ':')))
+        return "--username wants a user name without ':'";
+    return NULL;
+}
+
+static int parse(int argc, char **argv, struct probe_cfg *cfg, const char **username, bool *password_stdin,
+                 bool *token_stdin)
+{
+    enum { O_DNS = 256, O_DATA, O_REGION, O_CONTROL, O_CACERT, O_TIMEOUT, O_JSON, O_MD, O_PRIVATE, O_DRY, O_HELP,
+           O_PUSH, O_USER, O_PWSTDIN, O_TOKSTDIN };
     static const struct option longopts[] = {
         { "dns-server", required_argument, NULL, O_DNS },
         { "data-endpoint", required_argument, NULL, O_DATA },
@@ -136,6 +163,10 @@ static int parse(int argc, char **argv, struct probe_cfg *cfg)
         { "private-net", required_argument, NULL, O_PRIVATE },
         { "dry-run", no_argument, NULL, O_DRY },
         { "help", no_argument, NULL, O_HELP },
+        { "push-check", required_argument, NULL, O_PUSH },
+        { "username", required_argument, NULL, O_USER },
+        { "password-stdin", no_argument, NULL, O_PWSTDIN },
+        { "token-stdin", no_argument, NULL, O_TOKSTDIN },
         { NULL, 0, NULL, 0 },
     };
     const char *data[PROBE_MAX_NAMES], *region = NULL;
@@ -197,8 +228,17 @@ static int parse(int argc, char **argv, struct probe_cfg *cfg)
             break;
         case O_DRY: cfg->dry_run = true; break;
         case O_HELP: fputs(usage_text, stdout); return -1;
+        case O_PUSH: cfg->push_repo = optarg; break;
+        case O_USER: *username = optarg; break;
+        case O_PWSTDIN: *password_stdin = true; break;
+        case O_TOKSTDIN: *token_stdin = true; break;
         default: return usage_error("unknown or incomplete option", argv[optind - 1]);
         }
+    }
+    const char *perr = push_options_error(cfg, *username, *password_stdin, *token_stdin);
+    if (perr) {
+        fprintf(stderr, "acrdiag probe: %s (see acrdiag probe --help)\n", perr);
+        return 2;
     }
     if (optind != argc - 1)
         return usage_error("probe wants exactly one registry name", NULL);
@@ -250,7 +290,12 @@ static void print_plan(const struct probe_cfg *cfg)
            PROBE_TTL_MAX);
     printf("  once TCP %d connects: TLS with a %s-byte ClientHello, DF set (path MTU both ways)\n", PROBE_PORT_TLS,
            "1500+");
-    printf("the whole run ends within %.1f s\n", cfg->timeout_s);
+    if (cfg->push_repo)
+        printf("then a push check of repository %s: GET /v2/, a token for repository:%s:push,pull,\n"
+               "  POST an upload, its Location, one %u-byte PATCH, DELETE the upload (each request\n"
+               "  within %.1f s); never a manifest, never a completed blob\n",
+               cfg->push_repo, cfg->push_repo, PUSH_PATCH_BYTES, cfg->timeout_s);
+    printf("the whole run ends within %.1f s%s\n", cfg->timeout_s, cfg->push_repo ? " before the push check" : "");
 }
 
 /* ---- the unprivileged run ----------------------------------------------------- */
@@ -362,7 +407,9 @@ int probe_main(int argc, char **argv)
     p->cfg.timeout_s = 3.0;
     p->cfg.an.port = PROBE_PORT_TLS;
     p->icmp4 = p->icmp6 = -1;
-    int rc = parse(argc, argv, &p->cfg);
+    const char *username = NULL;
+    bool password_stdin = false, token_stdin = false;
+    int rc = parse(argc, argv, &p->cfg, &username, &password_stdin, &token_stdin);
     if (rc != 0 || p->cfg.dry_run) {
         if (rc == 0)
             print_plan(&p->cfg);
@@ -370,6 +417,14 @@ int probe_main(int argc, char **argv)
         return rc < 0 ? 0 : rc;
     }
 
+    /* Credentials are read while privileged: the invoking user's Docker
+     * config and credential helper (as that user), or stdin.  */
+    if (p->cfg.push_repo && !push_creds_load(&p->cfg, username, token_stdin, err, sizeof(err))) {
+        fprintf(stderr, "acrdiag probe: %s\n", err);
+        push_creds_free(&p->cfg);
+        free(p);
+        return 2;
+    }
     /* Everything privileged first (style.md "Privileges"). */
     p->live = cap_live_open("any", PROBE_BPF, p->live_err, sizeof(p->live_err));
     if (!p->live)
@@ -379,6 +434,7 @@ int probe_main(int argc, char **argv)
     if (!probe_dns_open(p, err, sizeof(err)) || !probe_tls_open(p, err, sizeof(err))) {
         fprintf(stderr, "acrdiag probe: %s\n", err);
         close_handles(p);
+        push_creds_free(&p->cfg);
         free(p);
         return 2;
     }
@@ -387,6 +443,7 @@ int probe_main(int argc, char **argv)
         if (!p->writer) {
             fprintf(stderr, "acrdiag probe: %s\n", err);
             close_handles(p);
+            push_creds_free(&p->cfg);
             free(p);
             return 2;
         }
@@ -410,6 +467,7 @@ int probe_main(int argc, char **argv)
         }
     }
     close_handles(p);
+    push_creds_free(&p->cfg);
     free(p);
     return status;
 }

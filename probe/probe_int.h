@@ -20,7 +20,7 @@
 #define PROBE_CONTROL_ADDRS 2u      /* addresses probed per --control name */
 #define PROBE_MAX_CONNS 160u        /* sockets opened in one run */
 #define PROBE_MAX_FACTS 64u         /* notes kept (the writer keeps as many) */
-#define PROBE_FACT_LEN 512u
+#define PROBE_FACT_LEN LIM_FILE_COMMENT   /* a pcapng comment holds as much */
 #define PROBE_ECHO_COUNT 2u         /* ICMP echo requests per address */
 #define PROBE_TTL_MAX 8u            /* TTL-limited SYNs per address: 1..8 */
 #define PROBE_HTTP_MAX (LIM_HTTP_HEAD + LIM_HTTP_BODY)
@@ -31,6 +31,8 @@
 #define PROBE_PORT_OTHER 80
 #define PROBE_PORT_UNUSED 8080
 #define PROBE_CONTROL_SNI "control.invalid"
+
+struct push_creds;
 
 enum probe_format { PROBE_FMT_TEXT, PROBE_FMT_JSON, PROBE_FMT_MARKDOWN };
 
@@ -54,6 +56,9 @@ struct probe_cfg {
     enum probe_format format;
     struct an_options an;
     bool dry_run;
+    /* --push-check REPO (push.c): the repository and the credentials */
+    const char *push_repo;
+    struct push_creds *creds;
 };
 
 /* One resolution of one name by one resolver. */

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "probe_int.h"
+#include "push.h"
 
 #define MS (1000000LL)
 /* A registry step waits long enough to see the kernel's first SYN
@@ -50,6 +51,16 @@ static void fact(struct probe_ctx *p, const char *fmt, ...)
     p->n_facts++;
     if (p->writer)
         cap_writer_note(p->writer, f);
+}
+
+void probe_fact(struct probe_ctx *p, const char *fmt, ...)
+{
+    char line[PROBE_FACT_LEN];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    fact(p, "%s", line);
 }
 
 static void endpoint_str(const struct cap_addr *a, uint16_t port, char *out, size_t len)
@@ -165,6 +176,11 @@ static void add_target(struct probe_ctx *p, const struct cap_addr *a, unsigned n
     t->is_control = control;
     t->primary = -1;
     t->echo_id = (uint16_t)(getpid() ^ (p->n_targets << 8));
+}
+
+void probe_add_push_target(struct probe_ctx *p, const struct cap_addr *a, unsigned name_idx)
+{
+    add_target(p, a, name_idx, false);
 }
 
 /* ---- for proxy.c ---------------------------------------------------------------- */
@@ -593,6 +609,11 @@ int probe_run_steps(struct probe_ctx *p)
             start_primary(p, t, now);
     probe_proxy_start(p, now);
     step_loop(p);
+    if (p->cfg.push_repo) {
+        /* The push check has its own time: each request the probe's timeout. */
+        probe_push_check(p);
+        p->deadline_ns = probe_now_ns() + DRAIN_NS + REPORT_RESERVE_NS;
+    }
     drain(p);
     conn_facts(p);
     probe_proxy_facts(p);

@@ -22,7 +22,8 @@ SCENARIOS="healthy nsg_drop route_none fw_reset_syn fw_reset_sni fw_close_sni pr
 icmp_prohibited acr_ip_denied registry_throttled dns_nxdomain dns_timeout data_endpoint_blocked
 privatelink_public mtu_blackhole mtu_blackhole_up
 fw_drop_sni reg_stall mbox_stall fw_reset_srv healthy_hrr proxy_openssl proxy_squid
-mtu_drop_in mtu_drop_out mtu_drop_in_up mtu_drop_out_up"
+mtu_drop_in mtu_drop_out mtu_drop_in_up mtu_drop_out_up
+push_auth push_locked push_quota push_pull_only push_data_endpoint_blocked"
 
 # Address plan (keep in sync with README.md and selfcheck.sh).
 REG4=198.19.10.10   REG6=2001:db8:10::10     # login server labreg.azurecr.io
@@ -297,6 +298,68 @@ acr_headers() {
 EOF
 }
 
+# The push scenarios (push_*): the login server checks credentials as ACR
+# does: /oauth2/token is registry-answer.py's token endpoint (the lab user
+# labuser / labpass), every /v2/ path but the challenge wants a Bearer token.
+# push_locked and push_quota refuse the upload POST and the manifest PUT with
+# 405 REGISTRY_DISALLOWED_OPERATION (push_quota's message adds storage-quota
+# words: acr-network-facts.md 3.4 records no wording of its own for the
+# storage limit, so the lab's is made up); push_pull_only's tokens grant pull
+# only and every write is 403 DENIED; push_data_endpoint_blocked sends the
+# upload (its Location) to the data endpoint, which the network drops.
+push_login() {
+    local sc=$1 unauth disallowed deny="" post="" put="" redirect=""
+    unauth='{"errors":[{"code":"UNAUTHORIZED","message":"authentication required, visit https://aka.ms/acr/authorization for more information.","detail":null}]}\n'
+    disallowed='{"errors":[{"code":"REGISTRY_DISALLOWED_OPERATION","message":"The operation is disallowed on this registry, repository or image. View troubleshooting steps at https://aka.ms/acr/faq/#why-does-my-pull-or-push-request-fail-with-disallowed-operation","detail":{}}]}\n'
+    [ "$sc" = push_quota ] && disallowed='{"errors":[{"code":"REGISTRY_DISALLOWED_OPERATION","message":"The operation is disallowed on this registry, repository or image. The registry has reached its storage quota (the size limit of its SKU).","detail":{}}]}\n'
+    case $sc in
+        push_locked|push_quota)
+            post="if (\$request_method = POST) { return 405 '$disallowed'; }"
+            put="if (\$request_method = PUT) { return 405 '$disallowed'; }" ;;
+        push_pull_only)
+            deny="if (\$request_method !~ ^(GET|HEAD)\$) { return 403 '{\"errors\":[{\"code\":\"DENIED\",\"message\":\"requested access to the resource is denied\",\"detail\":null}]}\\n'; }" ;;
+        push_data_endpoint_blocked)
+            redirect="proxy_redirect https://$REGNAME/v2/ https://$DATANAME/v2/;" ;;
+    esac
+    cat <<EOF
+        location = /v2/ {
+            if (\$http_authorization = "") { return 401 '$unauth'; }
+            proxy_pass http://127.0.0.1:5000;
+        }
+        location /oauth2/ {
+            proxy_pass http://127.0.0.1:5001;
+        }
+        location ~ ^/v2/.+/blobs/uploads/\$ {
+            if (\$http_authorization !~ "^Bearer ") { return 401 '$unauth'; }
+            $deny
+            $post
+            $redirect
+            proxy_pass http://127.0.0.1:5000;
+        }
+        location ~ ^/v2/.+/manifests/ {
+            if (\$http_authorization !~ "^Bearer ") { return 401 '$unauth'; }
+            $deny
+            $put
+            proxy_pass http://127.0.0.1:5000;
+        }
+        location /v2/ {
+            if (\$http_authorization !~ "^Bearer ") { return 401 '$unauth'; }
+            $deny
+            proxy_pass http://127.0.0.1:5000;
+        }
+        location / {
+            return 404 '404 page not found\n';
+        }
+EOF
+}
+
+start_token() { # the push scenarios' token endpoint (registry-answer.py token)
+    local grant=push
+    [ "$1" = push_pull_only ] && grant=pull
+    start_bg token acrd_reg python3 "$LAB_DIR/registry-answer.py" token 5001 "$grant"
+    wait_for token-endpoint nsx acrd_reg sh -c "ss -ltn | grep -q '127.0.0.1:5001'"
+}
+
 start_nginx_reg() {
     local sc=$1 d=$RUN/nginx-reg pki=$RUN/pki login
     mkdir -p "$d/tmp"
@@ -317,6 +380,7 @@ EOF
         }
 EOF
 ) ;;
+        push_*) login=$(push_login "$sc") ;;
         *) login=$(cat <<'EOF'
         location = /v2/ {
             if ($http_authorization = "") {
@@ -366,6 +430,7 @@ $(acr_headers)
 $login
     }
     server {   # data endpoint $DATANAME: the registry redirects blob GETs here (307)
+$([ "$sc" = push_data_endpoint_blocked ] && echo '        location /v2/ { proxy_pass http://127.0.0.1:5000; }')
         listen $DATA4:443 ssl; listen [$DATA6]:443 ssl;
         server_name $DATANAME;
         add_header X-Ms-Request-Id \$acr_corr always;
@@ -494,6 +559,7 @@ apply_fault() {
     local sc=$1
     case $sc in
         healthy|healthy_hrr|acr_ip_denied|registry_throttled|dns_nxdomain|privatelink_public) ;;
+        push_auth|push_locked|push_quota|push_pull_only) ;;
         nsg_drop)      # NSG-like: silent drop of TCP 443 to the login server only
             nft_in acrd_edge 'table inet nsg { chain c_fwd { type filter hook forward priority 0;
                 ip daddr '$REG4' tcp dport 443 drop
@@ -573,7 +639,7 @@ apply_fault() {
             nft_in acrd_edge 'table inet nsg { chain c_fwd { type filter hook forward priority 0;
                 ip daddr '$DNS4' meta l4proto { tcp, udp } th dport 53 drop
                 ip6 daddr '$DNS6' meta l4proto { tcp, udp } th dport 53 drop } }' ;;
-        data_endpoint_blocked) # login server fine, data endpoint silently dropped
+        data_endpoint_blocked|push_data_endpoint_blocked) # login server fine, data endpoint silently dropped
             nft_in acrd_edge 'table inet nsg { chain c_fwd { type filter hook forward priority 0;
                 ip daddr '$DATA4' tcp dport 443 drop
                 ip6 daddr '$DATA6' tcp dport 443 drop } }' ;;
@@ -618,6 +684,7 @@ cmd_up() {
     build_topology || die "topology"
     start_dns "$sc" || die "dnsmasq"
     start_registry || die "registry"
+    case $sc in push_*) start_token "$sc" || die "token endpoint" ;; esac
     start_nginx_reg "$sc" || die "nginx (registry side)"
     apply_fault "$sc" || die "fault $sc"
     echo "$sc" >"$RUN/scenario"

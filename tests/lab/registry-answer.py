@@ -5,11 +5,22 @@ does in one failure, for recording decryptable captures with a key log.
 MODE: denied (403 DENIED naming the client's address), throttled (429
 TOOMANYREQUESTS), disallowed (405 UNSUPPORTED, operation is disallowed),
 challenge (401 with the Bearer challenge).  HTTP/1.1 only.
+
+  registry-answer.py token PORT GRANT
+The lab's token endpoint (/oauth2/token behind the lab's nginx, plain HTTP
+on 127.0.0.1:PORT): the one lab user (labuser / labpass, or the ACR refresh
+token user 00000000-0000-0000-0000-000000000000 with lab-refresh-token, by
+Basic auth or a POST grant_type=refresh_token) gets a JWT whose "access"
+claim grants the scope asked (GRANT push) or only pull of it (GRANT pull),
+as ACR's does; any other credentials get ACR's 401.
 """
+import base64
 import http.server
 import json
 import ssl
 import sys
+import time
+import urllib.parse
 
 MODES = {
     "denied": (403, "Forbidden", "DENIED", "client with IP '{ip}' is not allowed access. Refer https://aka.ms/acr/firewall to grant access."),
@@ -46,7 +57,73 @@ class Handler(http.server.BaseHTTPRequestHandler):
         pass
 
 
+LAB_USERS = {"labuser": "labpass", "00000000-0000-0000-0000-000000000000": "lab-refresh-token"}
+REFRESH_TOKEN = "lab-refresh-token"
+
+
+def b64url(data):
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+class TokenHandler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    grant = "push"
+
+    def reply(self, status, doc):
+        body = json.dumps(doc).encode() + b"\n"
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def token(self, params, authorized):
+        if not authorized:
+            return self.reply(401, {"errors": [{"code": "UNAUTHORIZED", "message":
+                              "authentication required, visit https://aka.ms/acr/authorization for more information."}]})
+        access = []
+        for scope in params.get("scope", []):
+            parts = scope.split(":")
+            if len(parts) == 3 and parts[0] == "repository":
+                asked = parts[2].split(",")
+                given = [a for a in asked if a == "pull" or self.grant == "push"]
+                access.append({"type": "repository", "name": parts[1], "actions": given})
+        now = int(time.time())
+        claims = {"iss": "labreg.azurecr.io", "aud": "labreg.azurecr.io", "iat": now, "exp": now + 3600,
+                  "access": access}
+        jwt = ".".join([b64url(b'{"alg":"none","typ":"JWT"}'), b64url(json.dumps(claims).encode()), b64url(b"lab")])
+        self.reply(200, {"access_token": jwt, "refresh_token": REFRESH_TOKEN})
+
+    def basic_ok(self):
+        h = self.headers.get("Authorization", "")
+        if not h.startswith("Basic "):
+            return False
+        try:
+            user, _, pw = base64.b64decode(h[6:]).decode().partition(":")
+        except ValueError:
+            return False
+        return LAB_USERS.get(user) == pw
+
+    def do_GET(self):
+        params = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)
+        self.token(params, self.basic_ok())
+
+    def do_POST(self):
+        n = min(int(self.headers.get("Content-Length") or 0), 65536)
+        params = urllib.parse.parse_qs(self.rfile.read(n).decode(errors="replace"))
+        ok = self.basic_ok() or (params.get("grant_type") == ["refresh_token"] and
+                                 params.get("refresh_token") == [REFRESH_TOKEN])
+        self.token(params, ok)
+
+    def log_message(self, *args):
+        pass
+
+
 def main():
+    if sys.argv[1] == "token":
+        TokenHandler.grant = sys.argv[3]
+        http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[2])), TokenHandler).serve_forever()
+        return
     addr, port, cert, key, mode = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
     Handler.mode = mode
     srv = http.server.ThreadingHTTPServer((addr, port), Handler)

@@ -226,7 +226,8 @@ static void test_verdict_names(void)
     static const char *const expected[AN_VERDICT_COUNT] = {
         "ok", "dns_failure", "silent_drop", "nsg_drop", "route_blackhole", "connection_reset",
         "firewall_reset", "server_reset", "icmp_unreachable", "proxy_interception", "proxy_refused", "tls_failure",
-        "mtu_blackhole", "registry_denied", "registry_write_disabled", "registry_error", "local_no_route",
+        "mtu_blackhole", "registry_denied", "registry_write_disabled", "registry_auth_failed",
+        "registry_push_forbidden", "registry_error", "local_no_route",
         "incomplete",
     };
 

@@ -1,0 +1,659 @@
+/* push.c: --push-check REPO: the push protocol up to, and never past, a
+ * write that stays: GET /v2/ challenge, token for repository:REPO:push,pull,
+ * POST an upload, follow its Location, one PATCH larger than any path MTU,
+ * DELETE the upload (always, once one exists).  Never a manifest, never a
+ * completed blob.  Each step is a `fact=push` line; analysis/pushfacts.c
+ * turns them into the verdict.  Secrets never reach a fact.  */
+#include <errno.h>
+#include <ifaddrs.h>
+#include <jansson.h>
+#include <netinet/in.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "push.h"
+
+#define MS 1000000LL
+
+bool push_repo_valid(const char *repo)
+{
+    /* distribution-spec: [a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(\/[a-z0-9]+(...)*)* */
+    size_t n = strlen(repo);
+    if (n == 0 || n >= PUSH_REPO_MAX)
+        return false;
+    char prev = '/';
+    for (size_t i = 0; i < n; i++) {
+        char ch = repo[i];
+        bool alnum = (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9');
+        bool sep = ch == '.' || ch == '_' || ch == '-' || ch == '/';
+        if (!alnum && !sep)
+            return false;
+        /* A component starts and ends with a letter or digit; '.' and '/'
+         * never repeat ('_' twice and runs of '-' are allowed).  */
+        if (sep && (prev == '/' || ((prev == '.' || prev == '/') && ch != '-') ||
+                    (ch == '/' && (prev == '.' || prev == '_' || prev == '-'))))
+            return false;
+        prev = ch;
+    }
+    return prev != '.' && prev != '_' && prev != '-' && prev != '/';
+}
+
+/* ---- the challenge ------------------------------------------------------------ */
+
+struct challenge {
+    bool bearer;
+    char scheme[16];
+    char realm[512], service[256];
+};
+
+/* RFC 9110 11.6.1: scheme, then auth-params `key=token` or
+ * `key="quoted string"` separated by commas.  False when malformed. */
+static bool parse_challenge(const char *v, struct challenge *c)
+{
+    memset(c, 0, sizeof(*c));
+    const char *s = v;
+    size_t n = strcspn(s, " ");
+    if (n == 0 || n >= sizeof(c->scheme))
+        return false;
+    memcpy(c->scheme, s, n);
+    c->bearer = strcasecmp(c->scheme, "Bearer") == 0;
+    s += n;
+    /* Bounded by the value: every turn consumes at least one byte. */
+    while (*s) {
+        while (*s == ' ' || *s == ',')
+            s++;
+        if (!*s)
+            break;
+        const char *k = s;
+        while ((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || *s == '_' || *s == '-')
+            s++;
+        size_t kl = (size_t)(s - k);
+        if (kl == 0 || *s != '=')
+            return false;
+        s++;
+        char val[512];
+        size_t o = 0;
+        if (*s == '"') {
+            s++;
+            while (*s && *s != '"') {
+                if (*s == '\\' && s[1])
+                    s++;
+                if (o + 1 >= sizeof(val))
+                    return false;
+                val[o++] = *s++;
+            }
+            if (*s != '"')
+                return false;       /* an unterminated quoted string */
+            s++;
+        } else {
+            while (*s && *s != ',' && *s != ' ') {
+                if (o + 1 >= sizeof(val))
+                    return false;
+                val[o++] = *s++;
+            }
+        }
+        val[o] = '\0';
+        if (kl == 5 && strncasecmp(k, "realm", 5) == 0)
+            memcpy(c->realm, val, o + 1);
+        else if (kl == 7 && strncasecmp(k, "service", 7) == 0 && o < sizeof(c->service))
+            memcpy(c->service, val, o + 1);
+        else if (kl == 7 && strncasecmp(k, "service", 7) == 0)
+            return false;
+    }
+    return !c->bearer || (c->realm[0] && c->service[0]);
+}
+
+/* ---- URLs ------------------------------------------------------------------------ */
+
+struct url {
+    char host[LIM_DNS_NAME];
+    unsigned port;
+    char path[PUSH_URL_MAX];        /* path and query, starting with '/' */
+};
+
+/* "https://host[:port]/path?query", or "/path" relative to `base_host`.
+ * Returns NULL when usable, else what is wrong with it.  */
+static const char *parse_url(const char *s, const char *base_host, struct url *u)
+{
+    memset(u, 0, sizeof(*u));
+    u->port = 443;
+    if (s[0] == '/' && s[1] != '/') {
+        snprintf(u->host, sizeof(u->host), "%s", base_host);
+        if (strlen(s) >= sizeof(u->path))
+            return "too long";
+        snprintf(u->path, sizeof(u->path), "%s", s);
+        return NULL;
+    }
+    if (strncasecmp(s, "https://", 8) != 0)
+        return strncasecmp(s, "http://", 7) == 0 ? "plain http (not TLS)" : "not an https URL";
+    s += 8;
+    size_t hl = strcspn(s, ":/?#");
+    if (hl == 0 || hl >= sizeof(u->host))
+        return "no host name";
+    for (size_t i = 0; i < hl; i++) {
+        char ch = s[i];
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '-' || ch == '.'))
+            return "a host that is not a DNS name";
+        u->host[i] = (char)(ch >= 'A' && ch <= 'Z' ? ch + 32 : ch);
+    }
+    s += hl;
+    if (*s == ':') {
+        char *end;
+        long port = strtol(s + 1, &end, 10);
+        if (end == s + 1 || port < 1 || port > 65535)
+            return "a bad port";
+        u->port = (unsigned)port;
+        s = end;
+    }
+    if (*s && *s != '/' && *s != '?')
+        return "a malformed URL";
+    if (strlen(s) + 2 >= sizeof(u->path))
+        return "too long";
+    snprintf(u->path, sizeof(u->path), "%s%s", *s == '/' ? "" : "/", s);
+    return NULL;
+}
+
+static bool ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), k = strlen(suffix);
+    return n > k && strcmp(s + n - k, suffix) == 0;
+}
+
+/* Hosts the check follows: the probed names, and the registry's and blob
+ * storage's domains; anything else is reported, not followed.  */
+static bool host_allowed(const struct probe_ctx *p, const char *host)
+{
+    for (unsigned i = 0; i < p->cfg.n_names; i++)
+        if (strcmp(host, p->cfg.names[i]) == 0)
+            return true;
+    return ends_with(host, ".azurecr.io") || ends_with(host, ".blob.core.windows.net");
+}
+
+/* ---- a new host: resolve it through the system resolver ------------------- */
+
+struct lookup {
+    bool done;
+    int status;
+    struct cap_addr addr;
+};
+
+static void on_lookup(void *arg, int status, int timeouts, struct ares_addrinfo *res)
+{
+    (void)timeouts;
+    struct lookup *l = arg;
+    l->done = true;
+    l->status = status;
+    for (const struct ares_addrinfo_node *n = res ? res->nodes : NULL; n && !l->addr.family; n = n->ai_next) {
+        if (n->ai_family == AF_INET && n->ai_addrlen >= sizeof(struct sockaddr_in)) {
+            l->addr.family = 4;
+            memcpy(l->addr.a, &((const struct sockaddr_in *)(const void *)n->ai_addr)->sin_addr, 4);
+        } else if (n->ai_family == AF_INET6 && n->ai_addrlen >= sizeof(struct sockaddr_in6)) {
+            l->addr.family = 6;
+            memcpy(l->addr.a, &((const struct sockaddr_in6 *)(const void *)n->ai_addr)->sin6_addr, 16);
+        }
+    }
+    if (res)
+        ares_freeaddrinfo(res);
+}
+
+static bool resolve_host(struct probe_ctx *p, const char *host, int64_t deadline, struct cap_addr *out,
+                         const char **status)
+{
+    struct lookup l = { 0 };
+    struct ares_addrinfo_hints hints = { .ai_family = AF_UNSPEC };
+    ares_getaddrinfo(p->dns_sys, host, NULL, &hints, on_lookup, &l);
+    for (unsigned turn = 0; turn < 100000 && !l.done; turn++) {
+        int64_t now = probe_now_ns();
+        if (now >= deadline)
+            break;
+        struct pollfd pf[ARES_GETSOCK_MAXNUM + 1];
+        ares_socket_t socks[ARES_GETSOCK_MAXNUM];
+        uint32_t bits = (uint32_t)ares_getsock(p->dns_sys, socks, ARES_GETSOCK_MAXNUM);
+        nfds_t n = 0;
+        for (unsigned i = 0; i < ARES_GETSOCK_MAXNUM; i++)
+            if (bits & (UINT32_C(1) << i))
+                pf[n++] = (struct pollfd){ .fd = socks[i], .events = POLLIN };
+        if (p->live)
+            pf[n++] = (struct pollfd){ .fd = cap_live_fd(p->live), .events = POLLIN };
+        poll(pf, n, 20);
+        probe_pump_capture(p);
+        for (nfds_t i = 0; i < n; i++)
+            if (pf[i].revents && (!p->live || pf[i].fd != cap_live_fd(p->live)))
+                ares_process_fd(p->dns_sys, pf[i].fd, ARES_SOCKET_BAD);
+        ares_process_fd(p->dns_sys, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
+    }
+    if (!l.done)
+        ares_cancel(p->dns_sys);
+    int st = l.done ? l.status : ARES_ETIMEOUT;
+    if (st == ARES_ECANCELLED)
+        st = ARES_ETIMEOUT;
+    *status = probe_dns_status_name(st == ARES_SUCCESS && !l.addr.family ? ARES_ENODATA : st);
+    *out = l.addr;
+    return st == ARES_SUCCESS && l.addr.family;
+}
+
+/* ---- one step, one fact ---------------------------------------------------- */
+
+struct walk {
+    struct probe_ctx *p;
+    const char *repo;
+    const char *login;              /* the login server's name */
+    struct cap_addr login_addr;
+    char auth[PUSH_SECRET_MAX + 64];    /* "Bearer <token>" once granted */
+    const char *cancelled;          /* "none", "yes", "no" */
+    char patched[40];               /* the PATCH's result, "none" before one */
+    /* The last other host resolved (each is resolved once). */
+    char other_host[LIM_DNS_NAME];
+    struct cap_addr other_addr;
+    bool other_ok;
+};
+
+static const char *transport_result(const struct push_http *h)
+{
+    if (h->answered)
+        return "answered";
+    if (h->timed_out)
+        return "timeout";
+    if (!h->connected)
+        return h->err ? strerrorname_np(h->err) : "error";
+    if (!h->tls_ok)
+        return "tls_failed";
+    return h->err == ECONNRESET ? "reset" : h->err ? strerrorname_np(h->err) : "closed";
+}
+
+static void step_fact(struct walk *w, const char *step, const char *method, const char *host,
+                      const struct cap_addr *a, const char *path, const struct push_http *h, const char *note)
+{
+    char ep[80], ip[64];
+    cap_addr_str(a, ip, sizeof(ip));
+    snprintf(ep, sizeof(ep), a->family == 6 ? "[%s]:443" : "%s:443", ip);
+    char e_host[300], e_path[200], e_reason[200], e_code[200], e_msg[700], e_ip[200], e_srv[200], e_api[120],
+        e_corr[200], e_ct[200], e_note[400], e_tls[300];
+    char path_cut[160];
+    /* The upload path carries the registry's state: its start suffices. */
+    snprintf(path_cut, sizeof(path_cut), "%.*s", (int)strcspn(path, "?"), path);
+    an_fact_escape(e_host, sizeof(e_host), host);
+    an_fact_escape(e_path, sizeof(e_path), path_cut);
+    an_fact_escape(e_reason, sizeof(e_reason), h->resp.reason);
+    an_fact_escape(e_code, sizeof(e_code), h->resp.error_code);
+    an_fact_escape(e_msg, sizeof(e_msg), h->resp.error_message);
+    an_fact_escape(e_ip, sizeof(e_ip), h->resp.denied_client_ip);
+    an_fact_escape(e_srv, sizeof(e_srv), h->resp.server);
+    an_fact_escape(e_api, sizeof(e_api), h->api_version);
+    an_fact_escape(e_corr, sizeof(e_corr), h->correlation);
+    an_fact_escape(e_ct, sizeof(e_ct), h->content_type);
+    an_fact_escape(e_note, sizeof(e_note), note ? note : "");
+    an_fact_escape(e_tls, sizeof(e_tls), h->tls_ok ? "" : h->tls_detail);
+    probe_fact(w->p,
+               "fact=push step=%s method=%s host=%s endpoint=%s path=%s result=%s status=%d reason=%s code=%s client_ip=%s server=%s api_version=%s correlation=%s content_type=%s body_bytes=%llu body_cut=%d verify=%ld ms=%lld note=%s tls=%s message=%s",
+               step, method, e_host, ep, e_path, transport_result(h), h->resp.status, e_reason, e_code, e_ip, e_srv,
+               e_api, e_corr, e_ct, (unsigned long long)h->body_total, h->body_cut, h->verify, (long long)h->ms,
+               e_note, e_tls, e_msg);
+}
+
+/* A host of the walk: the login server's probed address, or a new name
+ * resolved now (with a fact) and made a target the capture keeps.  */
+static bool host_addr(struct walk *w, const char *host, struct cap_addr *a)
+{
+    if (strcmp(host, w->login) == 0) {
+        *a = w->login_addr;
+        return true;
+    }
+    if (strcmp(host, w->other_host) == 0) {
+        *a = w->other_addr;
+        return w->other_ok;
+    }
+    const char *status;
+    int64_t deadline = probe_now_ns() + (int64_t)(w->p->cfg.timeout_s * 1e9);
+    bool ok = resolve_host(w->p, host, deadline, a, &status);
+    char e_host[300], ip[64] = "";
+    an_fact_escape(e_host, sizeof(e_host), host);
+    if (ok)
+        cap_addr_str(a, ip, sizeof(ip));
+    probe_fact(w->p, "fact=push step=resolve host=%s result=%s addr=%s", e_host, status, ip);
+    if (ok)
+        probe_add_push_target(w->p, a, 0);
+    snprintf(w->other_host, sizeof(w->other_host), "%s", host);
+    w->other_addr = *a;
+    w->other_ok = ok;
+    return ok;
+}
+
+static bool exchange(struct walk *w, const char *step, const char *method, const struct url *u,
+                     const char *authorization, const char *ctype, const uint8_t *body, size_t blen,
+                     struct push_http *h, const char *note)
+{
+    struct cap_addr a;
+    memset(h, 0, sizeof(*h));
+    if (!host_addr(w, u->host, &a))
+        return false;
+    struct push_request rq = {
+        .method = method, .host = u->host, .path_query = u->path, .addr = &a, .authorization = authorization,
+        .content_type = ctype, .body = body, .body_len = blen,
+        .deadline_ns = probe_now_ns() + (int64_t)(w->p->cfg.timeout_s * 1e9),
+    };
+    if (!push_http_do(w->p, &rq, h))
+        return false;
+    step_fact(w, step, method, u->host, &a, u->path, h, note);
+    return h->answered;
+}
+
+/* ---- the token ------------------------------------------------------------------ */
+
+/* Appends s percent-encoded as a form value (RFC 3986 unreserved kept). */
+static bool form_add(char *dst, size_t len, const char *key, const char *s)
+{
+    size_t o = strlen(dst);
+    int n = snprintf(dst + o, len - o, "%s%s=", o ? "&" : "", key);
+    if (n < 0 || (size_t)n >= len - o)
+        return false;
+    o += (size_t)n;
+    static const char hex[] = "0123456789ABCDEF";
+    for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
+        bool plain = (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+                     strchr("-._~", *c);
+        if (o + 4 >= len)
+            return false;
+        if (plain) {
+            dst[o++] = (char)*c;
+        } else {
+            dst[o++] = '%';
+            dst[o++] = hex[*c >> 4];
+            dst[o++] = hex[*c & 15];
+        }
+    }
+    dst[o] = '\0';
+    return true;
+}
+
+/* Whether the token's JWT payload grants push on the repository: 1, 0, or
+ * -1 when it is not a JWT that says (ACR's tokens carry an "access" claim). */
+static int token_grants_push(const char *token, const char *repo)
+{
+    const char *d1 = strchr(token, '.');
+    const char *d2 = d1 ? strchr(d1 + 1, '.') : NULL;
+    if (!d2 || d2 - d1 - 1 <= 0 || d2 - d1 > 8192)
+        return -1;
+    size_t n = (size_t)(d2 - d1 - 1);
+    char b64[8200], raw[6200];
+    for (size_t i = 0; i < n; i++)
+        b64[i] = d1[1 + i] == '-' ? '+' : d1[1 + i] == '_' ? '/' : d1[1 + i];
+    while (n % 4)
+        b64[n++] = '=';
+    int got = EVP_DecodeBlock((unsigned char *)raw, (const unsigned char *)b64, (int)n);
+    if (got <= 0)
+        return -1;
+    json_error_t je;
+    json_t *root = json_loadb(raw, strnlen(raw, (size_t)got), 0, &je);
+    json_t *access = json_object_get(root, "access");
+    int grants = json_is_array(access) ? 0 : -1;
+    size_t i;
+    json_t *e;
+    json_array_foreach(access, i, e) {
+        const char *name = json_string_value(json_object_get(e, "name"));
+        if (!name || strcmp(name, repo) != 0)
+            continue;
+        size_t j;
+        json_t *act;
+        json_array_foreach(json_object_get(e, "actions"), j, act) {
+            const char *s = json_string_value(act);
+            if (s && (strcmp(s, "push") == 0 || strcmp(s, "*") == 0))
+                grants = 1;
+        }
+    }
+    json_decref(root);
+    return grants;
+}
+
+static bool get_token(struct walk *w, const struct push_creds *cr, const struct challenge *ch, const struct url *realm)
+{
+    char scope[PUSH_REPO_MAX + 32];
+    snprintf(scope, sizeof(scope), "repository:%s:push,pull", w->repo);
+    char *form = calloc(1, PUSH_URL_MAX + 3 * PUSH_SECRET_MAX);
+    char *basic = calloc(1, 2 * PUSH_SECRET_MAX);
+    if (!form || !basic) {
+        free(form), free(basic);
+        return false;
+    }
+    size_t flen = PUSH_URL_MAX + 3 * PUSH_SECRET_MAX;
+    struct url u = *realm;
+    struct push_http h;
+    bool ok = form_add(form, flen, "service", ch->service) && form_add(form, flen, "scope", scope);
+    const char *note = cr->source == PC_NONE ? "anonymous (no credentials found)" : push_cred_source_name(cr->source);
+    if (ok && cr->refresh_token) {
+        /* An identity or refresh token: POST grant_type=refresh_token. */
+        ok = form_add(form, flen, "grant_type", "refresh_token") && form_add(form, flen, "refresh_token", cr->secret);
+        ok = ok && exchange(w, "token", "POST", &u, NULL, "application/x-www-form-urlencoded", (const uint8_t *)form,
+                            strlen(form), &h, note);
+    } else if (ok) {
+        size_t pl = strlen(u.path);
+        ok = pl + strlen(form) + 2 < sizeof(u.path);
+        if (ok)
+            snprintf(u.path + pl, sizeof(u.path) - pl, "%s%s", strchr(u.path, '?') ? "&" : "?", form);
+        if (ok && cr->source != PC_NONE) {
+            char up[PUSH_USER_MAX + PUSH_SECRET_MAX + 2];
+            int n = snprintf(up, sizeof(up), "%s:%s", cr->user, cr->secret);
+            memcpy(basic, "Basic ", 6);
+            EVP_EncodeBlock((unsigned char *)basic + 6, (const unsigned char *)up, n);
+            OPENSSL_cleanse(up, sizeof(up));
+        }
+        ok = ok && exchange(w, "token", "GET", &u, basic[0] ? basic : NULL, NULL, NULL, 0, &h, note);
+    } else {
+        memset(&h, 0, sizeof(h));
+    }
+    OPENSSL_cleanse(form, flen);
+    OPENSSL_cleanse(basic, 2 * PUSH_SECRET_MAX);
+    free(form);
+    free(basic);
+    if (!ok || h.resp.status != 200) {
+        push_http_free(&h);
+        return false;
+    }
+    /* The token: JSON with "access_token" (or "token"); anything else, an
+     * HTML page from a proxy or a login portal, is said as such.  */
+    json_error_t je;
+    json_t *root = h.body ? json_loadb((const char *)h.body, h.body_len, 0, &je) : NULL;
+    const char *tok = json_string_value(json_object_get(root, "access_token"));
+    if (!tok)
+        tok = json_string_value(json_object_get(root, "token"));
+    bool good = tok && *tok && strlen(tok) < PUSH_SECRET_MAX && strspn(tok, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~+/=") == strlen(tok);
+    char ct[300];
+    an_fact_escape(ct, sizeof(ct), h.content_type);
+    if (!good) {
+        probe_fact(w->p, "fact=push step=token_body result=%s content_type=%s", root ? "no_token" : "not_json", ct);
+    } else {
+        snprintf(w->auth, sizeof(w->auth), "Bearer %s", tok);
+        int push = token_grants_push(tok, w->repo);
+        probe_fact(w->p, "fact=push step=token_body result=ok grants_push=%s",
+                   push < 0 ? "unknown" : push ? "1" : "0");
+    }
+    json_decref(root);
+    if (h.body)
+        OPENSSL_cleanse(h.body, h.body_len);
+    push_http_free(&h);
+    return good;
+}
+
+/* ---- the upload ----------------------------------------------------------------- */
+
+static void cancel(struct walk *w, const struct url *up, bool host_failed)
+{
+    struct push_http h;
+    struct url login_path = *up;
+    /* The upload's path on the login server too, when its own host could
+     * not be reached: the registry must not keep a half upload.  */
+    snprintf(login_path.host, sizeof(login_path.host), "%s", w->login);
+    const struct url *first = host_failed ? &login_path : up;
+    bool answered = exchange(w, "cancel", "DELETE", first, w->auth, NULL, NULL, 0, &h, NULL);
+    int st = h.resp.status;
+    push_http_free(&h);
+    if (!answered && !host_failed && strcmp(up->host, w->login) != 0) {
+        answered = exchange(w, "cancel", "DELETE", &login_path, w->auth, NULL, NULL, 0, &h, "again on the login server");
+        st = h.resp.status;
+        push_http_free(&h);
+    }
+    w->cancelled = answered && st >= 200 && st < 300 ? "yes" : "no";
+}
+
+static void upload(struct walk *w)
+{
+    struct url u = { .port = 443 };
+    snprintf(u.host, sizeof(u.host), "%s", w->login);
+    snprintf(u.path, sizeof(u.path), "/v2/%s/blobs/uploads/", w->repo);
+    struct push_http h;
+    bool answered = exchange(w, "upload", "POST", &u, w->auth, NULL, NULL, 0, &h, NULL);
+    char loc[PUSH_URL_MAX];
+    snprintf(loc, sizeof(loc), "%s", h.location);
+    int st = h.resp.status;
+    push_http_free(&h);
+    if (!answered || st != 202)
+        return;
+    struct url up;
+    const char *bad = loc[0] ? parse_url(loc, w->login, &up) : "missing";
+    if (!bad && !host_allowed(w->p, up.host))
+        bad = "a host outside *.azurecr.io, *.blob.core.windows.net and the probed names";
+    if (!bad && up.port != 443)
+        bad = "a port other than 443";
+    if (bad) {
+        char e_loc[300], e_bad[200];
+        an_fact_escape(e_loc, sizeof(e_loc), loc[0] ? loc : "-");
+        an_fact_escape(e_bad, sizeof(e_bad), bad);
+        probe_fact(w->p, "fact=push step=location result=not_followed location=%.120s why=%s", e_loc, e_bad);
+        /* The upload exists all the same: cancel it on the login server,
+         * by the path the Location names (or not at all without one).  */
+        const char *v2 = strstr(loc, "/v2/");
+        w->cancelled = "no";
+        if (v2 && strlen(v2) < sizeof(up.path)) {
+            memset(&up, 0, sizeof(up));
+            up.port = 443;
+            snprintf(up.host, sizeof(up.host), "%s", w->login);
+            snprintf(up.path, sizeof(up.path), "%s", v2);
+            cancel(w, &up, false);
+        }
+        return;
+    }
+    char e_host[300];
+    an_fact_escape(e_host, sizeof(e_host), up.host);
+    probe_fact(w->p, "fact=push step=location result=followed host=%s relative=%d", e_host, loc[0] == '/');
+    uint8_t *body = calloc(1, PUSH_PATCH_BYTES);
+    if (!body)
+        return;
+    struct cap_addr a;
+    bool host_ok = host_addr(w, up.host, &a);
+    memset(&h, 0, sizeof(h));
+    bool patched = host_ok && exchange(w, "patch", "PATCH", &up, w->auth, "application/octet-stream", body,
+                                       PUSH_PATCH_BYTES, &h, NULL);
+    free(body);
+    struct url next = up;
+    if (patched && h.resp.status == 202 && h.location[0]) {
+        struct url moved;
+        if (!parse_url(h.location, up.host, &moved) && strcmp(moved.host, up.host) == 0)
+            next = moved;
+    }
+    snprintf(w->patched, sizeof(w->patched), "%s", !host_ok ? "unresolved" : transport_result(&h));
+    if (patched && h.resp.status != 202)
+        snprintf(w->patched, sizeof(w->patched), "status_%d", h.resp.status);
+    bool host_failed = !host_ok || (!patched && !h.connected);
+    push_http_free(&h);
+    cancel(w, &next, host_failed);
+}
+
+/* This host's own addresses, to compare with the IP a 403 DENIED names. */
+static void local_fact(struct probe_ctx *p)
+{
+    struct ifaddrs *ifa = NULL;
+    char list[400] = "";
+    size_t o = 0;
+    if (getifaddrs(&ifa) == 0) {
+        for (struct ifaddrs *i = ifa; i; i = i->ifa_next) {
+            if (!i->ifa_addr || (i->ifa_addr->sa_family != AF_INET && i->ifa_addr->sa_family != AF_INET6))
+                continue;
+            struct cap_addr a = { 0 };
+            if (i->ifa_addr->sa_family == AF_INET) {
+                a.family = 4;
+                memcpy(a.a, &((const struct sockaddr_in *)(const void *)i->ifa_addr)->sin_addr, 4);
+            } else {
+                a.family = 6;
+                memcpy(a.a, &((const struct sockaddr_in6 *)(const void *)i->ifa_addr)->sin6_addr, 16);
+            }
+            char ip[64];
+            cap_addr_str(&a, ip, sizeof(ip));
+            int n = snprintf(list + o, sizeof(list) - o, "%s%s", o ? "," : "", ip);
+            if (n < 0 || (size_t)n >= sizeof(list) - o)
+                break;
+            o += (size_t)n;
+        }
+        freeifaddrs(ifa);
+    }
+    char esc[600];
+    an_fact_escape(esc, sizeof(esc), list);
+    probe_fact(p, "fact=local addrs=%s", esc);
+}
+
+void probe_push_check(struct probe_ctx *p)
+{
+    struct walk w = { .p = p, .repo = p->cfg.push_repo, .login = p->cfg.names[0], .cancelled = "none",
+                      .patched = "none" };
+    const struct push_creds *cr = p->cfg.creds;
+    local_fact(p);
+    /* The login server's first address whose TLS completed. */
+    bool found = false;
+    for (unsigned i = 0; i < p->n_conns && !found; i++) {
+        const struct probe_conn *c = &p->conns[i];
+        if (c->kind == PK_REGISTRY && !c->no_http && c->tls_end == PT_OK) {
+            w.login_addr = c->addr;
+            found = true;
+        }
+    }
+    char e_repo[600], e_note[300];
+    an_fact_escape(e_repo, sizeof(e_repo), w.repo);
+    an_fact_escape(e_note, sizeof(e_note), cr->note);
+    if (!found) {
+        probe_fact(p, "fact=pushcheck repo=%s creds=%s result=skipped why=no_tls cancelled=none note=%s", e_repo,
+                   push_cred_source_name(cr->source), e_note);
+        return;
+    }
+    struct url v2 = { .port = 443, .path = "/v2/" };
+    snprintf(v2.host, sizeof(v2.host), "%s", w.login);
+    struct push_http h;
+    bool answered = exchange(&w, "challenge", "GET", &v2, NULL, NULL, NULL, 0, &h, NULL);
+    struct challenge ch;
+    const char *stop = NULL;
+    bool parsed = answered && parse_challenge(h.www_authenticate, &ch);
+    struct url realm;
+    const char *realm_bad = NULL;
+    if (!answered)
+        stop = "challenge_unanswered";
+    else if (h.resp.status == 200)
+        stop = NULL;                /* no authentication asked: straight to the upload */
+    else if (h.resp.status != 401)
+        stop = "challenge_refused";
+    else if (!h.www_authenticate[0] || !parsed || !ch.bearer)
+        stop = "challenge_malformed";
+    else if ((realm_bad = parse_url(ch.realm, w.login, &realm)) != NULL || !host_allowed(p, realm.host) || realm.port != 443)
+        stop = "realm_not_followed";
+    if (stop && strcmp(stop, "challenge_malformed") == 0) {
+        char e_v[700];
+        an_fact_escape(e_v, sizeof(e_v), h.www_authenticate[0] ? h.www_authenticate : "(none)");
+        probe_fact(p, "fact=push step=challenge_parse result=malformed value=%.300s", e_v);
+    } else if (stop && strcmp(stop, "realm_not_followed") == 0) {
+        char e_r[700];
+        an_fact_escape(e_r, sizeof(e_r), ch.realm);
+        probe_fact(p, "fact=push step=realm result=not_followed realm=%.300s", e_r);
+    }
+    int status = h.resp.status;
+    push_http_free(&h);
+    if (!stop && status == 401 && !get_token(&w, cr, &ch, &realm))
+        stop = "no_token";
+    if (!stop)
+        upload(&w);
+    OPENSSL_cleanse(w.auth, sizeof(w.auth));
+    probe_fact(p, "fact=pushcheck repo=%s creds=%s result=%s cancelled=%s patch_bytes=%u patch=%s note=%s", e_repo,
+               push_cred_source_name(cr->source), stop ? stop : "walked", w.cancelled, PUSH_PATCH_BYTES, w.patched,
+               e_note);
+}
