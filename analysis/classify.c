@@ -113,8 +113,8 @@ static void fill_basics(const struct cap_flow *f, struct an_flow_digest *d)
     d->first_frame = f->first_frame;
     d->client = f->client;
     d->server = f->server;
-    d->cport = f->cport;
-    d->sport = f->sport;
+    d->client_port = f->client_port;
+    d->server_port = f->server_port;
     d->n_syn = f->n_syn;
     if (f->n_syn) {
         d->syn_first = f->syn[0];

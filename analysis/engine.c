@@ -354,10 +354,10 @@ static void flow_done(void *ctx, const struct cap_flow *f)
     struct an_flow_digest dg;
     /* Other flows to a proxy's port (plain HTTP through it) are not the
      * registry's.  */
-    if (!f->tunnel && !port_wanted(e, f->sport) && !port_wanted(e, f->cport))
+    if (!f->tunnel && !port_wanted(e, f->server_port) && !port_wanted(e, f->client_port))
         return;
     an_classify_flow(e, f, &dg);
-    struct an_ep_acc *ep = an_ep_get_via(e, &f->server, f->sport, f->tunnel ? f->tunnel->target : "");
+    struct an_ep_acc *ep = an_ep_get_via(e, &f->server, f->server_port, f->tunnel ? f->tunnel->target : "");
     if (!ep)
         return;
     ep->n_flows++;
@@ -375,7 +375,7 @@ static void flow_done(void *ctx, const struct cap_flow *f)
         struct an_flow_line *l = &ep->lines[ep->n_lines++];
         l->first_frame = f->first_frame;
         l->client = f->client;
-        l->client_port = f->cport;
+        l->client_port = f->client_port;
         snprintf(l->conn_state, sizeof(l->conn_state), "%s", cap_flow_conn_state(f));
         snprintf(l->history, sizeof(l->history), "%s", f->history);
         l->outcome = an_outcome_verdict(dg.outcome);

@@ -48,7 +48,7 @@ struct an_flow_digest {
     enum an_flow_outcome outcome;
     uint64_t first_frame;
     struct cap_addr client, server;
-    uint16_t cport, sport;
+    uint16_t client_port, server_port;
     char sni[LIM_DNS_NAME];
     bool sni_missing, sni_uppercase;
     unsigned n_syn;

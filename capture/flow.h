@@ -143,7 +143,7 @@ struct cap_flow {
     bool closed;                /* on the closed list */
 
     struct cap_addr client, server;
-    uint16_t cport, sport;
+    uint16_t client_port, server_port;
     char client_by;             /* 's' SYN, 'h' SYN-ACK, 'p' port, 'f' first */
 
     uint64_t first_frame, last_frame;

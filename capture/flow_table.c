@@ -182,12 +182,12 @@ struct cap_flow *flow_table_find(struct cap_flow_table *t, const struct cap_addr
         if (t->nodes[i].hash != h)
             continue;
         struct cap_flow *f = &t->flows[i];
-        if (f->cport == sport && f->sport == dport && cap_addr_eq(&f->client, src) &&
+        if (f->client_port == sport && f->server_port == dport && cap_addr_eq(&f->client, src) &&
             cap_addr_eq(&f->server, dst)) {
             *dir = CAP_C2S;
             return f;
         }
-        if (f->cport == dport && f->sport == sport && cap_addr_eq(&f->client, dst) &&
+        if (f->client_port == dport && f->server_port == sport && cap_addr_eq(&f->client, dst) &&
             cap_addr_eq(&f->server, src)) {
             *dir = CAP_S2C;
             return f;
@@ -233,20 +233,20 @@ static struct cap_flow *flow_create(struct cap_flow_table *t, const struct cap_p
     *dir = choose_roles(p, &f->client_by);
     if (*dir == CAP_C2S) {
         f->client = p->src;
-        f->cport = p->sport;
+        f->client_port = p->sport;
         f->server = p->dst;
-        f->sport = p->dport;
+        f->server_port = p->dport;
     } else {
         f->client = p->dst;
-        f->cport = p->dport;
+        f->client_port = p->dport;
         f->server = p->src;
-        f->sport = p->sport;
+        f->server_port = p->sport;
     }
     f->first_frame = p->frame;
     f->first_ts = p->ts_ns;
     struct flow_node *n = &t->nodes[i];
     n->last_ts = p->ts_ns;
-    n->hash = key_hash(t, &f->client, f->cport, &f->server, f->sport);
+    n->hash = key_hash(t, &f->client, f->client_port, &f->server, f->server_port);
     n->chain = t->buckets[n->hash & (FLOW_BUCKETS - 1)];
     t->buckets[n->hash & (FLOW_BUCKETS - 1)] = i;
     lru_append(t, f);

@@ -180,7 +180,7 @@ static void midstream_roles_by_port(void)
     cap_flows_tcp(t, &p);
     cap_flows_free(t);
     CHECK_EQ_INT(last.client_by, 'p');
-    CHECK_EQ_INT(last.sport, 443);
+    CHECK_EQ_INT(last.server_port, 443);
     CHECK_EQ_STR(cap_flow_conn_state(&last), "OTH");
     CHECK_EQ_INT(cap_flow_stage(&last), CAP_STAGE_MIDSTREAM);
 }
