@@ -151,7 +151,7 @@ static void ev_syns(struct an_endpoint *ep, const struct an_flow_digest *d)
 {
     char ip[64];
     cap_addr_str(&d->server, ip, sizeof(ip));
-    add_ev(ep, d->syn_first.frame, "SYN to %s:%u ttl=%u", ip, d->sport, d->syn_first.ttl);
+    add_ev(ep, d->syn_first.frame, "SYN to %s:%u ttl=%u", ip, d->server_port, d->syn_first.ttl);
     if (d->n_syn > 1)
         add_ev(ep, d->syn_last.frame, "SYN retransmitted, %u SYNs in all over %.1f s", d->n_syn,
                ms_between(d->syn_first.ts_ns, d->syn_last.ts_ns) / 1000.0);
@@ -232,11 +232,11 @@ static void explain_silent(const struct an_engine *e, const struct an_flow_diges
         ep->verdict = AN_INCOMPLETE;
         ep->confidence = AN_CONF_LOW;
         set_reason(ep, "%u SYN%s to %s:%u got no SYN-ACK, but %llu ICMP error%s in the capture were cut by the snap length before the packet they quote: capture again with -s 0",
-                   d->n_syn, d->n_syn == 1 ? "" : "s", ip, d->sport, (unsigned long long)e->icmp_cut,
+                   d->n_syn, d->n_syn == 1 ? "" : "s", ip, d->server_port, (unsigned long long)e->icmp_cut,
                    e->icmp_cut == 1 ? "" : "s");
         return;
     }
-    const struct an_answer *other = other_answer(h, d->sport);
+    const struct an_answer *other = other_answer(h, d->server_port);
     if (other || (h && h->echo_reply_frame)) {
         ep->verdict = AN_NSG_DROP;
         /* A SYN-ACK or an echo reply can only come from the host; a RST on
@@ -246,12 +246,12 @@ static void explain_silent(const struct an_engine *e, const struct an_flow_diges
             add_ev(ep, other->frame, "%s from %s port %u ttl=%u: the host is reachable",
                    other == &h->rst ? "RST" : "SYN-ACK", ip, other->port, other->ttl);
             set_reason(ep, "%u SYN%s to port %u got no answer while %s answered on port %u: the drop is scoped to the port, as an NSG or ACL rule does",
-                       d->n_syn, d->n_syn == 1 ? "" : "s", d->sport, ip, other->port);
+                       d->n_syn, d->n_syn == 1 ? "" : "s", d->server_port, ip, other->port);
         } else {
             add_ev(ep, h->echo_reply_frame, "ICMP echo reply from %s ttl=%u: the host is reachable", ip,
                    h->echo_reply_ttl);
             set_reason(ep, "%u SYN%s to port %u got no answer while %s answered ping: the drop is scoped to the port, as an NSG or ACL rule does",
-                       d->n_syn, d->n_syn == 1 ? "" : "s", d->sport, ip);
+                       d->n_syn, d->n_syn == 1 ? "" : "s", d->server_port, ip);
         }
         return;
     }
@@ -272,7 +272,7 @@ static void explain_silent(const struct an_engine *e, const struct an_flow_diges
         uint64_t cf = ctl->synack.frame ? ctl->synack.frame : ctl->echo_reply_frame ? ctl->echo_reply_frame : ctl->rst.frame;
         add_ev(ep, cf, "control destination %s answered: the network path itself works", cip);
         set_reason(ep, "nothing sent to %s is answered (TCP %u, %s) while %s%s answers: the drop is scoped to the destination, as a route with next hop None does. From the wire alone an NSG rule denying every protocol to it looks the same: check the next hop and effective routes in Network Watcher",
-                   ip, d->sport, h->echo_requests ? "ping" : "another port", cip,
+                   ip, d->server_port, h->echo_requests ? "ping" : "another port", cip,
                    ctl->control ? ", a --control destination," : " outside its prefix");
         return;
     }
@@ -280,7 +280,7 @@ static void explain_silent(const struct an_engine *e, const struct an_flow_diges
     ep->confidence = AN_CONF_MEDIUM;
     ep->candidates = 1u << AN_NSG_DROP | 1u << AN_ROUTE_BLACKHOLE;
     set_reason(ep, "%u SYN%s to %s:%u got no SYN-ACK, RST or ICMP answer; the capture holds no other traffic to that address that would tell an NSG rule from a route with next hop None",
-               d->n_syn, d->n_syn == 1 ? "" : "s", ip, d->sport);
+               d->n_syn, d->n_syn == 1 ? "" : "s", ip, d->server_port);
 }
 
 static void explain_reset_at_syn(const struct an_engine *e, const struct an_flow_digest *d, struct an_endpoint *ep)
@@ -345,7 +345,7 @@ static void explain_closed_after_hello(const struct an_engine *e, const struct a
     /* The close came from where the server's own answers come from: the
      * SYN-ACK at its distance and another port of the address at the same
      * one.  That is the server's doing as much as a firewall's.  */
-    const struct an_answer *other = other_answer(h, d->sport);
+    const struct an_answer *other = other_answer(h, d->server_port);
     bool fast = d->findings & (1u << AN_F_RST_FASTER_THAN_RTT);
     if (!d->trigger_forged && hops == sa_hops && other && cap_hop_distance(other->ttl) == hops && !fast) {
         char ip[64];
@@ -409,7 +409,7 @@ static void explain_alert(const struct an_engine *e, const struct an_flow_digest
     /* The client rejected the certificate; a handshake answered from nearer
      * than the address's other answers is a second signal that something on
      * the path presented it.  */
-    const struct an_answer *other = other_answer(an_host_find(e, &d->server), d->sport);
+    const struct an_answer *other = other_answer(an_host_find(e, &d->server), d->server_port);
     if (!d->alert_from_server && certificate_alert(d->alert_desc) && d->has_synack && other &&
         cap_hop_distance(other->ttl) > cap_hop_distance(d->synack.ttl)) {
         add_ev(ep, other->frame, "port %u of the same address answered ttl=%u (hop distance %u), farther than this handshake's SYN-ACK",
@@ -648,20 +648,20 @@ static void explain_incomplete(const struct an_engine *e, const struct an_flow_d
 }
 
 /* The CONNECT through an explicit proxy and the proxy's reply, with the
- * proxy's address in detail (server and sport are the proxy's).  */
+ * proxy's address in detail (server and server_port are the proxy's).  */
 static void ev_tunnel(struct an_endpoint *ep, const struct an_flow_digest *d)
 {
     const struct cap_tunnel *tn = &d->tunnel;
     char ip[64];
     cap_addr_str(&d->server, ip, sizeof(ip));
     add_ev(ep, tn->connect.frame, "CONNECT %s:%u sent to the explicit proxy %s port %u", tn->target, tn->target_port,
-           ip, d->sport);
+           ip, d->server_port);
     if (tn->replied)
         add_ev(ep, tn->reply.frame, "the proxy answered %d %s%s%s%s%s%s%s", tn->status, tn->reason,
                tn->proxy_authenticate[0] ? ", Proxy-Authenticate: " : "", tn->proxy_authenticate,
                tn->server[0] ? ", Server: " : "", tn->server, tn->via[0] ? ", Via: " : "", tn->via);
-    if (d->sport != 0 && ip[0])
-        add_detail(ep, "proxy", d->server.family == 6 ? "[%s]:%u" : "%s:%u", ip, d->sport);
+    if (d->server_port != 0 && ip[0])
+        add_detail(ep, "proxy", d->server.family == 6 ? "[%s]:%u" : "%s:%u", ip, d->server_port);
 }
 
 static void explain_proxy_refused(const struct an_engine *e, const struct an_flow_digest *d, struct an_endpoint *ep)
@@ -681,7 +681,7 @@ static void explain_proxy_refused(const struct an_engine *e, const struct an_flo
                         : tn->status == 403 ? "its policy forbids a tunnel to this name"
                         : tn->status >= 500 ? "it could not open the connection to the registry itself"
                                             : "it refused the request";
-        set_reason(ep, "the explicit proxy %s port %u answered the CONNECT to %s:%u with %d %s: %s", ip, d->sport,
+        set_reason(ep, "the explicit proxy %s port %u answered the CONNECT to %s:%u with %d %s: %s", ip, d->server_port,
                    tn->target, tn->target_port, tn->status, tn->reason, why);
         return;
     }
@@ -693,7 +693,7 @@ static void explain_proxy_refused(const struct an_engine *e, const struct an_flo
         add_ev(ep, d->trigger.frame, "the proxy %s the connection %.2f s after the CONNECT without answering it", how,
                waited);
         set_reason(ep, "the explicit proxy %s port %u %s the connection %.2f s after the CONNECT to %s:%u without answering it: it refused the tunnel, or could not reach the registry",
-                   ip, d->sport, how, waited, tn->target, tn->target_port);
+                   ip, d->server_port, how, waited, tn->target, tn->target_port);
         return;
     }
     if (d->trigger.frame)
@@ -701,7 +701,7 @@ static void explain_proxy_refused(const struct an_engine *e, const struct an_flo
     else
         add_ev(ep, tn->connect.frame, "no answer to the CONNECT in the %.1f s the capture ran after it", waited);
     set_reason(ep, "the explicit proxy %s port %u never answered the CONNECT to %s:%u (%.1f s): it could not reach the registry itself, or holds the request",
-               ip, d->sport, tn->target, tn->target_port, waited);
+               ip, d->server_port, tn->target, tn->target_port, waited);
 }
 
 /* The registry's answer read with a key log: the verdict it proves on a
