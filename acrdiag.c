@@ -65,6 +65,9 @@ static const char usage_watch[] =
     "  --until-idle S         stop when the watched connections were idle for S seconds\n"
     "  -w, --write FILE       keep the capture (pcapng, mode 0600, written atomically)\n"
     "  --user NAME            user to drop to after opening the capture (default nobody)\n"
+    "  --no-keys              with -w -- COMMAND: no SSLKEYLOGFILE for the command, no\n"
+    "                         TLS secrets in the file (by default they are: the file\n"
+    "                         then holds session secrets)\n"
     "  -- COMMAND [ARG...]    run the push client (docker, podman, skopeo, oras, az)\n"
     "                         as the invoking user (SUDO_UID under sudo), capture\n"
     "                         while it runs, stop when it exits (--duration bounds\n"
@@ -128,6 +131,7 @@ struct cli {
     const char *write_path;
     const char *user;
     double duration, until_idle;    /* seconds; 0: not set */
+    bool no_keys;           /* --no-keys: no SSLKEYLOGFILE for -w -- COMMAND */
     char **command;         /* watch -- COMMAND...: argv's words, or NULL */
 };
 
@@ -157,6 +161,7 @@ static bool parse_seconds(const char *s, double *out)
 static int parse_options(int argc, char **argv, struct cli *c)
 {
     enum { O_CLIENT_LOG = 512 };
+    enum { O_NO_KEYS = 600 };
     enum { O_JSON = 256, O_MARKDOWN, O_HOST, O_PORT, O_PRIVATE, O_COLOR, O_NO_COLOR, O_DURATION,
            O_IDLE, O_USER, O_JSON_LINES, O_KEYLOG };
     /* Options anywhere, in the order given: a leading '-' makes getopt hand
@@ -178,6 +183,7 @@ static int parse_options(int argc, char **argv, struct cli *c)
         { "duration", required_argument, NULL, O_DURATION },
         { "until-idle", required_argument, NULL, O_IDLE },
         { "user", required_argument, NULL, O_USER },
+        { "no-keys", no_argument, NULL, O_NO_KEYS },
         { "read", required_argument, NULL, 'r' },
         { "client-log", required_argument, NULL, O_CLIENT_LOG },
         { "keylog", required_argument, NULL, O_KEYLOG },
@@ -195,7 +201,8 @@ static int parse_options(int argc, char **argv, struct cli *c)
         return 2;
     }
     while ((ch = getopt_long(argc, argv, optstring, longopts, NULL)) != -1) {
-        bool watch_only = ch == 'i' || ch == 'w' || ch == O_DURATION || ch == O_IDLE || ch == O_USER;
+        bool watch_only = ch == 'i' || ch == 'w' || ch == O_DURATION || ch == O_IDLE || ch == O_USER ||
+                          ch == O_NO_KEYS;
         if (watch_only && !c->watch)
             return fail_usage("option only for watch", argv[optind - 1]);
         if (ch == 'o' && c->watch)
@@ -259,6 +266,7 @@ static int parse_options(int argc, char **argv, struct cli *c)
         case 'i': c->iface = optarg; break;
         case 'w': c->write_path = optarg; break;
         case O_USER: c->user = optarg; break;
+        case O_NO_KEYS: c->no_keys = true; break;
         case O_DURATION:
             if (!parse_seconds(optarg, &c->duration))
                 return fail_usage("--duration wants seconds", optarg);
@@ -834,6 +842,8 @@ static int cmd_analyze(int argc, char **argv)
 
 /* What the watch captures: DNS, the registry port (and 80), ICMP errors. */
 #define WATCH_FILTER_FMT "port 53 or tcp port %d or tcp port 80 or icmp or icmp6"
+/* The command's key log kept in the -w file: about 250 TLS 1.3 connections. */
+#define WATCH_KEYLOG_ROOM (256u * 1024u)
 #define WATCH_STATUS_ENDPOINTS 4
 
 static volatile sig_atomic_t watch_stop;
@@ -916,6 +926,7 @@ static void status_print(const struct watch_status *st, double elapsed)
 struct watch_cmd {
     char **argv;            /* argv's words after --; never changed, never logged */
     pid_t runner;           /* 0: no command */
+    const char *keylog_dir;     /* -w: the command's SSLKEYLOGFILE goes here (probe.h) */
     int out_fd, err_fd, status_fd;  /* read ends; -1 once closed */
 };
 
@@ -973,7 +984,7 @@ static void close_other_fds(int keep1, int keep2, int keep3)
 }
 
 /* The runner process: starts the command, reports, waits for it. */
-static void runner_main(char **argv, int out_w, int err_w, int st_w)
+static void runner_main(char **argv, const char *keylog_dir, int out_w, int err_w, int st_w)
 {
     char err[256];
     close_other_fds(out_w, err_w, st_w);
@@ -1004,6 +1015,9 @@ static void runner_main(char **argv, int out_w, int err_w, int st_w)
         signal(SIGPIPE, SIG_DFL);
         if (dup2(out_w, 1) < 0 || dup2(err_w, 2) < 0)
             _exit(127);
+        char keylog[PATH_MAX];
+        if (keylog_dir && snprintf(keylog, sizeof(keylog), "%s/" PROBE_KEYLOG_NAME, keylog_dir) > 0)
+            setenv("SSLKEYLOGFILE", keylog, 1);
         execvp(argv[0], argv);
         int e = errno;
         if (write(ex[1], &e, sizeof(e)) < 0)
@@ -1052,7 +1066,7 @@ static int command_start(struct watch_cmd *wc)
         close(out[0]);
         close(errp[0]);
         close(st[0]);
-        runner_main(wc->argv, out[1], errp[1], st[1]);
+        runner_main(wc->argv, wc->keylog_dir, out[1], errp[1], st[1]);
     }
     close(out[1]);
     close(errp[1]);
@@ -1334,10 +1348,22 @@ static int cmd_watch(int argc, char **argv)
         }
     }
     struct watch_cmd wc = { .argv = c.command, .out_fd = -1, .err_fd = -1, .status_fd = -1 };
+    /* The command's TLS secrets into the file, as probe -w does its own. */
+    char keylog_dir[64];
+    err[0] = '\0';
+    if (c.command && w.writer && !c.no_keys) {
+        if (cap_writer_reserve_secrets(w.writer, WATCH_KEYLOG_ROOM) == 0 &&
+            probe_keylog_dir_make(keylog_dir, sizeof(keylog_dir), err, sizeof(err)))
+            wc.keylog_dir = keylog_dir;
+        else
+            fprintf(stderr, "acrdiag: warning: the capture will hold no TLS secrets%s%s\n", err[0] ? ": " : "", err);
+    }
     if (c.command) {
         if (command_start(&wc) != 0) {
             if (w.writer)
                 cap_writer_abort(w.writer);
+            if (wc.keylog_dir)
+                probe_keylog_take(wc.keylog_dir, NULL);
             cap_live_close(w.live);
             return 2;
         }
@@ -1360,6 +1386,8 @@ static int cmd_watch(int argc, char **argv)
             }
         }
     }
+    if (wc.keylog_dir)
+        probe_keylog_take(wc.keylog_dir, status <= 3 ? w.writer : NULL);
     /* Only this (privileged) parent may rename into the directory. */
     if (w.writer) {
         if (status <= 3 && cap_writer_commit(w.writer, err, sizeof(err)) != 0) {
@@ -1381,7 +1409,8 @@ static bool takes_value(const char *opt)
         "-o", "-r", "-i", "-w", "--output", "--read", "--interface", "--write", "--host", "--port",
         "--private-net", "--duration", "--until-idle", "--user", "--client-log",
         /* probe's (probe/cli.c) */
-        "--dns-server", "--data-endpoint", "--region", "--control", "--cacert", "--timeout",
+        "--dns-server", "--data-endpoint", "--region", "--control", "--cacert", "--timeout", "--proxy",
+        "--config-root",
     };
     for (size_t i = 0; i < sizeof(with_value) / sizeof(with_value[0]); i++)
         if (strcmp(opt, with_value[i]) == 0)

@@ -56,7 +56,7 @@ _acrdiag()
                 _filedir '@(pcap|pcapng|cap|gz|zst|xz)'
             fi ;;
         watch)
-            COMPREPLY=($(compgen -W "$common -i --interface --duration --until-idle -w --write --user" -- "$cur")) ;;
+            COMPREPLY=($(compgen -W "$common -i --interface --duration --until-idle -w --write --user --no-keys" -- "$cur")) ;;
         probe)
             COMPREPLY=($(compgen -W "--json --markdown --private-net --dns-server --data-endpoint --region
                 --control --cacert --proxy --no-proxy --config-root --no-keys --timeout -w --dry-run --help --version -h -V" -- "$cur")) ;;

@@ -2,12 +2,20 @@
  * log callback, NSS key log lines as SSLKEYLOGFILE has them), kept in
  * memory up to the room reserved in the -w file's Decryption Secrets Block
  * and written there at the end: the capture then opens decrypted in
- * Wireshark and in `acrdiag analyze`.  The secrets are never printed.  */
+ * Wireshark and in `acrdiag analyze`.  For watch -- COMMAND, the command's
+ * own SSLKEYLOGFILE (curl, Python, az honour it) in a private directory is
+ * taken the same way.  The secrets are never printed.  */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include "probe.h"
 #include "probe_int.h"
 
 /* A probe run makes at most a few dozen handshakes (~1 KiB of lines each). */
@@ -58,4 +66,55 @@ void probe_keys_close(struct probe_ctx *p)
     OPENSSL_cleanse(p->keylog, PROBE_KEYLOG_ROOM);
     free(p->keylog);
     p->keylog = NULL;
+}
+
+/* ---- watch -- COMMAND: the command's SSLKEYLOGFILE ------------------------------ */
+
+bool probe_keylog_dir_make(char *dir, size_t dirlen, char *err, size_t errlen)
+{
+    snprintf(dir, dirlen, "/tmp/acrdiag-keys.XXXXXX");
+    if (!mkdtemp(dir)) {
+        snprintf(err, errlen, "cannot make a directory for the command's key log: %s", strerror(errno));
+        return false;
+    }
+    /* The command runs as the invoking user (sudo): the directory is its. */
+    const char *su = getenv("SUDO_UID"), *sg = getenv("SUDO_GID");
+    if (getuid() == 0 && su && *su && sg && *sg) {
+        uid_t uid = (uid_t)strtoul(su, NULL, 10);
+        gid_t gid = (gid_t)strtoul(sg, NULL, 10);
+        if (chown(dir, uid, gid) != 0) {
+            snprintf(err, errlen, "%s: %s", dir, strerror(errno));
+            rmdir(dir);
+            return false;
+        }
+    }
+    return true;
+}
+
+size_t probe_keylog_take(const char *dir, struct cap_writer *w)
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof(path), "%s/" PROBE_KEYLOG_NAME, dir);
+    struct stat dst;
+    size_t kept = 0;
+    /* The directory's owner may have put anything there: only a regular
+     * file of its own, never a link, and only LIM_WRITER_SECRETS bytes.  */
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    struct stat st;
+    if (fd >= 0 && stat(dir, &dst) == 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == dst.st_uid &&
+        st.st_nlink == 1) {
+        char *buf = malloc(LIM_WRITER_SECRETS);
+        ssize_t n = buf ? read(fd, buf, LIM_WRITER_SECRETS) : -1;
+        if (n > 0 && w)
+            kept = cap_writer_secrets(w, buf, (size_t)n);
+        if (buf) {
+            OPENSSL_cleanse(buf, LIM_WRITER_SECRETS);
+            free(buf);
+        }
+    }
+    if (fd >= 0)
+        close(fd);
+    unlink(path);
+    rmdir(dir);
+    return kept;
 }

@@ -28,4 +28,16 @@ int probe_run_unprivileged(const char *user, int (*run)(void *arg), void *arg);
  * Returns the exit status of verdicts.md.  */
 int probe_main(int argc, char **argv);
 
+/* watch -w -- COMMAND (keys.c): a private directory for the command's
+ * SSLKEYLOGFILE (DIR/PROBE_KEYLOG_NAME), owned by the invoking user under
+ * sudo; made before the command starts.  */
+#define PROBE_KEYLOG_NAME "sslkeys.log"
+bool probe_keylog_dir_make(char *dir, size_t dirlen, char *err, size_t errlen);
+/* After the command: its key log (a regular file of the directory's owner,
+ * at most LIM_WRITER_SECRETS bytes) into w's reserved secrets block, then
+ * the file and directory removed (w NULL: only removed).  Returns the
+ * bytes kept.  */
+struct cap_writer;
+size_t probe_keylog_take(const char *dir, struct cap_writer *w);
+
 #endif

@@ -229,6 +229,36 @@ echo "$plan" | grep -q "^$REG: direct (--no-proxy)" && ok "--no-proxy: direct" |
 out=$("$ACRDIAG" probe $REG --proxy "ftp://u:secretpw@" --dry-run 2>&1); rc=$?
 if [ $rc = 2 ] && ! echo "$out" | grep -q secretpw; then ok "bad --proxy: exit 2"; else bad "bad --proxy" "rc $rc: $out"; fi
 
+# watch -w -- COMMAND: the command's SSLKEYLOGFILE (curl honours it) lands in the file.
+ip netns exec $C "$ACRDIAG" watch --duration 20 -w "$W/watch.pcapng" --json -- curl -sS -o /dev/null \
+    --cacert "$PKI/root.crt" --resolve "$REG:443:$REGADDR" "https://$REG/v2/" >"$W/watch.json" 2>"$W/watch.err"
+if tshark -r "$W/watch.pcapng" -Y http 2>/dev/null | grep -q "GET /v2/ HTTP"; then
+    ok "watch: tshark decrypts curl's request with the command's key log"
+else
+    bad watch "no decrypted request: $(tshark -r "$W/watch.pcapng" 2>&1 | head -5) $(head -c 300 "$W/watch.err")"
+fi
+"$ACRDIAG" analyze "$W/watch.pcapng" --json >"$W/watch.an.json" 2>/dev/null
+if jq -e '.endpoints[].evidence[] | select(.frame > 0 and (.what | test("answered 401")))' "$W/watch.an.json" >/dev/null; then
+    ok "watch: analyze reads curl's 401 from the file's keys"
+else
+    bad watch "no decrypted 401: $(jq -c '.endpoints[0].evidence' "$W/watch.an.json" | cut -c1-400)"
+fi
+# Under sudo the command runs as the invoking user (here nobody): its key
+# log directory is that user's, and still read back.
+cp "$PKI/root.crt" "$W/root.crt" && chmod 644 "$W/root.crt"
+ip netns exec $C env SUDO_UID=65534 SUDO_GID=65534 "$ACRDIAG" watch --duration 20 -w "$W/watchsu.pcapng" -- \
+    curl -sS -o /dev/null --cacert "$W/root.crt" --resolve "$REG:443:$REGADDR" "https://$REG/v2/" >/dev/null 2>"$W/watchsu.err"
+if tshark -r "$W/watchsu.pcapng" -Y http 2>/dev/null | grep -q "GET /v2/ HTTP"; then
+    ok "watch as the invoking user: its key log is in the file"
+else
+    bad watchsu "no decrypted request: $(head -c 300 "$W/watchsu.err")"
+fi
+ls /tmp/acrdiag-keys.* >/dev/null 2>&1 && bad watch "the key log directory was left behind" || ok "watch: no key log left in /tmp"
+ip netns exec $C "$ACRDIAG" watch --no-keys --duration 20 -w "$W/watchnk.pcapng" -- curl -sS -o /dev/null \
+    --cacert "$PKI/root.crt" --resolve "$REG:443:$REGADDR" "https://$REG/v2/" >/dev/null 2>&1
+tshark -r "$W/watchnk.pcapng" -Y http 2>/dev/null | grep -q "GET /v2/" && bad watch "--no-keys left secrets" ||
+    ok "watch --no-keys: nothing decrypts"
+
 # Wall time: a refused CONNECT answers at once; the run ends within its timeout + 1 s.
 start=$(date +%s%N)
 probe timing -- --proxy "http://$PXY:3129"
