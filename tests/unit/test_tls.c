@@ -471,6 +471,22 @@ static void test_not_tls(void)
     CHECK(!d.not_tls);
 }
 
+/* Where a record ends, as reasm.c asks it: the header's length plus the
+ * header, even past the bytes at hand; the header's 5 bytes before it is
+ * whole.  */
+static void test_record_len(void)
+{
+    static const uint8_t hdr[] = { CAP_TLS_CT_HANDSHAKE, 0x03, 0x01, 0x40, 0x05 };
+    CHECK_EQ_INT(cap_tls_record_len(hdr, sizeof hdr), CAP_TLS_RECORD_HEADER + 0x4005);
+    static const uint8_t empty_body[] = { CAP_TLS_CT_CCS, 0x03, 0x03, 0x00, 0x00 };
+    CHECK_EQ_INT(cap_tls_record_len(empty_body, sizeof empty_body), CAP_TLS_RECORD_HEADER);
+    static const uint8_t most[] = { CAP_TLS_CT_APPDATA, 0x03, 0x03, 0xff, 0xff };
+    CHECK_EQ_INT(cap_tls_record_len(most, sizeof most), CAP_TLS_RECORD_HEADER + 0xffff);
+    /* Four bytes: the length's low byte is not there yet. */
+    CHECK_EQ_INT(cap_tls_record_len(hdr, 4), CAP_TLS_RECORD_HEADER);
+    CHECK_EQ_INT(cap_tls_record_len(hdr, 0), CAP_TLS_RECORD_HEADER);
+}
+
 int main(void)
 {
     RUN(test_client_hello_sni_split);
@@ -481,5 +497,6 @@ int main(void)
     RUN(test_alerts);
     RUN(test_hostile_lengths);
     RUN(test_not_tls);
+    RUN(test_record_len);
     return check_summary();
 }
