@@ -107,8 +107,35 @@ void probe_fact(struct probe_ctx *p, const char *fmt, ...) __attribute__((format
 
 /* push.c: the push check, after the other steps (probe_run_steps). */
 void probe_push_check(struct probe_ctx *p);
+
+/* push_parse.c */
 /* A repository name as the distribution spec allows it (lower case path
  * components separated by '/', at most PUSH_REPO_MAX - 1 bytes).  */
 bool push_repo_valid(const char *repo);
+
+struct challenge {
+    bool bearer;
+    char scheme[16];
+    char realm[512], service[256];
+};
+/* A WWW-Authenticate value (RFC 9110 11.6.1); false when malformed or a
+ * Bearer challenge without realm and service.  */
+bool push_parse_challenge(const char *v, struct challenge *c);
+
+struct url {
+    char host[LIM_DNS_NAME];        /* lower case */
+    unsigned port;
+    char path[PUSH_URL_MAX];        /* path and query, starting with '/' */
+};
+/* "https://host[:port]/path?query", or "/path" relative to base_host: NULL
+ * when usable, else what is wrong with it.  */
+const char *push_parse_url(const char *s, const char *base_host, struct url *u);
+/* The hosts the check follows: the probed names, *.azurecr.io and
+ * *.blob.core.windows.net.  */
+bool push_host_allowed(const char (*names)[LIM_DNS_NAME], unsigned n_names, const char *host);
+/* Appends key=value to a form, the value percent-encoded; false when full. */
+bool push_form_add(char *dst, size_t len, const char *key, const char *s);
+/* Whether a JWT's "access" claim grants push on repo: 1, 0, -1 (not said). */
+int push_token_grants_push(const char *token, const char *repo);
 
 #endif
