@@ -8,15 +8,16 @@
 # watch read every packet tcpreplay sent and the kernel dropped none
 # (pcap_stats ps_drop, which watch prints when it is not 0, and the veth's
 # rx_dropped).  First --topspeed; when that loses packets, a bisection of
-# --pps between 0 and the top speed.  Then the verdicts watch reached are
-# compared with `acrdiag analyze` of the same file, and one trial with the
-# veth's segmentation offloads left on shows what they cost (libpcap then
-# sizes its ring's frames by the 64 KiB snap length: 32 MiB hold about 500).
+# --pps between 0 and the top speed.  That ladder runs twice: with the
+# veth's segmentation and receive offloads on, its default (libpcap then
+# sizes its ring's frames by the 64 KiB snap length: 32 MiB hold about 500),
+# and off, the figure reported.  The verdicts watch reached at that rate are
+# compared with `acrdiag analyze` of the same file.
 #
 # Needs root.  Holds the lab lock for the whole run (lab.sh cleanup deletes
-# every acrd_* namespace), each trial is bounded by `timeout`, and the
-# namespaces go on every exit path.  Informational: exits 0 whatever it
-# measures.  Knobs:
+# every acrd_* namespace; at most a few minutes), each trial is bounded by
+# `timeout`, and the namespaces go on every exit path.  Informational:
+# exits 0 whatever it measures.  Knobs:
 #   BENCH_LIVE_PACKETS  packets in the replayed capture (default 500000)
 #   BENCH_LIVE_STEPS    bisection steps after a lossy --topspeed (default 5)
 #   BENCH_LIVE_RESULT   where the result line for `make bench` goes
@@ -131,33 +132,41 @@ row() {
         "$2" "$offered" "$sent" "$read" "$drops" "$ifd" "$cpu_us" "$ok")")
 }
 
-offloads off
-best=0 best_name=""
-echo "bench-live: --topspeed"
-if trial top --topspeed; then
-    best=$(cut -d' ' -f1 "$tmp/top") best_name=top
-fi
-row top "tcpreplay --topspeed"
-top_pps=$(cut -d' ' -f1 "$tmp/top")
-if [ "$best" = 0 ] && [ "$top_pps" -gt 0 ]; then
+# ladder TAG LABEL: --topspeed, then when that lost packets a bisection of
+# --pps below it; sets best (the highest offered rate that lost nothing, 0
+# when none), best_name (its trial) and top_pps.
+ladder() {
+    local tag=$1 label=$2 lo hi mid step
+    best=0 best_name=""
+    echo "bench-live: $label --topspeed"
+    if trial "${tag}top" --topspeed; then
+        best=$(cut -d' ' -f1 "$tmp/${tag}top") best_name=${tag}top
+    fi
+    row "${tag}top" "$label --topspeed"
+    top_pps=$(cut -d' ' -f1 "$tmp/${tag}top")
+    [ "$best" = 0 ] && [ "$top_pps" -gt 0 ] || return 0
     lo=0 hi=$top_pps
     for step in $(seq "$STEPS"); do
         mid=$(((lo + hi) / 2))
-        echo "bench-live: --pps $mid"
-        if trial "pps$step" --pps="$mid" --pps-multi=16; then
+        echo "bench-live: $label --pps $mid"
+        if trial "${tag}pps$step" --pps="$mid" --pps-multi=16; then
             lo=$mid
-            best=$(cut -d' ' -f1 "$tmp/pps$step") best_name=pps$step
+            best=$(cut -d' ' -f1 "$tmp/${tag}pps$step") best_name=${tag}pps$step
         else
             hi=$mid
         fi
-        row "pps$step" "tcpreplay --pps $mid"
+        row "${tag}pps$step" "$label --pps $mid"
     done
-fi
-echo "bench-live: --topspeed, offloads on"
-offloads on
-trial offload --topspeed
-row offload "tcpreplay --topspeed, offloads on"
+}
 
+# The veth default first (TSO/GSO/GRO on, like most NICs' GRO): libpcap
+# then sizes its ring's frames by the snap length.  Then offloads off, the
+# figure reported.
+offloads on
+ladder on "offloads on,"
+on_best=$best on_top=$top_pps
+offloads off
+ladder off "offloads off,"
 echo
 echo "replayed: $(sed -n 's/^gen: [^:]*: //p' "$tmp/gen.err") made by bench/gen (the make bench mix), veth pair between two namespaces; $(nproc) CPUs"
 echo
@@ -187,9 +196,10 @@ if [ -n "$best_name" ]; then
     echo "drop-free: $best packets/s (every packet read, 0 kernel drops); watch's verdicts $same analyze of the file"
     echo "  watch:   $(summary <"$tmp/$best_name.json")"
     echo "  analyze: $(summary <"$tmp/analyze.json")"
-    [ "$best_name" = top ] && echo "  the sender's top speed is the limit, not watch"
+    [ "$best_name" = offtop ] && echo "  the sender's top speed is the limit, not watch"
     echo "  watch's CPU time per packet bounds it at about $cpu packets/s on one core"
-    echo "live $best packets/s drop-free (make bench-live, $(date -u +%Y-%m-%d), top speed $top_pps)" >"$RESULT"
+    echo "  with the veth's offloads on: drop-free up to $on_best packets/s (top speed $on_top)"
+    echo "live $best packets/s drop-free (make bench-live, $(date -u +%Y-%m-%d), top speed $top_pps; offloads on: $on_best)" >"$RESULT"
 else
     echo "drop-free: none of the trials (every rate lost packets)"
     echo "live: every trial lost packets (make bench-live, $(date -u +%Y-%m-%d))" >"$RESULT"
