@@ -188,6 +188,26 @@ fi
 probe bump -- --proxy "http://$PXY:3131"
 expect bump proxy_interception '.detail.issuer | test("Fabrikam")'
 
+# A proxy that resets the CONNECT, one that never answers it, and one that
+# answers with bytes split one per segment (connect-proxy.py; the probe's
+# facts decide when the wire could not, within its 3 s).
+ip netns exec $P python3 "$LAB_DIR/connect-proxy.py" $PXY 3140 reset >/dev/null 2>&1 &
+pids="$pids $!"
+ip netns exec $P python3 "$LAB_DIR/connect-proxy.py" $PXY 3141 hang >/dev/null 2>&1 &
+pids="$pids $!"
+ip netns exec $P env SPLIT=1 python3 "$LAB_DIR/connect-proxy.py" $PXY 3142 badgw >/dev/null 2>&1 &
+pids="$pids $!"
+sleep 0.5
+probe reset -- --proxy "http://$PXY:3140"
+expect reset proxy_refused '.detail.http_status == "none"'
+probe hang -- --proxy "http://$PXY:3141"
+expect hang proxy_refused '.reason | test("never answered")'
+probe badgw -- --proxy "http://$PXY:3142"
+expect badgw proxy_refused '.detail.http_status == "502"'
+# Nothing listens on the proxy's port: the proxy setting is the fault.
+probe closed -- --proxy "http://$PXY:3199"
+expect closed connection_reset '.reason | test("proxy")'
+
 # The shell's setting, with no Docker daemon configured.
 probe env_deny HTTPS_PROXY="http://$PXY:3129" -- --config-root "$EMPTY"
 expect env_deny proxy_refused '.detail.http_status == "403"'
