@@ -397,6 +397,13 @@ void cl_apply(struct an_client *c, struct an_report *r)
                  "DENIED or a missing role)");
     else if (v == AN_REGISTRY_DENIED)
         snprintf(ip, sizeof(ip), " (403 DENIED)");
+    else if (v == AN_REGISTRY_WRITE_DISABLED)
+        /* Which of the two causes the registry's words point at. */
+        snprintf(ip, sizeof(ip), "%s",
+                 strcasestr(dl->text, "quota") || strcasestr(dl->text, "size limit") ||
+                         strcasestr(dl->text, "storage")
+                     ? "; the line speaks of the storage limit"
+                     : "; the line names no storage limit, so a lock (writeEnabled false) is likelier");
     if (ep) {
         ep->verdict = v;
         ep->candidates = 0;

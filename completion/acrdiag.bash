@@ -59,7 +59,8 @@ _acrdiag()
             COMPREPLY=($(compgen -W "$common -i --interface --duration --until-idle -w --write --user --no-keys" -- "$cur")) ;;
         probe)
             COMPREPLY=($(compgen -W "--json --markdown --private-net --dns-server --data-endpoint --region
-                --control --cacert --proxy --no-proxy --config-root --no-keys --timeout -w --dry-run --help --version -h -V" -- "$cur")) ;;
+                --control --cacert --proxy --no-proxy --config-root --no-keys --timeout -w --dry-run --push-check --username
+                --password-stdin --token-stdin --help --version -h -V" -- "$cur")) ;;
     esac
     [[ ${COMPREPLY-} == *= ]] && compopt -o nospace
 } &&

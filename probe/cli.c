@@ -48,11 +48,11 @@ static const char usage_text[] =
 
 static int usage_error(const char *msg, const char *arg)
 {
+    /* One line, as every bad input (style: exit 2 is one line on stderr). */
     if (arg)
-        fprintf(stderr, "acrdiag probe: %s: %s\n", msg, arg);
+        fprintf(stderr, "acrdiag probe: %s: %s (see acrdiag probe --help)\n", msg, arg);
     else
-        fprintf(stderr, "acrdiag probe: %s\n", msg);
-    fprintf(stderr, "Try 'acrdiag probe --help'.\n");
+        fprintf(stderr, "acrdiag probe: %s (see acrdiag probe --help)\n", msg);
     return 2;
 }
 

@@ -899,6 +899,53 @@ def client_log(tmp):
     check("watch -- a command that does not exist: no report", not r.out, repr(r))
 
 
+def push_check_options(tmp):
+    """probe --push-check: bad combinations and bad secrets on stdin are one
+    line and exit 2, before anything is sent (issue 11 item 1)."""
+    reg = "labreg.azurecr.io"
+    def stdin_file(name, data):
+        path = os.path.join(tmp, name)
+        with open(path, "wb") as f:
+            f.write(data)
+        return path
+    secret = stdin_file("secret", b"secret\n")
+    bad = {
+        "--password-stdin without --username": ["--push-check", "hello", "--password-stdin"],
+        "--username without --password-stdin": ["--push-check", "hello", "--username", "u"],
+        "--token-stdin with --username": ["--push-check", "hello", "--username", "u", "--password-stdin",
+                                          "--token-stdin"],
+        "--username without --push-check": ["--username", "u", "--password-stdin"],
+        "--token-stdin without --push-check": ["--token-stdin"],
+        "upper-case repository": ["--push-check", "Hello"],
+        "repository with a scope separator": ["--push-check", "hello:push"],
+        "repository with a leading slash": ["--push-check", "/hello"],
+        "repository with ..": ["--push-check", "a..b"],
+        "empty repository": ["--push-check", ""],
+        "--push-check without a value": ["--push-check"],
+        "user name with a colon": ["--push-check", "hello", "--username", "a:b", "--password-stdin"],
+    }
+    for name, args in bad.items():
+        r = run(["probe", reg] + args, stdin=secret)
+        sane("probe " + name, r, (2,))
+        check("probe %s: no report, the secret never echoed" % name, not r.out and b"secret" not in r.err, repr(r))
+    # Secrets that cannot be used: nothing on stdin, a password longer than 8 KiB.
+    r = run(["probe", reg, "--push-check", "hello", "--token-stdin"], stdin=stdin_file("empty", b""))
+    sane("probe --token-stdin with nothing on stdin", r, (2,))
+    r = run(["probe", reg, "--push-check", "hello", "--username", "u", "--password-stdin"],
+            stdin=stdin_file("long", b"p" * 9000 + b"\n"))
+    sane("probe --password-stdin longer than 8 KiB", r, (2,))
+    check("probe --password-stdin too long: not echoed", b"ppp" not in r.err and not r.out, repr(r)[:300])
+    r = run(["probe", reg, "--push-check", "hello", "--token-stdin"], stdin=stdin_file("json", b'{"loginServer": "x"}\n'))
+    sane("probe --token-stdin JSON without accessToken", r, (2,))
+    # The plan says what the push check does, and sends nothing.
+    r = run(["probe", reg, "--push-check", "team/app", "--dry-run"])
+    check("probe --push-check --dry-run: the plan names the push check",
+          r.rc == 0 and b"push check of repository team/app" in r.out and b"never a manifest" in r.out, repr(r)[:300])
+    r = run(["probe", "--help"])
+    check("probe --help names --push-check and its credentials",
+          all(o in r.out for o in (b"--push-check", b"--username", b"--password-stdin", b"--token-stdin")), repr(r)[:200])
+
+
 def main():
     if not os.access(ACRDIAG, os.X_OK):
         print("FAIL no binary at %s" % ACRDIAG)
@@ -919,6 +966,7 @@ def main():
         progress(tmp)
         markdown_report(tmp)
         client_log(tmp)
+        push_check_options(tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     print(schema.report())
