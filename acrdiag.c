@@ -1326,12 +1326,13 @@ static int cmd_watch(int argc, char **argv)
     c.files = NULL;
     if (rc)
         return rc == PARSE_DONE ? 0 : rc;
-    char err[256], filter[128];
+    char err[256], filter[256];
     if (!probe_refuse_setuid(err, sizeof(err))) {
         fprintf(stderr, "acrdiag: %s\n", err);
         return 2;
     }
     snprintf(filter, sizeof(filter), WATCH_FILTER_FMT, c.an.port);
+    probe_proxy_watch_filter(filter, sizeof(filter));
     struct watch_ctx w = { .c = &c };
     /* Everything privileged is opened first: the capture, the output file. */
     w.live = cap_live_open(c.iface, filter, err, sizeof(err));

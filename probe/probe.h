@@ -40,4 +40,9 @@ bool probe_keylog_dir_make(char *dir, size_t dirlen, char *err, size_t errlen);
 struct cap_writer;
 size_t probe_keylog_take(const char *dir, struct cap_writer *w);
 
+/* watch (proxysrc.c): appends " or tcp port N" to a capture filter for each
+ * http:// proxy the shell, the Docker daemon or the client config names, so
+ * a push through an explicit proxy is captured too.  */
+void probe_proxy_watch_filter(char *filter, size_t len);
+
 #endif

@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "probe.h"
 #include "proxy.h"
 
 static void set_proxy(struct proxy_setting *s, const char *value, const char *origin)
@@ -325,3 +326,23 @@ void proxy_cfg_read(struct proxy_cfg *c, const char *root)
     read_client(c);
 }
 
+
+void probe_proxy_watch_filter(char *filter, size_t len)
+{
+    struct proxy_cfg c;
+    memset(&c, 0, sizeof(c));
+    proxy_cfg_read(&c, NULL);
+    uint16_t seen[PXS_COUNT];
+    unsigned n = 0;
+    for (int s = PXS_ENV; s < PXS_COUNT; s++) {
+        const struct proxy_url *u = &c.src[s].url;
+        bool dup = false;
+        for (unsigned i = 0; i < n; i++)
+            dup = dup || seen[i] == u->port;
+        if (!c.src[s].has_proxy || !u->usable || dup || u->port == 443 || u->port == 80)
+            continue;
+        seen[n++] = u->port;
+        size_t o = strlen(filter);
+        snprintf(filter + o, len - o, " or tcp port %u", u->port);
+    }
+}

@@ -279,6 +279,14 @@ ip netns exec $C "$ACRDIAG" watch --no-keys --duration 20 -w "$W/watchnk.pcapng"
 tshark -r "$W/watchnk.pcapng" -Y http 2>/dev/null | grep -q "GET /v2/" && bad watch "--no-keys left secrets" ||
     ok "watch --no-keys: nothing decrypts"
 
+# watch captures the proxy's port the shell names: curl through the denying
+# proxy is proxy_refused from the watch itself.
+ip netns exec $C env HTTPS_PROXY="http://$PXY:3129" "$ACRDIAG" watch --duration 20 -w "$W/watchpx.pcapng" --json -- \
+    curl -sS -o /dev/null --cacert "$PKI/root.crt" "https://$REG/v2/" >"$W/watchpx.json" 2>"$W/watchpx.err"
+got=$(jq -r .verdict "$W/watchpx.json" 2>/dev/null)
+[ "$got" = proxy_refused ] && ok "watch through the proxy: $got" ||
+    bad watchpx "verdict $got: $(head -c 300 "$W/watchpx.err")"
+
 # Wall time: a refused CONNECT answers at once; the run ends within its timeout + 1 s.
 start=$(date +%s%N)
 probe timing -- --proxy "http://$PXY:3129"
