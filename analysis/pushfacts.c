@@ -98,8 +98,9 @@ static void step_evidence(struct an_endpoint *ep, const char *f)
     char hdr[200];
     snprintf(hdr, sizeof(hdr), "%s%s%s%s%s%s", api[0] ? ", " : ", no Docker-Distribution-Api-Version", api,
              srv[0] ? ", Server " : "", srv, corr[0] ? ", X-Ms-Correlation-Request-Id " : "", corr);
-    ev(ep, "push check %s: %s %.48s answered %ld %s%s%s%s%s%s", step, method, path, num(f, "status"), reason,
-       code[0] ? ", code " : "", code, hdr, note[0] ? "; credentials: " : "", note);
+    ev(ep, "push check %s: %s %.48s answered %ld %s%s%s%s%s%s%s", step, method, path, num(f, "status"), reason,
+       code[0] ? ", code " : "", code, hdr, note[0] ? "; credentials: " : "", note,
+       num(f, "body_cut") ? "; body cut (read no further)" : "");
 }
 
 static bool disallowed(const char *code, const char *msg)

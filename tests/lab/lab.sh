@@ -23,7 +23,7 @@ icmp_prohibited acr_ip_denied registry_throttled dns_nxdomain dns_timeout data_e
 privatelink_public mtu_blackhole mtu_blackhole_up
 fw_drop_sni reg_stall mbox_stall fw_reset_srv healthy_hrr proxy_openssl proxy_squid
 mtu_drop_in mtu_drop_out mtu_drop_in_up mtu_drop_out_up
-push_auth push_locked push_quota push_pull_only push_data_endpoint_blocked"
+push_auth push_locked push_quota push_pull_only push_data_endpoint_blocked push_bad_answers"
 
 # Address plan (keep in sync with README.md and selfcheck.sh).
 REG4=198.19.10.10   REG6=2001:db8:10::10     # login server labreg.azurecr.io
@@ -306,9 +306,11 @@ EOF
 # words: acr-network-facts.md 3.4 records no wording of its own for the
 # storage limit, so the lab's is made up); push_pull_only's tokens grant pull
 # only and every write is 403 DENIED; push_data_endpoint_blocked sends the
-# upload (its Location) to the data endpoint, which the network drops.
+# upload (its Location) to the data endpoint, which the network drops;
+# push_bad_answers sends repositories bigbody and elsewhere to registry-answer.py
+# (a 10 MB error body, a Location outside Azure; htmltoken's token is HTML).
 push_login() {
-    local sc=$1 unauth disallowed deny="" post="" put="" redirect=""
+    local sc=$1 unauth disallowed deny="" post="" put="" redirect="" odd=""
     unauth='{"errors":[{"code":"UNAUTHORIZED","message":"authentication required, visit https://aka.ms/acr/authorization for more information.","detail":null}]}\n'
     disallowed='{"errors":[{"code":"REGISTRY_DISALLOWED_OPERATION","message":"The operation is disallowed on this registry, repository or image. View troubleshooting steps at https://aka.ms/acr/faq/#why-does-my-pull-or-push-request-fail-with-disallowed-operation","detail":{}}]}\n'
     [ "$sc" = push_quota ] && disallowed='{"errors":[{"code":"REGISTRY_DISALLOWED_OPERATION","message":"The operation is disallowed on this registry, repository or image. The registry has reached its storage quota (the size limit of its SKU).","detail":{}}]}\n'
@@ -320,6 +322,8 @@ push_login() {
             deny="if (\$request_method !~ ^(GET|HEAD)\$) { return 403 '{\"errors\":[{\"code\":\"DENIED\",\"message\":\"requested access to the resource is denied\",\"detail\":null}]}\\n'; }" ;;
         push_data_endpoint_blocked)
             redirect="proxy_redirect https://$REGNAME/v2/ https://$DATANAME/v2/;" ;;
+        push_bad_answers)
+            odd="location ~ ^/v2/(bigbody|elsewhere)/ { proxy_pass http://127.0.0.1:5001; proxy_redirect off; proxy_buffering off; }" ;;
     esac
     cat <<EOF
         location = /v2/ {
@@ -329,6 +333,7 @@ push_login() {
         location /oauth2/ {
             proxy_pass http://127.0.0.1:5001;
         }
+        $odd
         location ~ ^/v2/.+/blobs/uploads/\$ {
             if (\$http_authorization !~ "^Bearer ") { return 401 '$unauth'; }
             $deny
@@ -559,7 +564,7 @@ apply_fault() {
     local sc=$1
     case $sc in
         healthy|healthy_hrr|acr_ip_denied|registry_throttled|dns_nxdomain|privatelink_public) ;;
-        push_auth|push_locked|push_quota|push_pull_only) ;;
+        push_auth|push_locked|push_quota|push_pull_only|push_bad_answers) ;;
         nsg_drop)      # NSG-like: silent drop of TCP 443 to the login server only
             nft_in acrd_edge 'table inet nsg { chain c_fwd { type filter hook forward priority 0;
                 ip daddr '$REG4' tcp dport 443 drop

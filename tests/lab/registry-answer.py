@@ -12,7 +12,11 @@ on 127.0.0.1:PORT): the one lab user (labuser / labpass, or the ACR refresh
 token user 00000000-0000-0000-0000-000000000000 with lab-refresh-token, by
 Basic auth or a POST grant_type=refresh_token) gets a JWT whose "access"
 claim grants the scope asked (GRANT push) or only pull of it (GRANT pull),
-as ACR's does; any other credentials get ACR's 401.
+as ACR's does; any other credentials get ACR's 401.  Bad answers, for the
+push check's bounds (lab scenario push_bad_answers, where nginx sends these
+paths here): a token asked for repository htmltoken is an HTML page; the
+upload of repository bigbody is a 500 with a 10 MB body; the upload of
+repository elsewhere is a 202 whose Location is on a host outside Azure.
 """
 import base64
 import http.server
@@ -78,6 +82,14 @@ class TokenHandler(http.server.BaseHTTPRequestHandler):
         self.wfile.write(body)
 
     def token(self, params, authorized):
+        if any(":htmltoken:" in sc for sc in params.get("scope", [])):
+            body = b"<html><body><h1>Sign in to continue</h1></body></html>\n"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
         if not authorized:
             return self.reply(401, {"errors": [{"code": "UNAUTHORIZED", "message":
                               "authentication required, visit https://aka.ms/acr/authorization for more information."}]})
@@ -104,11 +116,40 @@ class TokenHandler(http.server.BaseHTTPRequestHandler):
             return False
         return LAB_USERS.get(user) == pw
 
+    def bad_upload(self):
+        if self.path.startswith("/v2/bigbody/"):
+            chunk = b'{"errors":[{"code":"UNKNOWN","message":"' + b"x" * 65000 + b'"}]}\n'
+            n = 10 * 1024 * 1024 // len(chunk)
+            self.send_response(500)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(n * len(chunk)))
+            self.end_headers()
+            try:
+                for _ in range(n):
+                    self.wfile.write(chunk)
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+            return True
+        if self.path.startswith("/v2/elsewhere/"):
+            self.send_response(202 if self.command == "POST" else 404)
+            self.send_header("Location", "https://uploads.elsewhere.example/v2/elsewhere/blobs/uploads/x")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return True
+        return False
+
+    def do_DELETE(self):
+        self.bad_upload()
+
     def do_GET(self):
+        if self.bad_upload():
+            return
         params = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)
         self.token(params, self.basic_ok())
 
     def do_POST(self):
+        if self.bad_upload():
+            return
         n = min(int(self.headers.get("Content-Length") or 0), 65536)
         params = urllib.parse.parse_qs(self.rfile.read(n).decode(errors="replace"))
         ok = self.basic_ok() or (params.get("grant_type") == ["refresh_token"] and

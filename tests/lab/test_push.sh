@@ -190,6 +190,24 @@ if want push_data_endpoint_blocked && up push_data_endpoint_blocked; then
     SKOPEO_TIMEOUT=10 watch_case push_data_endpoint_blocked silent_drop timeout labuser:labpass
     "$LAB" down >/dev/null 2>&1
 fi
+if want push_bad_answers && up push_bad_answers; then
+    # Bad answers: each a clear line, every request bounded (--timeout 3).
+    for c in "htmltoken:HTML" "bigbody:answered 500" "elsewhere:not followed"; do
+        repo=${c%%:*} words=${c#*:} out="$tmp/bad-$repo.json" t0=$SECONDS
+        echo labpass | ip netns exec acrd_client "$ACRDIAG" probe labreg --cacert "$CA" --timeout 3 --json \
+            --push-check "$repo" --username labuser --password-stdin >"$out" 2>"$tmp/bad-$repo.err"
+        took=$((SECONDS - t0))
+        got=$(field "$out" verdict)
+        if [ "$got" = registry_error ] && grep -q "$words" "$out" && [ "$took" -le 12 ]; then
+            ok "probe --push-check, $repo: registry_error naming '$words' (${took} s)"
+        else bad "probe --push-check, $repo: '$got' in ${took} s: $(head -c 300 "$tmp/bad-$repo.err")"; fi
+    done
+    grep -q "body cut" "$tmp/bad-bigbody.json" && ok "10 MB error body: read to its bound, then cut" ||
+        bad "10 MB error body: no cut said"
+    grep -q "could NOT be cancelled" "$tmp/bad-elsewhere.json" && ok "Location elsewhere: not followed, the cancel on the login server reported" ||
+        bad "Location elsewhere: cancel not reported"
+    "$LAB" down >/dev/null 2>&1
+fi
 echo "lab push cases took $((SECONDS - t_all)) s"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
