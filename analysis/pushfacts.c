@@ -293,6 +293,20 @@ void an_push_facts_apply(struct an_report *r, const char *const *facts, size_t n
     get(summary, "result", result, sizeof(result));
     get(summary, "cancelled", cancelled, sizeof(cancelled));
     get(summary, "note", note, sizeof(note));
+    if (strcmp(result, "skipped") == 0) {
+        char why[40];
+        get(summary, "why", why, sizeof(why));
+        for (unsigned i = 0; i < r->n_endpoints; i++)
+            if (!r->endpoints[i].is_data_endpoint) {
+                ev(&r->endpoints[i], "push check not run: %s",
+                   strcmp(why, "explicit_proxy") == 0
+                       ? "the login server is reached through an explicit proxy, and the push check does not tunnel"
+                       : "no TLS connection to the login server completed");
+                break;
+            }
+        compare_client_ip(r, facts, n);
+        return;
+    }
     int login_i = -1;
     bool decided = false;
     for (size_t i = 0; i < n; i++) {

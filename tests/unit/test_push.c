@@ -317,6 +317,18 @@ static void test_disallowed_on_v2(void)
     an_report_free(&r);
 }
 
+/* Not run (through a proxy, or no TLS): said, and nothing else changes. */
+static void test_skipped(void)
+{
+    struct an_report r;
+    const char *facts[] = {
+        AN_FACT_PREFIX "fact=pushcheck repo=hello creds=none result=skipped why=explicit_proxy cancelled=none note=",
+    };
+    CHECK_EQ_INT(run(facts, 1, &r), AN_OK);
+    CHECK(has_evidence(&r.endpoints[0], "through an explicit proxy"));
+    an_report_free(&r);
+}
+
 int main(void)
 {
     RUN(test_repo_names);
@@ -329,5 +341,6 @@ int main(void)
     RUN(test_other_answers);
     RUN(test_walked_and_data_host);
     RUN(test_disallowed_on_v2);
+    RUN(test_skipped);
     return check_summary();
 }
