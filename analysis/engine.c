@@ -97,9 +97,10 @@ struct an_ep_acc *an_ep_get(struct an_engine *e, const struct cap_addr *a, uint1
 
 struct an_ep_acc *an_ep_get_via(struct an_engine *e, const struct cap_addr *a, uint16_t port, const char *via)
 {
-    for (unsigned i = 0; i < e->n_eps; i++)
-        if (e->eps[i]->port == port && cap_addr_eq(&e->eps[i]->ip, a) && strcmp(e->eps[i]->via_target, via) == 0)
-            return e->eps[i];
+    size_t b = addr_hash(a, port) % AN_EP_BUCKETS;
+    for (struct an_ep_acc *ep = e->ep_buckets[b]; ep; ep = ep->hash_next)
+        if (ep->port == port && cap_addr_eq(&ep->ip, a) && strcmp(ep->via_target, via) == 0)
+            return ep;
     if (e->n_eps >= LIM_ENDPOINTS) {
         e->endpoints_dropped++;
         return NULL;
@@ -110,6 +111,8 @@ struct an_ep_acc *an_ep_get_via(struct an_engine *e, const struct cap_addr *a, u
     ep->ip = *a;
     ep->port = port;
     snprintf(ep->via_target, sizeof(ep->via_target), "%s", via);
+    ep->hash_next = e->ep_buckets[b];
+    e->ep_buckets[b] = ep;
     e->eps[e->n_eps++] = ep;
     return ep;
 }

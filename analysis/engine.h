@@ -8,6 +8,8 @@
 #include "capture/flow.h"
 
 #define AN_HOST_BUCKETS 4096u
+/* Endpoint hash chains; LIM_ENDPOINTS at most, usually a few dozen. */
+#define AN_EP_BUCKETS 1024u
 /* Server and control hosts whose answers are remembered. */
 #define LIM_HOSTS 65536u
 #define AN_PORTS_PER_HOST 8u
@@ -164,6 +166,7 @@ struct an_ep_acc {
     uint64_t last_ok_frame;
     struct an_flow_line lines[AN_MAX_FLOWS_LISTED];
     unsigned n_lines;
+    struct an_ep_acc *hash_next;    /* an_engine ep_buckets chain */
 };
 
 /* One DNS name's fate: the answers and chain that named addresses. */
@@ -209,6 +212,7 @@ struct an_engine {
     size_t n_hosts;
     struct an_ep_acc *eps[LIM_ENDPOINTS];
     unsigned n_eps;
+    struct an_ep_acc *ep_buckets[AN_EP_BUCKETS];    /* by address and port: a lookup per folded flow */
     uint64_t endpoints_dropped;
     struct an_dns_name *dns;        /* LIM_DNS_NAMES entries, allocated on first use */
     unsigned n_dns;

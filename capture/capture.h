@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "limits.h"
 
@@ -161,7 +162,20 @@ enum cap_status cap_decode(const struct cap_record *rec, struct cap_pkt *pkt);
 
 /* Formats an address for people ("198.18.0.1", "2001:db8::1").  */
 void cap_addr_str(const struct cap_addr *a, char *buf, size_t len);
-bool cap_addr_eq(const struct cap_addr *x, const struct cap_addr *y);
+/* Inline: the flow table and the engine compare addresses on every packet. */
+static inline bool cap_addr_eq(const struct cap_addr *x, const struct cap_addr *y)
+{
+    uint32_t x4, y4;
+    if (x->family != y->family)
+        return false;
+    if (x->family == 6)
+        return memcmp(x->a, y->a, 16) == 0;
+    if (x->family != 4)
+        return true;
+    memcpy(&x4, x->a, 4);
+    memcpy(&y4, y->a, 4);
+    return x4 == y4;
+}
 /* Parses a numeric IPv4/IPv6 address; false when it is not one.  */
 bool cap_addr_parse(const char *s, struct cap_addr *out);
 

@@ -148,14 +148,6 @@ void cap_addr_str(const struct cap_addr *a, char *buf, size_t len)
     snprintf(buf, len, "-");
 }
 
-bool cap_addr_eq(const struct cap_addr *x, const struct cap_addr *y)
-{
-    if (x->family != y->family)
-        return false;
-    size_t n = x->family == 4 ? 4 : x->family == 6 ? 16 : 0;
-    return memcmp(x->a, y->a, n) == 0;
-}
-
 bool cap_addr_parse(const char *s, struct cap_addr *out)
 {
     memset(out, 0, sizeof *out);

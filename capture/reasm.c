@@ -55,13 +55,19 @@ static void stream_put(struct reasm_pool *pool, struct cap_stream *s)
         free(s);
 }
 
-/* Zeroed TLS facts, as calloc would give them. */
+/* TLS facts as an empty stream leaves them: cap_tls_parse of no bytes
+ * resets what it fills (all but the leaf certificate's 2.8 KB of names,
+ * read only when a Certificate message filled them), and the frames are
+ * cleared.  Zeroing the whole 3.4 KB of a spare here was 7.7% of analyze's
+ * time.  */
 static struct cap_tls_facts *tls_get(struct reasm_pool *pool)
 {
-    if (!pool->n_spare_tls)
-        return calloc(1, sizeof(struct cap_tls_facts));
-    struct cap_tls_facts *f = pool->spare_tls[--pool->n_spare_tls];
-    memset(f, 0, sizeof(*f));
+    struct cap_tls_facts *f = pool->n_spare_tls ? pool->spare_tls[--pool->n_spare_tls]
+                                                : malloc(sizeof(*f));
+    if (f) {
+        cap_tls_parse(NULL, 0, &f->tls);
+        memset(&f->client_hello, 0, sizeof(*f) - offsetof(struct cap_tls_facts, client_hello));
+    }
     return f;
 }
 
