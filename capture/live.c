@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "capture.h"
+#include "source.h"
 
 /* DLT_RAW is 12 on Linux while the file format calls raw IP 101. */
 #define DLT_RAW_LINUX 12
@@ -112,4 +113,36 @@ void cap_live_close(struct cap_live *l)
         return;
     pcap_close(l->p);
     free(l);
+}
+
+/* ---- as a record source (source.h) ---------------------------------------- */
+
+static enum cap_source_status live_source_next(void *impl, struct cap_record *rec, char *errbuf, size_t errlen)
+{
+    int rc = cap_live_next(impl, rec, errbuf, errlen);
+    return rc == 1 ? CAP_SOURCE_RECORD : rc == 0 ? CAP_SOURCE_IDLE : CAP_SOURCE_ERROR;
+}
+
+static int live_source_fd(const void *impl)
+{
+    return cap_live_fd(impl);
+}
+
+static void live_source_stats(void *impl, struct cap_source_stats *out)
+{
+    struct cap_live *l = impl;
+    *out = (struct cap_source_stats){ .records = l->next_frame - 1, .dropped = cap_live_dropped(l) };
+}
+
+static void live_source_close(void *impl)
+{
+    cap_live_close(impl);
+}
+
+struct cap_source cap_live_source(struct cap_live *l)
+{
+    static const struct cap_source_ops ops = {
+        live_source_next, live_source_fd, live_source_stats, live_source_close,
+    };
+    return (struct cap_source){ .ops = &ops, .impl = l };
 }

@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "pcapfile_int.h"
+#include "source.h"
 
 #define PCAP_MAGIC_US 0xa1b2c3d4u
 #define PCAP_MAGIC_NS 0xa1b23c4du
@@ -242,4 +243,37 @@ void cap_file_close(struct cap_file *f)
         free(f->comments[i]);
     fb_close(&f->buf);
     free(f);
+}
+
+/* ---- as a record source (source.h) ---------------------------------------- */
+
+static enum cap_source_status file_source_next(void *impl, struct cap_record *rec, char *errbuf, size_t errlen)
+{
+    int rc = cap_file_next(impl, rec, errbuf, errlen);
+    return rc == 1 ? CAP_SOURCE_RECORD : rc == 0 ? CAP_SOURCE_END : CAP_SOURCE_ERROR;
+}
+
+static int file_source_fd(const void *impl)
+{
+    (void)impl;
+    return -1;
+}
+
+static void file_source_stats(void *impl, struct cap_source_stats *out)
+{
+    const struct cap_file *f = impl;
+    *out = (struct cap_source_stats){ .records = f->records, .position = fb_position(&f->buf) };
+}
+
+static void file_source_close(void *impl)
+{
+    cap_file_close(impl);
+}
+
+struct cap_source cap_file_source(struct cap_file *f)
+{
+    static const struct cap_source_ops ops = {
+        file_source_next, file_source_fd, file_source_stats, file_source_close,
+    };
+    return (struct cap_source){ .ops = &ops, .impl = f };
 }
