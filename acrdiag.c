@@ -20,6 +20,7 @@
 #include "analysis/analysis.h"
 #include "analysis/clientlog.h"
 #include "capture/capture.h"
+#include "capture/privsep.h"
 #include "probe/probe.h"
 
 static const char usage_head[] =
@@ -1327,7 +1328,7 @@ static int cmd_watch(int argc, char **argv)
     if (rc)
         return rc == PARSE_DONE ? 0 : rc;
     char err[256], filter[256];
-    if (!probe_refuse_setuid(err, sizeof(err))) {
+    if (!privsep_refuse_setuid(err, sizeof(err))) {
         fprintf(stderr, "acrdiag: %s\n", err);
         return 2;
     }
@@ -1370,7 +1371,7 @@ static int cmd_watch(int argc, char **argv)
         }
         w.cmd = &wc;
     }
-    int status = probe_run_unprivileged(c.user, watch_run, &w);
+    int status = privsep_run_unprivileged(c.user, watch_run, &w);
     if (wc.runner) {
         /* The capture process has the pipes now; a command still running
          * (--duration, Ctrl-C, SIGTERM) is ended through its runner.  */

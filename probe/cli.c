@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "capture/privsep.h"
 #include "probe.h"
 #include "probe_int.h"
 #include "push.h"
@@ -395,7 +396,7 @@ static void close_handles(struct probe_ctx *p)
 int probe_main(int argc, char **argv)
 {
     char err[256];
-    if (!probe_refuse_setuid(err, sizeof(err))) {
+    if (!privsep_refuse_setuid(err, sizeof(err))) {
         fprintf(stderr, "acrdiag probe: %s\n", err);
         return 2;
     }
@@ -454,7 +455,7 @@ int probe_main(int argc, char **argv)
     p->progress = isatty(2) != 0;
 
     struct cap_writer *w = p->writer;
-    int status = probe_run_unprivileged(PROBE_USER, child_main, p);
+    int status = privsep_run_unprivileged(PROBE_USER, child_main, p);
     /* The child wrote the file and its notes; only root may rename it. */
     if (w) {
         if (status == 0 || status == 1 || status == 3) {

@@ -1,28 +1,10 @@
-/* probe.h: the public interface of probe/: traffic that creates evidence,
- * and the privilege handling every live mode shares.  */
+/* probe.h: the public interface of probe/: traffic that creates evidence
+ * (privilege separation is capture/privsep.h).  */
 #ifndef ACRDIAG_PROBE_H
 #define ACRDIAG_PROBE_H
 
 #include <stdbool.h>
 #include <stddef.h>
-
-/* Refuses to run set-user-ID or set-group-ID: returns false and fills err. */
-bool probe_refuse_setuid(char *err, size_t errlen);
-
-/* Drops root for good once every privileged handle is open: supplementary
- * groups, then gid, then uid to `user` (default "nobody"), then verifies
- * with getresuid/getresgid that neither can be regained.  Returns false
- * and fills err on any failure; the caller must then exit.  Does nothing
- * and returns true when not running as root.  */
-bool probe_drop_privileges(const char *user, char *err, size_t errlen);
-
-/* Privilege separation for the live modes: forks; the child drops to
- * `user` (probe_drop_privileges) and returns `run(arg)` as its exit status;
- * the parent keeps root only to wait for it (ignoring SIGINT, which the
- * terminal sends to both; forwarding SIGTERM) and returns the child's exit
- * status, or 2 when it died of a signal or could not drop privileges.
- * Open every privileged handle before calling it.  */
-int probe_run_unprivileged(const char *user, int (*run)(void *arg), void *arg);
 
 /* `acrdiag probe NAME [options]`: active diagnosis of a registry (issue 5).
  * Returns the exit status of verdicts.md.  */

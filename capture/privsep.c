@@ -1,5 +1,5 @@
-/* privdrop.c: acquire, then drop, verify, and fail hard (p0f drop_privs,
- * tcpdump droproot).  */
+/* privsep.c: privilege separation (privsep.h): acquire, then drop,
+ * verify, and fail hard (p0f drop_privs, tcpdump droproot).  */
 #include <errno.h>
 #include <grp.h>
 #include <pwd.h>
@@ -10,9 +10,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "probe.h"
+#include "privsep.h"
 
-bool probe_refuse_setuid(char *err, size_t errlen)
+bool privsep_refuse_setuid(char *err, size_t errlen)
 {
     if (getuid() != geteuid() || getgid() != getegid()) {
         snprintf(err, errlen, "refusing to run set-user-ID or set-group-ID; run it as root instead");
@@ -21,7 +21,7 @@ bool probe_refuse_setuid(char *err, size_t errlen)
     return true;
 }
 
-bool probe_drop_privileges(const char *user, char *err, size_t errlen)
+bool privsep_drop(const char *user, char *err, size_t errlen)
 {
     if (geteuid() != 0)
         return true;
@@ -66,7 +66,7 @@ static void forward_term(int sig)
         kill((pid_t)child_pid, sig);
 }
 
-int probe_run_unprivileged(const char *user, int (*run)(void *arg), void *arg)
+int privsep_run_unprivileged(const char *user, int (*run)(void *arg), void *arg)
 {
     fflush(NULL);
     pid_t pid = fork();
@@ -76,7 +76,7 @@ int probe_run_unprivileged(const char *user, int (*run)(void *arg), void *arg)
     }
     if (pid == 0) {
         char err[256];
-        if (!probe_drop_privileges(user, err, sizeof(err))) {
+        if (!privsep_drop(user, err, sizeof(err))) {
             fprintf(stderr, "acrdiag: %s\n", err);
             _exit(2);
         }
