@@ -149,8 +149,10 @@ static void parse_json_proxies(const char *text, size_t len, const char *origin,
     json_error_t jerr;
     json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
     if (!root || !json_is_object(root)) {
-        snprintf(s->note, sizeof(s->note), "%s: not a JSON object (%s%sline %d): ignored", origin,
-                 root ? "" : jerr.text, root ? "" : ", ", root ? 1 : jerr.line);
+        /* Line and column only: jansson's text quotes the bytes near the
+         * error, which may be a proxy password.  */
+        snprintf(s->note, sizeof(s->note), "%s: not a JSON object (line %d, column %d): ignored", origin,
+                 root ? 1 : jerr.line, root ? 1 : jerr.column);
         json_decref(root);
         return;
     }

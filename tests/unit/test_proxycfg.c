@@ -179,6 +179,12 @@ static void json_parsed(void)
         CHECK(b.note[0] != '\0');
         CHECK(strstr(b.note, "daemon.json") != NULL);
     }
+    /* A broken file that holds a password: the note never quotes it. */
+    static const char leak[] = "{\"proxies\": {\"https-proxy\": \"http://u:hunter22@p:1\" hunter22 }";
+    struct proxy_setting l = { 0 };
+    proxy_parse_daemon_json(leak, strlen(leak), "/etc/docker/daemon.json", &l);
+    CHECK(l.note[0] != '\0');
+    CHECK(strstr(l.note, "hunter22") == NULL);
     struct proxy_setting none = { 0 };
     proxy_parse_daemon_json("{}", 2, "d", &none);
     CHECK(!none.present && !none.note[0]);
