@@ -335,7 +335,6 @@ static void note_missing(const struct probe_ctx *p, struct an_report *r)
 static int child_main(void *arg)
 {
     struct probe_ctx *p = arg;
-    char err[256];
     /* ACRDIAG_PROBE_HOLD_MS: lets tests read /proc of the dropped process. */
     const char *hold = getenv("ACRDIAG_PROBE_HOLD_MS");
     if (hold) {
@@ -359,8 +358,7 @@ static int child_main(void *arg)
     an_engine_finish(p->engine, "probe", &r);
     an_engine_free(p->engine);
     p->engine = NULL;
-    if (p->live && cap_live_dropped(p->live))
-        r.findings |= 1u << AN_F_KERNEL_DROPS;
+    an_feed_drops(&p->feed, &r);
     note_missing(p, &r);
 
     int status = an_exit_status(r.verdict);
@@ -370,10 +368,7 @@ static int child_main(void *arg)
     }
     an_report_free(&r);
     probe_keys_close(p);
-    if (p->writer && cap_writer_detach(p->writer, err, sizeof(err)) != 0) {
-        fprintf(stderr, "acrdiag probe: %s\n", err);
-        status = 2;
-    }
+    status = an_feed_detach(&p->feed, status);
     p->writer = NULL;
     return status;
 }
@@ -457,16 +452,7 @@ int probe_main(int argc, char **argv)
     struct cap_writer *w = p->writer;
     int status = privsep_run_unprivileged(PROBE_USER, child_main, p);
     /* The child wrote the file and its notes; only root may rename it. */
-    if (w) {
-        if (status == 0 || status == 1 || status == 3) {
-            if (cap_writer_commit(w, err, sizeof(err)) != 0) {
-                fprintf(stderr, "acrdiag probe: %s\n", err);
-                status = 2;
-            }
-        } else {
-            cap_writer_abort(w);
-        }
-    }
+    status = an_feed_commit(w, status, "acrdiag probe");
     close_handles(p);
     push_creds_free(&p->cfg);
     free(p);

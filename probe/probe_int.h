@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "analysis/analysis.h"
+#include "analysis/feed.h"
 #include "capture/capture.h"
 #include "proxy.h"
 
@@ -158,7 +159,8 @@ struct probe_ctx {
     char facts[PROBE_MAX_FACTS][PROBE_FACT_LEN];
     unsigned n_facts;
     struct an_engine *engine;
-    uint64_t packets_kept;
+    struct cap_source live_src;     /* live as a record source */
+    struct an_feed feed;            /* the capture into the engine and the -w file */
     bool progress;                  /* a progress line on a terminal */
 };
 
@@ -194,7 +196,8 @@ void probe_keys_close(struct probe_ctx *p);
 
 /* run.c */
 int64_t probe_now_ns(void);
-/* Reads every waiting packet into the engine and the writer. */
+/* Reads the waiting packets (at most 4096) into the engine and the writer
+ * through the feed every mode shares (analysis/feed.h).  */
 void probe_pump_capture(struct probe_ctx *p);
 int probe_run_steps(struct probe_ctx *p);
 /* For proxy.c: a fact line (without the prefix), a target (its index, or

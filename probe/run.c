@@ -117,28 +117,34 @@ static void note_echo_reply(struct probe_ctx *p, const struct cap_pkt *k)
             p->targets[i].echo_replies++;
 }
 
+/* The feed's filter: the probe's own packets, echo replies counted. */
+static bool keep_packet(void *arg, const struct cap_pkt *k)
+{
+    struct probe_ctx *p = arg;
+    if (!relevant(p, k))
+        return false;
+    note_echo_reply(p, k);
+    return true;
+}
+
+static void feed_start(struct probe_ctx *p)
+{
+    p->feed = (struct an_feed){ .engine = p->engine, .writer = p->writer, .write_path = p->cfg.write_path,
+                                .who = "acrdiag probe", .keep = keep_packet, .keep_arg = p };
+    if (p->live) {
+        p->live_src = cap_live_source(p->live);
+        p->feed.src = &p->live_src;
+    }
+}
+
 void probe_pump_capture(struct probe_ctx *p)
 {
-    if (!p->live)
-        return;
-    /* Bounded per call; the next turn of the loop reads the rest. */
-    for (unsigned i = 0; i < 4096; i++) {
-        struct cap_record rec;
-        char err[256];
-        int rc = cap_live_next(p->live, &rec, err, sizeof(err));
-        if (rc != 1)
-            return;
-        struct cap_pkt pkt;
-        cap_decode(&rec, &pkt);
-        if (!relevant(p, &pkt))
-            continue;
-        note_echo_reply(p, &pkt);
-        /* Frames are numbered as the written file will number them. */
-        rec.frame = ++p->packets_kept;
-        pkt.frame = rec.frame;
-        an_engine_packet(p->engine, &pkt, rec.linktype);
-        if (p->writer)
-            cap_writer_packet(p->writer, &rec, NULL);
+    /* Bounded per call; the next turn of the loop reads the rest.  A write
+     * that fails was said by the feed and ends in exit 2; the probe's own
+     * results still make the report.  */
+    if (p->feed.src && an_feed_pump(&p->feed, 4096) == AN_FEED_ERROR) {
+        fprintf(stderr, "acrdiag probe: warning: %s; the capture stopped there\n", p->feed.err);
+        p->feed.src = NULL;
     }
 }
 
@@ -596,6 +602,7 @@ static void drain(struct probe_ctx *p)
 
 int probe_run_steps(struct probe_ctx *p)
 {
+    feed_start(p);
     fact(p, "fact=run name=%s uppercase=%d capture=%d icmp=%s timeout_ms=%lld", p->cfg.names[0], p->cfg.uppercase,
          p->live != NULL, p->icmp4 < 0 && p->icmp6 < 0 ? "none" : p->icmp_raw ? "raw" : "datagram",
          (long long)(p->cfg.timeout_s * 1000));
