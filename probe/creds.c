@@ -297,10 +297,14 @@ static void run_helper(struct push_creds *c, const struct passwd *pw, const char
         close(in[1]), close(out[0]);
         return;
     }
-    signal(SIGPIPE, SIG_IGN);
+    /* A helper that exits without reading must not kill us by SIGPIPE. */
+    struct sigaction ign = { .sa_handler = SIG_IGN }, old;
+    sigemptyset(&ign.sa_mask);
+    sigaction(SIGPIPE, &ign, &old);
     ssize_t wr = write(in[1], host, strlen(host));
     (void)wr;
     close(in[1]);
+    sigaction(SIGPIPE, &old, NULL);
     char *buf = calloc(1, HELPER_OUT_MAX + 1);
     size_t have = 0;
     int64_t deadline = probe_now_ns() + (int64_t)(timeout_s * 1e9);

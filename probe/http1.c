@@ -297,10 +297,12 @@ bool push_http_do(struct probe_ctx *p, const struct push_request *rq, struct pus
     out->verify = -1;
     int64_t started = probe_now_ns();
     struct xfer x = { .p = p, .fd = -1, .deadline_ns = rq->deadline_ns };
-    char *head = malloc(PUSH_URL_MAX + PUSH_SECRET_MAX + 1024);
+    /* Room for the longest Authorization: Basic of a user and an 8 KiB
+     * password is 4/3 of them; twice the secret covers it.  */
+    size_t hcap = PUSH_URL_MAX + 2 * PUSH_SECRET_MAX + 1024;
+    char *head = malloc(hcap);
     if (!head)
         return false;
-    size_t hcap = PUSH_URL_MAX + PUSH_SECRET_MAX + 1024;
     if (do_connect(&x, rq, out) && do_tls(&x, rq, out)) {
         int n = snprintf(head, hcap,
                          "%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: acrdiag/" ACRDIAG_VERSION
