@@ -235,6 +235,22 @@ printf '[Service]\nEnvironment="HTTPS_PROXY=http://%s:3128"\n' "$PXY" >"$DR/etc/
 probe agree HTTPS_PROXY="http://$PXY:3128" -- --config-root "$DR"
 expect agree ok '(.findings | index("proxy_settings_differ")) == null'
 
+# A daemon.json that is no JSON: one line in the report, no quote of it; the
+# daemon then has no proxy, the shell's differs (dockerd would not start).
+GR=$W/garbageroot
+mkdir -p "$GR/etc/docker"
+printf '{"proxies": {"https-proxy": "http://u:hunter22@x:1" oops' >"$GR/etc/docker/daemon.json"
+ip netns exec $C env HTTPS_PROXY="http://$PXY:3128" "$ACRDIAG" probe $REG --config-root "$GR" --dry-run >"$W/garbage.plan" 2>&1
+ip netns exec $C env HTTPS_PROXY="http://$PXY:3128" "$ACRDIAG" probe $REG --proxy "http://$PXY:3128" --config-root "$GR" \
+    --cacert "$PKI/root.crt" --json >"$W/garbage.json" 2>&1
+if grep -q "^$REG: direct (no HTTPS proxy is set)" "$W/garbage.plan" &&
+    jq -e '.endpoints[0].evidence[] | select(.what | test("daemon.json: not a JSON object \\(line 1"))' "$W/garbage.json" >/dev/null &&
+    ! grep -q hunter22 "$W/garbage.json" "$W/garbage.plan"; then
+    ok "garbage daemon.json: one report line, direct route, no password"
+else
+    bad garbage "$(head -3 "$W/garbage.plan") $(jq -c '.endpoints[0].evidence' "$W/garbage.json" | cut -c1-400)"
+fi
+
 # NO_PROXY exempts the registry: the plan says direct; --no-proxy too.
 plan=$(ip netns exec $C env HTTPS_PROXY="http://$PXY:3129" NO_PROXY=".azurecr.io" \
     "$ACRDIAG" probe $REG --config-root "$EMPTY" --dry-run 2>&1)
