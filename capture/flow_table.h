@@ -4,6 +4,7 @@
 #ifndef ACRDIAG_FLOW_TABLE_H
 #define ACRDIAG_FLOW_TABLE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -21,6 +22,13 @@ struct flow_node {
     uint32_t prev, next;        /* activity list neighbours */
 };
 
+/* A hash chain's first slot with that slot's hash beside it: a lookup
+ * whose flow heads its chain (most do) reads no flow_node.  */
+struct flow_bucket {
+    uint32_t head;
+    uint32_t head_hash;
+};
+
 /* Slots in order of last activity; head: least recently active. */
 struct flow_list {
     uint32_t head, tail;
@@ -32,7 +40,7 @@ struct cap_flow_table {
      * first, while its cache lines are still warm from the release.  */
     struct cap_flow *flows;
     struct flow_node *nodes;
-    uint32_t *buckets;          /* FLOW_BUCKETS chain heads */
+    struct flow_bucket *buckets;    /* FLOW_BUCKETS chains */
     uint32_t *free_slots;       /* released slots, a stack */
     size_t n_free;
     size_t n_used;              /* slots handed out at least once */
@@ -40,6 +48,8 @@ struct cap_flow_table {
     uint64_t evicted;
     uint64_t seed;
     struct flow_list open, closed;
+    uint32_t prefetched;        /* the closed head whose lines were asked for */
+    bool prefetched_tls;        /* ... and its TLS facts */
     cap_flow_done_fn done;
     void *ctx;
     struct reasm_pool pool;     /* the flows' stream buffers and TLS facts */
