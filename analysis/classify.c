@@ -153,7 +153,7 @@ static void fill_tls(const struct cap_flow *f, struct an_flow_digest *d)
         d->has_ch = true;
         d->client_hello = c->client_hello;
         if (c->tls.sni_present) {
-            snprintf(d->sni, sizeof(d->sni), "%s", c->tls.sni);
+            an_str_copy(d->sni, sizeof(d->sni), c->tls.sni);
             d->sni_uppercase = has_upper(d->sni);
         } else {
             d->sni_missing = true;
@@ -170,9 +170,9 @@ static void fill_tls(const struct cap_flow *f, struct an_flow_digest *d)
     if (s && s->tls.certificate && s->tls.cert.present) {
         d->has_cert = true;
         d->certificate = s->certificate;
-        snprintf(d->cert_subject, sizeof(d->cert_subject), "%s", s->tls.cert.subject_cn);
-        snprintf(d->cert_issuer_cn, sizeof(d->cert_issuer_cn), "%s", s->tls.cert.issuer_cn);
-        snprintf(d->cert_issuer_o, sizeof(d->cert_issuer_o), "%s", s->tls.cert.issuer_o);
+        an_str_copy(d->cert_subject, sizeof(d->cert_subject), s->tls.cert.subject_cn);
+        an_str_copy(d->cert_issuer_cn, sizeof(d->cert_issuer_cn), s->tls.cert.issuer_cn);
+        an_str_copy(d->cert_issuer_o, sizeof(d->cert_issuer_o), s->tls.cert.issuer_o);
         d->findings |= 1u << AN_F_TLS12_CERTIFICATE_VISIBLE;
         if (d->sni[0] && s->tls.cert.parsed && !cert_covers(&s->tls.cert, d->sni)) {
             d->cert_name_mismatch = true;

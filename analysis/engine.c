@@ -366,7 +366,7 @@ static void flow_done(void *ctx, const struct cap_flow *f)
     ep->n_flows++;
     ep->outcome_count[dg.outcome]++;
     if (dg.sni[0] && !ep->sni[0])
-        snprintf(ep->sni, sizeof(ep->sni), "%s", dg.sni);
+        an_str_copy(ep->sni, sizeof(ep->sni), dg.sni);
     if (!ep->first[dg.outcome]) {
         ep->first[dg.outcome] = malloc(sizeof(dg));
         if (ep->first[dg.outcome])
@@ -379,8 +379,8 @@ static void flow_done(void *ctx, const struct cap_flow *f)
         l->first_frame = f->first_frame;
         l->client = f->client;
         l->client_port = f->client_port;
-        snprintf(l->conn_state, sizeof(l->conn_state), "%s", cap_flow_conn_state(f));
-        snprintf(l->history, sizeof(l->history), "%s", f->history);
+        an_str_copy(l->conn_state, sizeof(l->conn_state), cap_flow_conn_state(f));
+        an_str_copy(l->history, sizeof(l->history), f->history);
         l->outcome = an_outcome_verdict(dg.outcome);
     }
 }
