@@ -6,8 +6,8 @@
 # own).  tcpreplay sends a capture made by bench/gen from acrd_bench_tx while
 # `acrdiag watch -i bench_rx` captures in acrd_bench_rx.  A trial passes when
 # watch read every packet tcpreplay sent and the kernel dropped none
-# (pcap_stats ps_drop, which watch prints when it is not 0, and the veth's
-# rx_dropped).  First --topspeed; when that loses packets, a bisection of
+# (pcap_stats ps_drop, which watch prints when it is not 0, and the veth
+# pair's tx_dropped and rx_dropped).  First --topspeed; when that loses packets, a bisection of
 # --pps between 0 and the top speed.  That ladder runs twice: with the
 # veth's segmentation and receive offloads on, its default (libpcap then
 # sizes its ring's frames by the 64 KiB snap length: 32 MiB hold about 500),
@@ -22,6 +22,10 @@
 #   BENCH_LIVE_STEPS    bisection steps after a lossy --topspeed (default 5)
 #   BENCH_LIVE_RESULT   where the result line for `make bench` goes
 #                       (default /tmp/acrdiag-bench-live.result)
+#   BENCH_LIVE_BUFFER_MB, BENCH_LIVE_TIMEOUT_MS
+#                       libpcap knobs for watch through bench/pcapknobs.c (an
+#                       LD_PRELOAD library): the ring's size in MiB, and a
+#                       block timeout instead of immediate mode (TPACKET_V3)
 set -u
 cd "$(dirname "$0")/.." || exit 0
 BUILD=${BUILD:-build/rel}
@@ -29,6 +33,8 @@ ACRDIAG=$BUILD/acrdiag
 PACKETS=${BENCH_LIVE_PACKETS:-500000}
 STEPS=${BENCH_LIVE_STEPS:-5}
 RESULT=${BENCH_LIVE_RESULT:-/tmp/acrdiag-bench-live.result}
+BUFFER_MB=${BENCH_LIVE_BUFFER_MB:-}
+TIMEOUT_MS=${BENCH_LIVE_TIMEOUT_MS:-}
 TX=acrd_bench_tx
 RX=acrd_bench_rx
 
@@ -38,6 +44,16 @@ if [ "$(id -u)" != 0 ]; then
 fi
 if ! command -v tcpreplay >/dev/null || ! command -v ethtool >/dev/null; then
     tests/deps.sh bench || { echo "bench-live: cannot install tcpreplay (tests/deps.sh bench)"; exit 0; }
+fi
+knobs=()
+pcap_desc="libpcap as capture/live.c sets it: 32 MiB buffer, immediate mode (TPACKET_V2)"
+if [ -n "$BUFFER_MB$TIMEOUT_MS" ]; then
+    lib=$(realpath "$BUILD/bench/pcapknobs.so" 2>/dev/null)
+    [ -f "$lib" ] || { echo "bench-live: $BUILD/bench/pcapknobs.so is missing (make bench-live builds it)"; exit 0; }
+    knobs=(env LD_PRELOAD="$lib" PCAPKNOBS_BUFFER_MB="$BUFFER_MB" PCAPKNOBS_TIMEOUT_MS="$TIMEOUT_MS")
+    pcap_desc="libpcap through bench/pcapknobs.c: ${BUFFER_MB:-32} MiB buffer, immediate mode (TPACKET_V2)"
+    [ -n "$TIMEOUT_MS" ] &&
+        pcap_desc="libpcap through bench/pcapknobs.c: ${BUFFER_MB:-32} MiB buffer, $TIMEOUT_MS ms block timeout (TPACKET_V3)"
 fi
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/acrdiag-bench-live.XXXXXX")
 watch_pid=""
@@ -89,16 +105,23 @@ offloads() {
     ip netns exec "$RX" ethtool -K bench_rx tso "$1" gso "$1" gro "$1" >/dev/null 2>&1
 }
 
+# veth_drops: packets the veth pair dropped so far: a full receive backlog
+# counts on the sender's tx_dropped, the receiver's own on its rx_dropped.
+veth_drops() {
+    echo $(($(ip netns exec "$TX" cat /sys/class/net/bench_tx/statistics/tx_dropped) +
+            $(ip netns exec "$RX" cat /sys/class/net/bench_rx/statistics/rx_dropped)))
+}
+
 # trial NAME TCPREPLAY-RATE-ARGS...: one replay of $FILE under watch; leaves
 # "offered_pps sent read drops if_drops" in $tmp/NAME and watch's report in
 # $tmp/NAME.json; returns 0 when nothing was lost.
 trial() {
     local name=$1; shift
     local if_before if_after
-    if_before=$(ip netns exec "$RX" cat /sys/class/net/bench_rx/statistics/rx_dropped)
+    if_before=$(veth_drops)
     # timeout leads a process group: a TERM to it reaches watch too.
     timeout 120 ip netns exec "$RX" /usr/bin/time -f "%U %S" -o "$tmp/$name.cpu" \
-        "$ACRDIAG" watch -i bench_rx --until-idle 2 --duration 90 --json >"$tmp/$name.json" 2>"$tmp/$name.err" &
+        "${knobs[@]}" "$ACRDIAG" watch -i bench_rx --until-idle 2 --duration 90 --json >"$tmp/$name.json" 2>"$tmp/$name.err" &
     watch_pid=$!
     # The capture is open once the namespace lists a packet socket.
     for _ in $(seq 50); do
@@ -108,7 +131,7 @@ trial() {
     ip netns exec "$TX" timeout 120 tcpreplay -i bench_tx -K "$@" "$FILE" >"$tmp/$name.replay" 2>&1
     wait "$watch_pid"
     watch_pid=""
-    if_after=$(ip netns exec "$RX" cat /sys/class/net/bench_rx/statistics/rx_dropped)
+    if_after=$(veth_drops)
     local offered sent read drops
     offered=$(awk '/^Rated:/ { for (i = 1; i <= NF; i++) if ($i == "pps") print int($(i - 1)) }' "$tmp/$name.replay")
     sent=$(awk '/Successful packets:/ { print $3 }' "$tmp/$name.replay")
@@ -169,6 +192,7 @@ offloads off
 ladder off "offloads off,"
 echo
 echo "replayed: $(sed -n 's/^gen: [^:]*: //p' "$tmp/gen.err") made by bench/gen (the make bench mix), veth pair between two namespaces; $(nproc) CPUs"
+echo "watch: $pcap_desc"
 echo
 printf '| %-34s | %10s | %8s | %8s | %12s | %9s | %12s | %-9s |\n' \
     "trial" "offered/s" "sent" "read" "kernel drops" "veth drop" "watch CPU us" "packets"
