@@ -44,9 +44,6 @@ endif
 
 LIB_SRC := $(wildcard capture/*.c probe/*.c analysis/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
-# The command line: acrdiag.c picks the command, cli/ holds analyze and watch.
-CLI_SRC := acrdiag.c $(wildcard cli/*.c)
-CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
 LIB := $(BUILD)/libacrdiag.a
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
@@ -55,7 +52,7 @@ FUZZ_REPLAY := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%-replay)
 TOOL := $(BUILD)/acrdiag
 # Every header compiles alone (`make headers`): none leans on what its
 # includer happened to include first.
-HEADERS := $(wildcard cli/*.h capture/*.h analysis/*.h probe/*.h tests/unit/*.h tests/fuzz/*.h)
+HEADERS := $(wildcard capture/*.h analysis/*.h probe/*.h tests/unit/*.h tests/fuzz/*.h)
 
 .PHONY: all check unit install uninstall clean pcaps fuzz bench bench-live bench-large demo tool headers
 all: acrdiag
@@ -72,7 +69,7 @@ headers:
 	    else echo "FAIL $$h does not compile alone"; f=$$((f + 1)); fi; \
 	done; echo "$$p passed, $$f failed"; [ $$f -eq 0 ]
 
-$(TOOL): $(CLI_OBJ) $(LIB)
+$(TOOL): $(BUILD)/acrdiag.o $(LIB)
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(LIB): $(LIB_OBJ)
@@ -139,7 +136,8 @@ bench-live: $(TOOL) $(BUILD)/bench/gen $(BUILD)/bench/pcapknobs.so
 	BUILD=$(BUILD) bench/live.sh
 
 # bench/pcapknobs.c: LD_PRELOAD library that lets bench-live try other
-# libpcap buffer sizes and TPACKET_V3 under watch (BENCH_LIVE_PCAP).
+# libpcap buffer sizes and TPACKET_V3 under watch (BENCH_LIVE_BUFFER_MB,
+# BENCH_LIVE_TIMEOUT_MS).
 $(BUILD)/bench/%.so: bench/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -fPIC -shared -MMD -MP -o $@ $< -ldl
