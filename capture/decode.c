@@ -73,15 +73,25 @@ static void loop_decode(struct rd *r, uint32_t family, const struct cap_record *
         set_status(&pkt->status, CAP_UNSUPPORTED);
 }
 
+/* Zeroes a summary in 64-byte pieces: one memset of its size compiles to
+ * a `rep stos`, whose start-up cost was half of cap_decode's time, while
+ * pieces this small become plain vector stores.  */
+static void clear_pkt(struct cap_pkt *pkt)
+{
+    unsigned char *b = (unsigned char *)pkt;
+    for (size_t at = 0; at < sizeof(*pkt); at += 64)
+        memset(b + at, 0, sizeof(*pkt) - at < 64 ? sizeof(*pkt) - at : 64);
+}
+
 enum cap_status cap_decode(const struct cap_record *rec, struct cap_pkt *pkt)
 {
-    memset(pkt, 0, sizeof *pkt);
+    clear_pkt(pkt);
+    pkt->wscale = -1;
     pkt->frame = rec->frame;
     pkt->ts_ns = rec->ts_ns;
     pkt->caplen = rec->caplen;
     pkt->wirelen = rec->wirelen;
     pkt->snapped = rec->caplen < rec->wirelen;
-    pkt->wscale = -1;
     struct rd r = rd_make(rec->data, rec->data ? rec->caplen : 0);
     uint16_t type;
     uint32_t family;

@@ -22,7 +22,10 @@ struct ip_view {
     enum cap_status status;
     bool have_hdr;              /* fixed header with both addresses was read */
     uint8_t ver;
-    struct cap_addr src, dst;
+    /* The addresses inside the header's checked bytes (4 or 16 each), set
+     * with have_hdr: copied once, into the summary that keeps them (a copy
+     * through this view stalled on its own just-stored bytes).  */
+    const uint8_t *src, *dst;
     uint8_t ttl;
     uint16_t id;
     bool df;
@@ -34,14 +37,16 @@ struct ip_view {
     uint32_t payload_wire;      /* upper-layer bytes the IP header claims */
 };
 
-static void read_addr(struct rd *r, struct cap_addr *a, uint8_t family)
+/* A view's address into a summary's zeroed cap_addr. */
+static void set_addr(struct cap_addr *a, uint8_t ver, const uint8_t *at)
 {
-    const uint8_t *p = rd_bytes(r, family == 4 ? 4 : 16);
-    if (!p)
-        return;
-    a->family = family;
-    memcpy(a->a, p, family == 4 ? 4 : 16);
+    a->family = ver;
+    memcpy(a->a, at, ver == 4 ? 4 : 16);
 }
+
+/* A zeroed view, copied rather than cleared: a memset of this size is a
+ * `rep stos`, slow to start, once per packet.  */
+static const struct ip_view blank_view;
 
 /* Window of `claimed` bytes from r, or what is present when fewer are. */
 static struct rd clip(struct rd *r, uint32_t claimed, bool *short_of_len)
@@ -56,7 +61,7 @@ static struct rd clip(struct rd *r, uint32_t claimed, bool *short_of_len)
  * otherwise the header counts and its addresses, TTL (hop limit) and
  * protocol (next header) are kept.  */
 static bool take_fixed_hdr(struct ip_view *v, bool bad_version, bool cut, uint8_t ver,
-                           const struct cap_addr *src, const struct cap_addr *dst, uint8_t ttl, uint8_t proto)
+                           const uint8_t *src, const uint8_t *dst, uint8_t ttl, uint8_t proto)
 {
     if (bad_version) {
         set_status(&v->status, CAP_INVALID);
@@ -68,8 +73,8 @@ static bool take_fixed_hdr(struct ip_view *v, bool bad_version, bool cut, uint8_
     }
     v->have_hdr = true;
     v->ver = ver;
-    v->src = *src;
-    v->dst = *dst;
+    v->src = src;
+    v->dst = dst;
     v->ttl = ttl;
     v->proto = proto;
     return true;
@@ -81,22 +86,20 @@ static bool take_fixed_hdr(struct ip_view *v, bool bad_version, bool cut, uint8_
  * is taken at face value rather than as a segmentation-offload capture.  */
 static void ipv4_parse(struct rd *r, struct ip_view *v, bool quoted)
 {
-    struct rd h = *r;
+    struct rd first = *r, h = *r;
     size_t avail = rd_left(&h);
-    uint8_t vihl = rd_u8(&h);
-    rd_skip(&h, 1);                         /* type of service */
-    uint32_t total = rd_be16(&h);
-    uint16_t id = rd_be16(&h);
-    uint16_t frag = rd_be16(&h);
-    uint8_t ttl = rd_u8(&h);
-    uint8_t proto = rd_u8(&h);
-    rd_skip(&h, 2);                         /* header checksum */
-    struct cap_addr src = { 0 }, dst = { 0 };
-    read_addr(&h, &src, 4);
-    read_addr(&h, &dst, 4);
-    uint32_t ihl = (vihl & 0x0fu) * 4u;
-    if (!take_fixed_hdr(v, avail >= 1 && vihl >> 4 != 4, h.bad, 4, &src, &dst, ttl, proto))
+    uint8_t vihl = rd_u8(&first);
+    /* The fixed header in one bounds check, its fields at their offsets
+     * within it: version/IHL, type of service, total length, ID, flags and
+     * fragment offset, TTL, protocol, checksum, source, destination.  */
+    const uint8_t *b = rd_bytes(&h, 20);
+    if (!take_fixed_hdr(v, avail >= 1 && vihl >> 4 != 4, !b, 4, b ? b + 12 : NULL, b ? b + 16 : NULL,
+                        b ? b[8] : 0, b ? b[9] : 0))
         return;
+    uint32_t total = be16_at(b + 2);
+    uint16_t id = be16_at(b + 4);
+    uint16_t frag = be16_at(b + 6);
+    uint32_t ihl = (vihl & 0x0fu) * 4u;
     v->id = id;
     v->df = frag & 0x4000u;
     /* IHL counts 32-bit words and is at least 5 (RFC 791 3.1). */
@@ -136,15 +139,14 @@ static void ipv6_parse(struct rd *r, struct ip_view *v, bool quoted)
     struct rd h = *r;
     uint8_t first = rd_u8(&h);
     h = *r;
-    rd_skip(&h, 4);                         /* version, traffic class, flow label */
-    uint32_t plen = rd_be16(&h);
-    uint8_t nh = rd_u8(&h);
-    uint8_t hlim = rd_u8(&h);
-    struct cap_addr src = { 0 }, dst = { 0 };
-    read_addr(&h, &src, 6);
-    read_addr(&h, &dst, 6);
-    if (!take_fixed_hdr(v, rd_left(r) >= 1 && first >> 4 != 6, h.bad, 6, &src, &dst, hlim, nh))
+    /* The fixed header in one bounds check: version, traffic class, flow
+     * label, payload length, next header, hop limit, source, destination. */
+    const uint8_t *b = rd_bytes(&h, 40);
+    if (!take_fixed_hdr(v, rd_left(r) >= 1 && first >> 4 != 6, !b, 6, b ? b + 8 : NULL, b ? b + 24 : NULL,
+                        b ? b[7] : 0, b ? b[6] : 0))
         return;
+    uint32_t plen = be16_at(b + 4);
+    uint8_t nh = b[6];
     if (plen == 0 && !quoted) {
         /* A jumbogram (RFC 2675) or segmentation offload: use what is here. */
         v->anomalies |= CAP_ANOM_IP_BAD_LENGTH;
@@ -218,6 +220,14 @@ static void set_payload(struct cap_pkt *pkt, struct rd *r, uint32_t wire)
  * length.  */
 static void tcp_options(struct rd *o, bool cut, struct cap_pkt *pkt)
 {
+    /* Most segments carry exactly NOP, NOP, timestamps (RFC 7323 3.2). */
+    struct rd whole = *o;
+    const uint8_t *b = rd_left(o) == 12 ? rd_bytes(&whole, 12) : NULL;
+    if (b && b[0] == 1 && b[1] == 1 && b[2] == 8 && b[3] == 10) {
+        *o = whole;
+        pkt->has_ts = true;
+        return;
+    }
     while (rd_left(o) > 0) {
         uint8_t kind = rd_u8(o);
         if (kind == 0)                      /* end of option list */
@@ -254,22 +264,38 @@ static void tcp_options(struct rd *o, bool cut, struct cap_pkt *pkt)
     }
 }
 
-/* TCP header (RFC 9293 3.1).  `wire`: segment length per the IP header. */
-static void tcp_decode(struct rd *r, uint32_t wire, struct cap_pkt *pkt)
+/* A TCP header the capture cut inside its fixed 20 bytes: the fields that
+ * arrived whole still count (the rest read as 0).  */
+static void tcp_decode_cut(struct rd *r, uint32_t wire, struct cap_pkt *pkt)
 {
     pkt->sport = rd_be16(r);
     pkt->dport = rd_be16(r);
     pkt->seq = rd_be32(r);
     pkt->ack = rd_be32(r);
-    uint16_t off_flags = rd_be16(r);
+    rd_skip(r, 2);                          /* data offset, flags */
     pkt->window = rd_be16(r);
-    rd_skip(r, 4);                          /* checksum, urgent pointer */
-    if (r->bad) {
-        if (wire < 20)
-            pkt->anomalies |= CAP_ANOM_IP_BAD_LENGTH;
-        set_status(&pkt->status, wire < 20 ? CAP_INVALID : CAP_TRUNCATED);
+    if (wire < 20)
+        pkt->anomalies |= CAP_ANOM_IP_BAD_LENGTH;
+    set_status(&pkt->status, wire < 20 ? CAP_INVALID : CAP_TRUNCATED);
+}
+
+/* TCP header (RFC 9293 3.1).  `wire`: segment length per the IP header. */
+static void tcp_decode(struct rd *r, uint32_t wire, struct cap_pkt *pkt)
+{
+    if (rd_left(r) < 20) {
+        tcp_decode_cut(r, wire, pkt);
         return;
     }
+    /* The fixed header in one bounds check: ports, sequence and
+     * acknowledgment numbers, data offset and flags, window, checksum,
+     * urgent pointer.  */
+    const uint8_t *b = rd_bytes(r, 20);
+    pkt->sport = be16_at(b);
+    pkt->dport = be16_at(b + 2);
+    pkt->seq = be32_at(b + 4);
+    pkt->ack = be32_at(b + 8);
+    uint16_t off_flags = be16_at(b + 12);
+    pkt->window = be16_at(b + 14);
     pkt->tcp_flags = (uint8_t)(off_flags & 0xffu);
     uint32_t doff = (uint32_t)(off_flags >> 12) * 4u;
     if (doff < 20 || doff > wire) {         /* Data Offset is at least 5 words */
@@ -319,14 +345,14 @@ static void udp_decode(struct rd *r, uint32_t wire, bool whole, struct cap_pkt *
 static void icmp_quote(struct rd *q, uint8_t ver, struct cap_pkt *pkt)
 {
     struct cap_icmp_err *e = &pkt->icmp_err;
-    struct ip_view v = { 0 };
+    struct ip_view v = blank_view;
     if (ver == 4)
         ipv4_parse(q, &v, true);
     else
         ipv6_parse(q, &v, true);
     if (v.have_hdr) {
-        e->q_src = v.src;
-        e->q_dst = v.dst;
+        set_addr(&e->q_src, v.ver, v.src);
+        set_addr(&e->q_dst, v.ver, v.dst);
         e->q_proto = v.proto;
         e->q_ttl = v.ttl;
     }
@@ -415,7 +441,7 @@ static void icmp_decode(struct rd *r, uint32_t wire, uint8_t ver, struct cap_pkt
 
 void decode_ip(struct rd *r, uint8_t ver, const struct cap_record *rec, struct cap_pkt *pkt)
 {
-    struct ip_view v = { 0 };
+    struct ip_view v = blank_view;
     if (ver == 4)
         ipv4_parse(r, &v, false);
     else
@@ -425,8 +451,8 @@ void decode_ip(struct rd *r, uint8_t ver, const struct cap_record *rec, struct c
     if (!v.have_hdr)
         return;
     pkt->ipver = v.ver;
-    pkt->src = v.src;
-    pkt->dst = v.dst;
+    set_addr(&pkt->src, v.ver, v.src);
+    set_addr(&pkt->dst, v.ver, v.dst);
     pkt->ttl = v.ttl;
     pkt->ip_id = v.id;
     pkt->df = v.df;

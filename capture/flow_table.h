@@ -39,6 +39,8 @@ struct cap_flow_table {
      * instead of a calloc and free per flow; a released slot is reused
      * first, while its cache lines are still warm from the release.  */
     struct cap_flow *flows;
+    void *slab_map;             /* the mapping flows lies in (flow_table.c slab_alloc) */
+    size_t slab_bytes;
     struct flow_node *nodes;
     struct flow_bucket *buckets;    /* FLOW_BUCKETS chains */
     uint32_t *free_slots;       /* released slots, a stack */
