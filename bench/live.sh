@@ -223,7 +223,7 @@ if [ -n "$best_name" ]; then
     [ "$best_name" = offtop ] && echo "  the sender's top speed is the limit, not watch"
     echo "  watch's CPU time per packet bounds it at about $cpu packets/s on one core"
     echo "  with the veth's offloads on: drop-free up to $on_best packets/s (top speed $on_top)"
-    echo "live $best packets/s drop-free (make bench-live, $(date -u +%Y-%m-%d), top speed $top_pps; offloads on: $on_best)" >"$RESULT"
+    echo "live $best packets/s drop-free (make bench-live, $(date -u +%Y-%m-%d), top speed $top_pps; offloads on: $on_best)${knobs[*]:+; $pcap_desc}" >"$RESULT"
 else
     echo "drop-free: none of the trials (every rate lost packets)"
     echo "live: every trial lost packets (make bench-live, $(date -u +%Y-%m-%d))" >"$RESULT"
