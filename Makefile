@@ -44,6 +44,9 @@ endif
 
 LIB_SRC := $(wildcard capture/*.c probe/*.c analysis/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
+# The command line: acrdiag.c picks the command, cli/ holds analyze and watch.
+CLI_SRC := acrdiag.c $(wildcard cli/*.c)
+CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
 LIB := $(BUILD)/libacrdiag.a
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
@@ -52,7 +55,7 @@ FUZZ_REPLAY := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%-replay)
 TOOL := $(BUILD)/acrdiag
 # Every header compiles alone (`make headers`): none leans on what its
 # includer happened to include first.
-HEADERS := $(wildcard capture/*.h analysis/*.h probe/*.h tests/unit/*.h tests/fuzz/*.h)
+HEADERS := $(wildcard cli/*.h capture/*.h analysis/*.h probe/*.h tests/unit/*.h tests/fuzz/*.h)
 
 .PHONY: all check unit install uninstall clean pcaps fuzz bench bench-live bench-large demo tool headers
 all: acrdiag
@@ -69,7 +72,7 @@ headers:
 	    else echo "FAIL $$h does not compile alone"; f=$$((f + 1)); fi; \
 	done; echo "$$p passed, $$f failed"; [ $$f -eq 0 ]
 
-$(TOOL): $(BUILD)/acrdiag.o $(LIB)
+$(TOOL): $(CLI_OBJ) $(LIB)
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(LIB): $(LIB_OBJ)

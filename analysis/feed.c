@@ -75,11 +75,16 @@ int an_feed_detach(struct an_feed *f, int status)
     return status;
 }
 
+bool an_feed_keeps_file(int status)
+{
+    return status == 0 || status == 1 || status == 3;
+}
+
 int an_feed_commit(struct cap_writer *w, int status, const char *who)
 {
     if (!w)
         return status;
-    if (status != 0 && status != 1 && status != 3) {
+    if (!an_feed_keeps_file(status)) {
         cap_writer_abort(w);
         return status;
     }

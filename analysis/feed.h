@@ -62,6 +62,10 @@ void an_feed_drops(struct an_feed *f, struct an_report *r);
  * before; said once).  */
 int an_feed_detach(struct an_feed *f, int status);
 
+/* Whether a run that ended with `status` keeps its -w file: a report's
+ * exit status (0, 1 or 3).  */
+bool an_feed_keeps_file(int status);
+
 /* In the privileged parent of that process: puts the file in place when
  * `status` is a report's (0, 1 or 3), removes it otherwise; frees w.
  * Returns `status`, or 2 after one line when the file cannot be put in
