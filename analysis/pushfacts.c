@@ -294,14 +294,10 @@ void an_push_facts_apply(struct an_report *r, const char *const *facts, size_t n
     get(summary, "cancelled", cancelled, sizeof(cancelled));
     get(summary, "note", note, sizeof(note));
     if (strcmp(result, "skipped") == 0) {
-        char why[40];
-        get(summary, "why", why, sizeof(why));
+        /* why=no_tls: the wire's verdict of the login server says why. */
         for (unsigned i = 0; i < r->n_endpoints; i++)
             if (!r->endpoints[i].is_data_endpoint) {
-                ev(&r->endpoints[i], "push check not run: %s",
-                   strcmp(why, "explicit_proxy") == 0
-                       ? "the login server is reached through an explicit proxy, and the push check does not tunnel"
-                       : "no TLS connection to the login server completed");
+                ev(&r->endpoints[i], "push check not run: no TLS connection to the login server completed");
                 break;
             }
         compare_client_ip(r, facts, n);

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <openssl/err.h>
+#include <openssl/evp.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,13 +67,13 @@ static bool do_connect(struct xfer *x, const struct push_request *rq, struct pus
     if (rq->addr->family == 4) {
         struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
         s4->sin_family = AF_INET;
-        s4->sin_port = htons(PROBE_PORT_TLS);
+        s4->sin_port = htons(rq->port);
         memcpy(&s4->sin_addr, rq->addr->a, 4);
         sl = sizeof(*s4);
     } else {
         struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
         s6->sin6_family = AF_INET6;
-        s6->sin6_port = htons(PROBE_PORT_TLS);
+        s6->sin6_port = htons(rq->port);
         memcpy(&s6->sin6_addr, rq->addr->a, 16);
         sl = sizeof(*s6);
     }
@@ -100,6 +101,55 @@ static bool do_connect(struct xfer *x, const struct push_request *rq, struct pus
     }
     out->connected = true;
     return true;
+}
+
+/* Through an explicit proxy: CONNECT host:443 (with Proxy-Authorization
+ * from the proxy URL, as Go's Transport sends it), and a 2xx reply head
+ * within PROXY_REPLY_MAX bytes, read byte by byte so no TLS byte is eaten. */
+static bool do_tunnel(struct xfer *x, const struct push_request *rq, struct push_http *out)
+{
+    char auth[400] = "", req[LIM_DNS_NAME * 2 + 600];
+    const struct proxy_url *px = rq->proxy;
+    size_t cl = strlen(px->credentials);
+    if (px->has_credentials && 4 * ((cl + 2) / 3) < sizeof(auth))
+        EVP_EncodeBlock((unsigned char *)auth, (const unsigned char *)px->credentials, (int)cl);
+    int n = snprintf(req, sizeof(req), "CONNECT %s:443 HTTP/1.1\r\nHost: %s:443\r\nUser-Agent: acrdiag/" ACRDIAG_VERSION
+                     "\r\n%s%s%s\r\n", rq->host, rq->host, auth[0] ? "Proxy-Authorization: Basic " : "", auth,
+                     auth[0] ? "\r\n" : "");
+    OPENSSL_cleanse(auth, sizeof(auth));
+    bool sent = n > 0 && (size_t)n < sizeof(req);
+    for (size_t off = 0; sent && off < (size_t)n;) {
+        ssize_t w = send(x->fd, req + off, (size_t)n - off, MSG_NOSIGNAL);
+        if (w > 0)
+            off += (size_t)w;
+        else if (!(w < 0 && (errno == EAGAIN || errno == EINTR)) || !wait_fd(x, POLLOUT))
+            sent = false;
+    }
+    OPENSSL_cleanse(req, sizeof(req));
+    if (!sent) {
+        out->timed_out = probe_now_ns() >= x->deadline_ns;
+        out->err = out->timed_out ? 0 : errno;
+        return false;
+    }
+    uint8_t head[PROXY_REPLY_MAX];
+    size_t have = 0;
+    while (have < sizeof(head) && !(have >= 4 && memcmp(head + have - 4, "\r\n\r\n", 4) == 0)) {
+        ssize_t r = recv(x->fd, head + have, 1, 0);
+        if (r == 1) {
+            have++;
+        } else if (r < 0 && (errno == EAGAIN || errno == EINTR)) {
+            if (!wait_fd(x, POLLIN)) {
+                out->timed_out = true;
+                return false;
+            }
+        } else {
+            out->err = r == 0 ? ECONNRESET : errno;
+            return false;
+        }
+    }
+    struct cap_http_resp r;
+    out->proxy_status = cap_http_parse_response(head, have, &r) == CAP_OK ? r.status : -1;
+    return out->proxy_status >= 200 && out->proxy_status < 300;
 }
 
 static bool do_tls(struct xfer *x, const struct push_request *rq, struct push_http *out)
@@ -303,7 +353,7 @@ bool push_http_do(struct probe_ctx *p, const struct push_request *rq, struct pus
     char *head = malloc(hcap);
     if (!head)
         return false;
-    if (do_connect(&x, rq, out) && do_tls(&x, rq, out)) {
+    if (do_connect(&x, rq, out) && (!rq->proxy || do_tunnel(&x, rq, out)) && do_tls(&x, rq, out)) {
         int n = snprintf(head, hcap,
                          "%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: acrdiag/" ACRDIAG_VERSION
                          "\r\nAccept: application/json\r\nConnection: close\r\n%s%s%s%s%s%sContent-Length: %zu\r\n\r\n",

@@ -90,7 +90,9 @@ struct walk {
     struct probe_ctx *p;
     const char *repo;
     const char *login;              /* the login server's name */
-    struct cap_addr login_addr;
+    struct cap_addr login_addr;     /* or the explicit proxy's */
+    uint16_t port;                  /* 443, or the proxy's */
+    const struct proxy_url *proxy;  /* the login server's route, or NULL */
     char auth[PUSH_SECRET_MAX + 64];    /* "Bearer <token>" once granted */
     const char *cancelled;          /* "none", "yes", "no" */
     char patched[40];               /* the PATCH's result, "none" before one */
@@ -104,6 +106,8 @@ static const char *transport_result(const struct push_http *h)
 {
     if (h->answered)
         return "answered";
+    if (h->proxy_status && (h->proxy_status < 200 || h->proxy_status > 299))
+        return "proxy_refused";
     if (h->timed_out)
         return "timeout";
     if (!h->connected)
@@ -118,7 +122,7 @@ static void step_fact(struct walk *w, const char *step, const char *method, cons
 {
     char ep[80], ip[64];
     cap_addr_str(a, ip, sizeof(ip));
-    snprintf(ep, sizeof(ep), a->family == 6 ? "[%s]:443" : "%s:443", ip);
+    snprintf(ep, sizeof(ep), a->family == 6 ? "[%s]:%u" : "%s:%u", ip, w->port);
     char e_host[300], e_path[200], e_reason[200], e_code[200], e_msg[700], e_ip[200], e_srv[200], e_api[120],
         e_corr[200], e_ct[200], e_note[400], e_tls[300];
     char path_cut[160];
@@ -147,7 +151,9 @@ static void step_fact(struct walk *w, const char *step, const char *method, cons
  * resolved now (with a fact) and made a target the capture keeps.  */
 static bool host_addr(struct walk *w, const char *host, struct cap_addr *a)
 {
-    if (strcmp(host, w->login) == 0) {
+    /* Through a proxy every host is the proxy's to resolve (the route of
+     * the login server is taken for the hosts its Location names).  */
+    if (strcmp(host, w->login) == 0 || w->proxy) {
         *a = w->login_addr;
         return true;
     }
@@ -180,7 +186,8 @@ static bool exchange(struct walk *w, const char *step, const char *method, const
     if (!host_addr(w, u->host, &a))
         return false;
     struct push_request rq = {
-        .method = method, .host = u->host, .path_query = u->path, .addr = &a, .authorization = authorization,
+        .method = method, .host = u->host, .path_query = u->path, .addr = &a, .port = w->port, .proxy = w->proxy,
+        .authorization = authorization,
         .content_type = ctype, .body = body, .body_len = blen,
         .deadline_ns = probe_now_ns() + (int64_t)(w->p->cfg.timeout_s * 1e9),
     };
@@ -380,7 +387,7 @@ static void local_fact(struct probe_ctx *p)
 void probe_push_check(struct probe_ctx *p)
 {
     struct walk w = { .p = p, .repo = p->cfg.push_repo, .login = p->cfg.names[0], .cancelled = "none",
-                      .patched = "none" };
+                      .patched = "none", .port = PROBE_PORT_TLS };
     const struct push_creds *cr = p->cfg.creds;
     local_fact(p);
     /* The login server's first address whose TLS completed. */
@@ -389,18 +396,19 @@ void probe_push_check(struct probe_ctx *p)
         const struct probe_conn *c = &p->conns[i];
         if (c->kind == PK_REGISTRY && !c->no_http && c->tls_end == PT_OK) {
             w.login_addr = c->addr;
+            if (c->tunnel.via) {
+                w.port = c->port;
+                w.proxy = c->tunnel.proxy;
+            }
             found = true;
         }
     }
     char e_repo[600], e_note[300];
     an_fact_escape(e_repo, sizeof(e_repo), w.repo);
     an_fact_escape(e_note, sizeof(e_note), cr->note);
-    /* Through an explicit proxy the login server's address is the proxy's:
-     * the push check does not tunnel (yet), and never goes around it.  */
-    const char *skip = probe_proxy_routed(&p->cfg, 0) ? "explicit_proxy" : !found ? "no_tls" : NULL;
-    if (skip) {
-        probe_fact(p, "fact=pushcheck repo=%s creds=%s result=skipped why=%s cancelled=none note=%s", e_repo,
-                   push_cred_source_name(cr->source), skip, e_note);
+    if (!found) {
+        probe_fact(p, "fact=pushcheck repo=%s creds=%s result=skipped why=no_tls cancelled=none note=%s", e_repo,
+                   push_cred_source_name(cr->source), e_note);
         return;
     }
     struct url v2 = { .port = 443, .path = "/v2/" };

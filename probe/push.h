@@ -69,6 +69,7 @@ struct push_http {
     /* outcome of the transport */
     int err;                        /* errno of connect or the socket; 0 */
     bool connected, tls_ok, answered, timed_out, body_cut;
+    int proxy_status;               /* through a proxy: its answer to CONNECT, 0 none */
     char tls_detail[128];
     long verify;                    /* X509_V_OK or the error, -1 without TLS */
     /* the answer */
@@ -86,7 +87,9 @@ struct push_http {
 
 struct push_request {
     const char *method, *host, *path_query;
-    const struct cap_addr *addr;
+    const struct cap_addr *addr;    /* the host's, or the explicit proxy's */
+    uint16_t port;                  /* 443, or the proxy's */
+    const struct proxy_url *proxy;  /* non-NULL: CONNECT host:443 through it first */
     const char *authorization;      /* the whole header value, or NULL */
     const char *content_type;       /* or NULL */
     const uint8_t *body;

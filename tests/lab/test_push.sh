@@ -74,6 +74,14 @@ probe_case() {
             bad "probe $name: the report does not say the upload was cancelled"
     fi
     no_secrets "probe $name" "$out" "$tmp/$name.probe.err" "$cap"
+    # -w embeds the probe's own TLS secrets; the push check's connections
+    # (which carry the credentials) must stay out of them.
+    if command -v tshark >/dev/null; then
+        local auth
+        auth=$(tshark -r "$cap" -Y 'http.authorization or http.request.uri contains "oauth2"' -T fields -e frame.number 2>/dev/null | head -3)
+        [ -z "$auth" ] && ok "probe $name: the capture's keys open no credentialed request" ||
+            bad "probe $name: tshark decrypts a credentialed request in frames $auth"
+    fi
     # The same engine decides offline: analyze of the -w capture (its facts).
     "$ACRDIAG" analyze --json "$cap" >"$tmp/$name.again.json" 2>/dev/null
     local again; again=$(field "$tmp/$name.again.json" verdict)
@@ -150,6 +158,18 @@ EOF
 fi
 if want push_locked && up push_locked; then
     probe_case push_locked registry_write_disabled "writeEnabled false" labpass --username labuser --password-stdin
+    # Through an explicit proxy (a CONNECT tunnel on the edge): the push check tunnels too.
+    ip netns exec acrd_edge python3 tests/lab/connect-proxy.py 198.18.1.1 3128 tunnel 198.19.10.10:443 \
+        >"$tmp/connect-proxy.log" 2>&1 &
+    cp_pid=$!
+    sleep 0.5
+    probe_case push_locked_proxy registry_write_disabled "writeEnabled false" labpass --username labuser \
+        --password-stdin --proxy http://198.18.1.1:3128
+    grep -q '"proxy": "198.18.1.1:3128"' "$tmp/push_locked_proxy.probe.json" &&
+        grep -q 'push check upload: POST' "$tmp/push_locked_proxy.probe.json" &&
+        ok "push_locked through the proxy: every push step went through the tunnel" ||
+        bad "push_locked through the proxy: no proxy detail or no upload step"
+    kill "$cp_pid" 2>/dev/null; wait "$cp_pid" 2>/dev/null
     watch_case push_locked registry_write_disabled operation_disallowed labuser:labpass
     "$LAB" down >/dev/null 2>&1
 fi

@@ -317,15 +317,15 @@ static void test_disallowed_on_v2(void)
     an_report_free(&r);
 }
 
-/* Not run (through a proxy, or no TLS): said, and nothing else changes. */
+/* Not run (no TLS to the login server): said, and nothing else changes. */
 static void test_skipped(void)
 {
     struct an_report r;
     const char *facts[] = {
-        AN_FACT_PREFIX "fact=pushcheck repo=hello creds=none result=skipped why=explicit_proxy cancelled=none note=",
+        AN_FACT_PREFIX "fact=pushcheck repo=hello creds=none result=skipped why=no_tls cancelled=none note=",
     };
     CHECK_EQ_INT(run(facts, 1, &r), AN_OK);
-    CHECK(has_evidence(&r.endpoints[0], "through an explicit proxy"));
+    CHECK(has_evidence(&r.endpoints[0], "push check not run: no TLS"));
     an_report_free(&r);
 }
 
