@@ -151,6 +151,11 @@ expect() {
     else
         bad "$name from the capture" "verdict $got, wanted $want: $(jq -c '[.endpoints[] | {name, verdict, reason}]' "$W/$name.an.json" 2>/dev/null | cut -c1-600)"
     fi
+    if out=$(python3 "$ROOT/tests/schema.py" "$W/$name.json" "$W/$name.an.json" 2>&1); then
+        ok "$name: both reports fit the schema"
+    else
+        bad "$name schema" "$(echo "$out" | head -3)"
+    fi
 }
 
 probe allow -- --proxy "http://$PXY:3128"
