@@ -9,8 +9,9 @@
 # Each case runs live with --proxy, with HTTPS_PROXY, and is analysed again
 # from the probe's -w capture; a Docker-daemon-style setting in a fake config
 # root (--config-root, never the real /etc/docker) that differs from the
-# shell's is followed and reported as proxy_settings_differ.  Needs root,
-# squid-openssl and the lab's PKI (tests/lab/run/pki, made by `lab.sh up`).
+# shell's is followed and reported as proxy_settings_differ.  Needs root and
+# squid-openssl; makes its own PKI in the lab's shape (Lab Root -> "Microsoft
+# Azure RSA TLS Issuing CA 03" -> *.azurecr.io, and squid's Fabrikam CA).
 # Holds run/lab.lock (unless LAB_LOCK_HELD says the caller does); nothing
 # touches the root namespace; both namespaces go on every exit.
 # Prints "ok ..."/"FAIL ..." per check, then "N passed, N failed".
@@ -18,7 +19,6 @@ set -u
 LAB_DIR=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$LAB_DIR/../.." && pwd)
 ACRDIAG=${ACRDIAG:-$ROOT/build/rel/acrdiag}
-PKI=$LAB_DIR/run/pki
 C=acrd_xc P=acrd_xp
 PXY=198.18.242.1 CLI=198.18.242.2 REGADDR=198.18.242.10
 REG=labreg.azurecr.io
@@ -34,11 +34,10 @@ done
 [ -x /usr/lib/squid/basic_ncsa_auth ] && [ -x /usr/lib/squid/security_file_certgen ] ||
     { bad setup "squid-openssl helpers missing (tests/deps.sh test)"; finish; }
 [ -x "$ACRDIAG" ] || { bad setup "no binary $ACRDIAG"; finish; }
-[ -s "$PKI/chain.crt" ] && [ -s "$PKI/fabrikam.pem" ] ||
-    { bad setup "no lab PKI in $PKI (run tests/lab/lab.sh up once)"; finish; }
 
 W=$(mktemp -d /tmp/acrdiag-proxy.XXXXXX)
 chmod 755 "$W"
+PKI=$W/pki
 pids=""
 cleanup() {
     for p in $pids; do kill "$p" 2>/dev/null; done
@@ -57,6 +56,35 @@ if [ -z "${LAB_LOCK_HELD:-}" ]; then
     exec 9>>"$LAB_DIR/run/lab.lock"
     flock -w 900 9 || { bad setup "the lab is busy ($LAB_DIR/run/lab.lock)"; finish; }
 fi
+
+# The PKI: P-256 keys (quick), names as the lab's (lab.sh mk_pki).
+mk_pki() (
+    set -e
+    mkdir -p "$PKI" && cd "$PKI"
+    q() { "$@" >/dev/null 2>&1; }
+    key() { q openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$1"; }
+    printf '%s\n' '[ica]' 'basicConstraints=critical,CA:TRUE,pathlen:0' 'keyUsage=critical,keyCertSign,cRLSign' \
+        '[leaf]' 'basicConstraints=critical,CA:FALSE' 'keyUsage=critical,digitalSignature' \
+        'extendedKeyUsage=serverAuth' 'subjectAltName=DNS:*.azurecr.io' >ext.cnf
+    key root.key; key ica.key; key leaf.key; key fabrikam.key
+    q openssl req -x509 -key root.key -out root.crt -days 30 -subj "/CN=Lab Root" \
+        -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign"
+    q openssl req -new -key ica.key -out ica.csr \
+        -subj "/C=US/O=Microsoft Corporation/CN=Microsoft Azure RSA TLS Issuing CA 03"
+    q openssl x509 -req -in ica.csr -CA root.crt -CAkey root.key -CAcreateserial -days 30 -extfile ext.cnf \
+        -extensions ica -out ica.crt
+    q openssl req -new -key leaf.key -out leaf.csr -subj "/C=US/O=Microsoft Corporation/CN=*.azurecr.io"
+    q openssl x509 -req -in leaf.csr -CA ica.crt -CAkey ica.key -CAcreateserial -days 30 -extfile ext.cnf \
+        -extensions leaf -out leaf.crt
+    cat leaf.crt ica.crt >chain.crt
+    q openssl req -x509 -key fabrikam.key -out fabrikam.crt -days 30 \
+        -subj "/C=US/O=Fabrikam Inc/CN=Fabrikam Secure Web Gateway CA" \
+        -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign"
+    cat fabrikam.crt fabrikam.key >fabrikam.pem
+    chmod 644 ./*
+    openssl verify -CAfile root.crt -untrusted ica.crt leaf.crt >/dev/null
+)
+mk_pki || { bad setup "PKI generation failed"; finish; }
 
 ip netns add $C && ip netns add $P || { bad setup "cannot create the namespaces"; finish; }
 ip -n $C link add veth0 type veth peer name veth0 netns $P
@@ -286,7 +314,7 @@ else
 fi
 # Under sudo the command runs as the invoking user (here nobody): its key
 # log directory is that user's, and still read back.
-cp "$PKI/root.crt" "$W/root.crt" && chmod 644 "$W/root.crt"
+cp "$PKI/root.crt" "$W/root.crt"
 ip netns exec $C env SUDO_UID=65534 SUDO_GID=65534 "$ACRDIAG" watch --duration 20 -w "$W/watchsu.pcapng" -- \
     curl -sS -o /dev/null --cacert "$W/root.crt" --resolve "$REG:443:$REGADDR" "https://$REG/v2/" >/dev/null 2>"$W/watchsu.err"
 if tshark -r "$W/watchsu.pcapng" -Y http 2>/dev/null | grep -q "GET /v2/ HTTP"; then
