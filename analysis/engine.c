@@ -369,6 +369,7 @@ static void flow_done(void *ctx, const struct cap_flow *f)
         an_str_copy(ep->sni, sizeof(ep->sni), dg.sni);
     if (!ep->first[dg.outcome]) {
         ep->first[dg.outcome] = malloc(sizeof(dg));
+        an_digest_settle(&dg);
         if (ep->first[dg.outcome])
             *ep->first[dg.outcome] = dg;
     }

@@ -71,7 +71,6 @@ struct an_flow_digest {
     uint16_t sh_version;
     uint8_t alert_level, alert_desc;
     bool alert_from_server;
-    char cert_subject[LIM_CERT_NAME], cert_issuer_cn[LIM_CERT_NAME], cert_issuer_o[LIM_CERT_NAME];
     bool cert_name_mismatch;
     struct cap_icmp_ref icmp;
     bool frag_needed;               /* icmp is a fragmentation-needed / too-big */
@@ -96,7 +95,6 @@ struct an_flow_digest {
     /* Through an explicit proxy: the CONNECT and the proxy's reply (the
      * server above is then the proxy).  */
     bool via_proxy;
-    struct cap_tunnel tunnel;
     bool proxy_silent;              /* no reply: the proxy closed, or never answered */
     bool proxy_closed;              /* ... and the proxy reset or closed the connection */
     int64_t proxy_waited_ns;        /* from the CONNECT to the close or the capture's end */
@@ -105,6 +103,11 @@ struct an_flow_digest {
     unsigned dec_ok, dec_failed;
     struct cap_ref dec_failed_ref;
     bool dec_http;
+    /* Cold: written only for flows that have them (has_cert, via_proxy,
+     * dec_http), left unwritten by an_classify_flow for the others, zeroed
+     * by an_digest_settle when a digest is kept.  */
+    char cert_subject[LIM_CERT_NAME], cert_issuer_cn[LIM_CERT_NAME], cert_issuer_o[LIM_CERT_NAME];
+    struct cap_tunnel tunnel;
     struct an_http_answer http;     /* request NULL: set where it is used */
     char http_request[128];         /* the client's request, decrypted, or "" */
 };
@@ -246,7 +249,11 @@ struct an_ep_acc *an_ep_get_via(struct an_engine *e, const struct cap_addr *a, u
 bool an_registry_name(const char *name);
 
 /* classify.c */
+/* Fills *out but for the cold tail of flows that have none; whatever keeps
+ * a digest calls an_digest_settle on it first.  */
 void an_classify_flow(const struct an_engine *e, const struct cap_flow *f, struct an_flow_digest *out);
+/* Zeroes the cold parts an_classify_flow did not write. */
+void an_digest_settle(struct an_flow_digest *d);
 enum an_verdict an_outcome_verdict(enum an_flow_outcome o);
 void an_note_other_tcp(struct an_engine *e, const struct cap_pkt *p);
 
