@@ -99,7 +99,8 @@ struct an_ep_acc *an_ep_get_via(struct an_engine *e, const struct cap_addr *a, u
 {
     size_t b = addr_hash(a, port) % AN_EP_BUCKETS;
     for (struct an_ep_acc *ep = e->ep_buckets[b]; ep; ep = ep->hash_next)
-        if (ep->port == port && cap_addr_eq(&ep->ip, a) && strcmp(ep->via_target, via) == 0)
+        if (ep->port == port && cap_addr_eq(&ep->ip, a) && ep->via_target[0] == via[0] &&
+            (!via[0] || strcmp(ep->via_target, via) == 0))
             return ep;
     if (e->n_eps >= LIM_ENDPOINTS) {
         e->endpoints_dropped++;

@@ -172,6 +172,7 @@ struct an_host {
 struct an_ep_acc {
     struct cap_addr ip;
     uint16_t port;
+    struct an_ep_acc *hash_next;    /* an_engine ep_buckets chain */
     char via_target[LIM_DNS_NAME];  /* reached through the proxy at ip:port: the CONNECT target */
     char sni[LIM_DNS_NAME];
     unsigned n_flows;
@@ -180,7 +181,6 @@ struct an_ep_acc {
     uint64_t last_ok_frame;
     struct an_flow_line lines[AN_MAX_FLOWS_LISTED];
     unsigned n_lines;
-    struct an_ep_acc *hash_next;    /* an_engine ep_buckets chain */
 };
 
 /* One DNS name's fate: the answers and chain that named addresses. */
