@@ -7,6 +7,7 @@
 #include <openssl/ssl.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "analysis/analysis.h"
 #include "analysis/feed.h"
@@ -194,11 +195,24 @@ bool probe_icmp_echo(struct probe_ctx *p, const struct cap_addr *a, uint16_t id,
 bool probe_keys_open(struct probe_ctx *p, char *err, size_t errlen);
 void probe_keys_close(struct probe_ctx *p);
 
-/* run.c */
-int64_t probe_now_ns(void);
+/* The probe's clock: monotonic nanoseconds. */
+static inline int64_t probe_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* pump.c */
+bool probe_is_target(const struct probe_ctx *p, const struct cap_addr *a);
+/* The feed of the run's engine: the live capture (when there is one), the
+ * probe's own packets only, into the -w file too.  */
+void probe_feed_start(struct probe_ctx *p);
 /* Reads the waiting packets (at most 4096) into the engine and the writer
  * through the feed every mode shares (analysis/feed.h).  */
 void probe_pump_capture(struct probe_ctx *p);
+
+/* run.c */
 int probe_run_steps(struct probe_ctx *p);
 /* For proxy.c: a fact line (without the prefix), a target (its index, or
  * -1 when full), and a registry step to it with the run's whole budget.  */

@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "probe_int.h"
@@ -26,13 +25,6 @@
 #define DRAIN_NS (60 * MS)
 /* What the end of the run keeps for finishing and writing the report. */
 #define REPORT_RESERVE_NS (150 * MS)
-
-int64_t probe_now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
 
 /* ---- facts ----------------------------------------------------------------- */
 
@@ -79,75 +71,6 @@ static const char *errno_name(int e)
     return n ? n : "error";
 }
 
-/* ---- the capture ------------------------------------------------------------ */
-
-static bool is_target(const struct probe_ctx *p, const struct cap_addr *a)
-{
-    for (unsigned i = 0; i < p->n_targets; i++)
-        if (cap_addr_eq(&p->targets[i].addr, a))
-            return true;
-    return false;
-}
-
-/* Only the probe's own traffic is evidence (and goes into the file):
- * DNS, packets to and from the probed addresses, ICMP about them.  */
-static bool relevant(const struct probe_ctx *p, const struct cap_pkt *k)
-{
-    if (k->ipver == 0)
-        return false;
-    if ((k->proto == CAP_IPPROTO_TCP || k->proto == CAP_IPPROTO_UDP) && (k->sport == 53 || k->dport == 53))
-        return true;
-    if (is_target(p, &k->src) || is_target(p, &k->dst))
-        return true;
-    if ((k->proto == CAP_IPPROTO_ICMP || k->proto == CAP_IPPROTO_ICMPV6) && k->icmp_err.present)
-        return is_target(p, &k->icmp_err.q_dst);
-    return false;
-}
-
-/* Echo replies are read from the capture (the ICMP sockets' queues are
- * kept empty): counted per target for the differential facts.  */
-static void note_echo_reply(struct probe_ctx *p, const struct cap_pkt *k)
-{
-    bool reply = (k->proto == CAP_IPPROTO_ICMP && k->ipver == 4 && k->icmp_type == 0) ||
-                 (k->proto == CAP_IPPROTO_ICMPV6 && k->ipver == 6 && k->icmp_type == 129);
-    if (!reply)
-        return;
-    for (unsigned i = 0; i < p->n_targets; i++)
-        if (cap_addr_eq(&p->targets[i].addr, &k->src) && p->targets[i].echo_requests)
-            p->targets[i].echo_replies++;
-}
-
-/* The feed's filter: the probe's own packets, echo replies counted. */
-static bool keep_packet(void *arg, const struct cap_pkt *k)
-{
-    struct probe_ctx *p = arg;
-    if (!relevant(p, k))
-        return false;
-    note_echo_reply(p, k);
-    return true;
-}
-
-static void feed_start(struct probe_ctx *p)
-{
-    p->feed = (struct an_feed){ .engine = p->engine, .writer = p->writer, .write_path = p->cfg.write_path,
-                                .who = "acrdiag probe", .keep = keep_packet, .keep_arg = p };
-    if (p->live) {
-        p->live_src = cap_live_source(p->live);
-        p->feed.src = &p->live_src;
-    }
-}
-
-void probe_pump_capture(struct probe_ctx *p)
-{
-    /* Bounded per call; the next turn of the loop reads the rest.  A write
-     * that fails was said by the feed and ends in exit 2; the probe's own
-     * results still make the report.  */
-    if (p->feed.src && an_feed_pump(&p->feed, 4096) == AN_FEED_ERROR) {
-        fprintf(stderr, "acrdiag probe: warning: %s; the capture stopped there\n", p->feed.err);
-        p->feed.src = NULL;
-    }
-}
-
 /* ---- planning --------------------------------------------------------------- */
 
 static struct probe_conn *new_conn(struct probe_ctx *p, enum probe_kind kind, unsigned target,
@@ -173,7 +96,7 @@ static struct probe_conn *new_conn(struct probe_ctx *p, enum probe_kind kind, un
 
 static void add_target(struct probe_ctx *p, const struct cap_addr *a, unsigned name_idx, bool control)
 {
-    if (is_target(p, a) || p->n_targets >= sizeof(p->targets) / sizeof(p->targets[0]))
+    if (probe_is_target(p, a) || p->n_targets >= sizeof(p->targets) / sizeof(p->targets[0]))
         return;
     struct probe_target *t = &p->targets[p->n_targets++];
     memset(t, 0, sizeof(*t));
@@ -602,7 +525,7 @@ static void drain(struct probe_ctx *p)
 
 int probe_run_steps(struct probe_ctx *p)
 {
-    feed_start(p);
+    probe_feed_start(p);
     fact(p, "fact=run name=%s uppercase=%d capture=%d icmp=%s timeout_ms=%lld", p->cfg.names[0], p->cfg.uppercase,
          p->live != NULL, p->icmp4 < 0 && p->icmp6 < 0 ? "none" : p->icmp_raw ? "raw" : "datagram",
          (long long)(p->cfg.timeout_s * 1000));
