@@ -43,7 +43,7 @@ done
 for r in "$BUILD"/fuzz/*-replay; do
     [ -x "$r" ] && suite "fuzz-replay-$(basename "$r" -replay)" tests/fuzz/replay.sh "$r"
 done
-# Guards: every header compiles alone; no file in capture/ over 600 lines.
+# Guards: every header compiles alone; no file over 600 lines (check_lines.sh).
 suite headers make -s --no-print-directory headers
 suite lines tests/check_lines.sh
 suite captures python3 tests/check_captures.py
