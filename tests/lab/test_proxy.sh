@@ -65,7 +65,7 @@ mk_pki() (
     key() { q openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$1"; }
     printf '%s\n' '[ica]' 'basicConstraints=critical,CA:TRUE,pathlen:0' 'keyUsage=critical,keyCertSign,cRLSign' \
         '[leaf]' 'basicConstraints=critical,CA:FALSE' 'keyUsage=critical,digitalSignature' \
-        'extendedKeyUsage=serverAuth' 'subjectAltName=DNS:*.azurecr.io' >ext.cnf
+        'extendedKeyUsage=serverAuth' 'subjectAltName=DNS:*.azurecr.io,DNS:labreg.westeurope.data.azurecr.io' >ext.cnf
     key root.key; key ica.key; key leaf.key; key fabrikam.key
     q openssl req -x509 -key root.key -out root.crt -days 30 -subj "/CN=Lab Root" \
         -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign"
@@ -101,7 +101,7 @@ pids="$pids $!"
 # Squid: one port per case; labreg.azurecr.io is the stand-in (hosts_file).
 S=$W/squid
 mkdir -p "$S"
-echo "$REGADDR $REG" >"$S/hosts"
+echo "$REGADDR $REG labreg.westeurope.data.azurecr.io" >"$S/hosts"
 printf 'lab:%s\n' "$(openssl passwd -apr1 labpw)" >"$S/htpasswd"
 /usr/lib/squid/security_file_certgen -c -s "$S/ssl_db" -M 4MB >/dev/null || { bad setup "certgen"; finish; }
 cat >"$S/squid.conf" <<EOF
@@ -188,6 +188,24 @@ expect() {
 
 probe allow -- --proxy "http://$PXY:3128"
 expect allow ok '.detail.proxy == "'$PXY':3128"'
+# A data endpoint goes through the proxy too (its own CONNECT); with NO_PROXY
+# naming it, the plan sends it direct while the login server stays proxied.
+probe data -- --proxy "http://$PXY:3128" --region westeurope
+if jq -e '[.endpoints[] | select(.detail.proxy == "'$PXY':3128")] | length == 2' "$W/data.json" >/dev/null &&
+    [ "$(jq -r .verdict "$W/data.json")" = ok ] && [ "$(jq -r .verdict "$W/data.an.json")" = ok ]; then
+    ok "data: login server and data endpoint both through the proxy, ok live and from the capture"
+else
+    bad data "$(jq -c '[.endpoints[] | {name, verdict, detail}]' "$W/data.json" | cut -c1-500)"
+fi
+plan=$(ip netns exec $C env HTTPS_PROXY="http://$PXY:3128" NO_PROXY=".data.azurecr.io" \
+    "$ACRDIAG" probe $REG --region westeurope --config-root "$EMPTY" --dry-run 2>&1)
+if echo "$plan" | grep -q "^$REG: through the proxy" &&
+    echo "$plan" | grep -q "^labreg.westeurope.data.azurecr.io: direct (NO_PROXY entry .data.azurecr.io matches)"; then
+    ok "data: NO_PROXY sends the data endpoint direct, the login server through the proxy"
+else
+    bad data "$(echo "$plan" | head -4)"
+fi
+
 # The -w file carries the probe's TLS secrets (a Decryption Secrets Block):
 # tshark and analyze read the registry's answer inside the tunnel.
 if tshark -r "$W/allow.pcapng" -Y http 2>/dev/null | grep -q "GET /v2/ HTTP/1.1"; then
