@@ -129,6 +129,34 @@ missing_command_case() {
     else bad "watch -- sleep 300: exit $rc, $(head -c 200 "$out")"; fi
 }
 
+# A -w file that cannot be written (a file size limit stands in for a full
+# disk; SIGXFSZ ignored, so the write fails with EFBIG): the failure said
+# once, the report still printed, exit 2, and neither the file nor its
+# temporary left (analysis/feed.h).
+full_disk_case() {
+    local out="$tmp/full.out" err="$tmp/full.err" dir="$tmp/full" rc
+    mkdir -p "$dir" && chmod 755 "$dir"
+    "$LAB" up healthy >/dev/null 2>&1 || { bad "full disk: lab did not come up"; return; }
+    ( trap '' XFSZ; ulimit -f 2; exec ip netns exec acrd_client "$ACRDIAG" watch -i eth0 --duration 5 \
+        -w "$dir/cap.pcapng" ) >"$out" 2>"$err" &
+    local wpid=$!
+    sleep 1
+    "$LAB" exec tests/lab/client.sh curl >/dev/null 2>&1
+    wait "$wpid"; rc=$?
+    if [ "$rc" = 2 ] && [ "$(grep -c 'cap.pcapng: write failed' "$err")" = 1 ] && [ -z "$(ls -A "$dir")" ] &&
+        head -n 1 "$out" | grep -q '^VERDICT '; then
+        ok "watch -w on a full disk: said once, report kept, exit 2, no file left"
+    else bad "watch -w on a full disk: exit $rc, left $(ls -A "$dir" | head -c 100), stderr $(head -c 300 "$err")"; fi
+    "$LAB" down >/dev/null 2>&1
+}
+
+if [ "${WATCH_ONLY:-}" = full_disk ]; then
+    full_disk_case
+    echo "$passed passed, $failed failed"
+    [ "$failed" -eq 0 ]
+    exit
+fi
+
 if [ "${WATCH_ONLY:-}" = command ]; then
     missing_command_case
     command_case acr_ip_denied skopeo registry_denied registry_forbidden adds
@@ -139,6 +167,7 @@ if [ "${WATCH_ONLY:-}" = command ]; then
     exit
 fi
 
+full_disk_case
 watch_case healthy skopeo ok
 watch_case nsg_drop skopeo silent_drop
 watch_case fw_reset_sni skopeo firewall_reset
