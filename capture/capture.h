@@ -433,18 +433,15 @@ enum cap_decrypt cap_tls_decrypt(struct cap_tls_keys *k, const uint8_t *rec, siz
 
 struct cap_live;
 
-/* Opens a live capture through libpcap in immediate mode with snap length 0
- * (whole packets) and the kernel filter `bpf` (NULL: everything).  `iface`
- * NULL or "any" captures on every interface (Linux cooked SLL2).  Needs
- * CAP_NET_RAW; open it before dropping privileges.  */
+/* Opens a live capture through libpcap in immediate mode with snap length
+ * 65535 (whole IP packets) and the kernel filter `bpf` (NULL: everything).
+ * `iface` NULL or "any" captures on every interface (Linux cooked SLL2).
+ * Needs CAP_NET_RAW; open it before dropping privileges.  Its records and
+ * the kernel's drops are read through its record source (source.h:
+ * cap_live_source; frames numbered from 1).  */
 struct cap_live *cap_live_open(const char *iface, const char *bpf, char *errbuf, size_t errlen);
 /* A descriptor to poll() for readability. */
 int cap_live_fd(const struct cap_live *l);
-/* Next packet: 1 with *rec filled (frames numbered from 1), 0 when none is
- * waiting, -1 on error.  rec->data is valid until the next call.  */
-int cap_live_next(struct cap_live *l, struct cap_record *rec, char *errbuf, size_t errlen);
-/* Packets the kernel dropped for lack of buffer space so far. */
-uint64_t cap_live_dropped(struct cap_live *l);
 void cap_live_close(struct cap_live *l);
 
 /* ---- capture writer (writer.c) ------------------------------------------- */

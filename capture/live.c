@@ -77,7 +77,7 @@ int cap_live_fd(const struct cap_live *l)
     return pcap_get_selectable_fd(l->p);
 }
 
-int cap_live_next(struct cap_live *l, struct cap_record *rec, char *errbuf, size_t errlen)
+static int cap_live_next(struct cap_live *l, struct cap_record *rec, char *errbuf, size_t errlen)
 {
     struct pcap_pkthdr *h;
     const u_char *data;
@@ -97,7 +97,7 @@ int cap_live_next(struct cap_live *l, struct cap_record *rec, char *errbuf, size
     return 1;
 }
 
-uint64_t cap_live_dropped(struct cap_live *l)
+static uint64_t cap_live_dropped(struct cap_live *l)
 {
     struct pcap_stat st;
     if (pcap_stats(l->p, &st) != 0)
