@@ -288,13 +288,14 @@ static bool proxy_packet(struct an_engine *e, const struct cap_pkt *p)
         e->proxies[e->n_proxies].addr = p->dst;
         e->proxies[e->n_proxies].port = p->dport;
         e->n_proxies++;
-        /* The handshake of this flow, seen before it was known to matter. */
+        /* The handshakes of the flows to this proxy, seen before it was
+         * known to matter: this one's, and those of connections opened at
+         * the same time whose CONNECT comes later (a prober's, a client's
+         * login server and data endpoint).  */
         for (unsigned k = 0; k < AN_SYN_RING; k++) {
             const struct cap_pkt *q = &e->syn_ring[(e->syn_ring_next + k) % AN_SYN_RING];
-            bool fwd = q->sport == p->sport && q->dport == p->dport && cap_addr_eq(&q->src, &p->src) &&
-                       cap_addr_eq(&q->dst, &p->dst);
-            bool rev = q->sport == p->dport && q->dport == p->sport && cap_addr_eq(&q->src, &p->dst) &&
-                       cap_addr_eq(&q->dst, &p->src);
+            bool fwd = q->dport == p->dport && cap_addr_eq(&q->dst, &p->dst);
+            bool rev = q->sport == p->dport && cap_addr_eq(&q->src, &p->dst);
             if (q->ipver && q->frame < p->frame && (fwd || rev))
                 cap_flows_tcp(e->flows, q);
         }

@@ -288,6 +288,54 @@ static void plain_request_to_proxy_is_ignored(void)
     an_report_free(&r);
 }
 
+/* From the second of two connections opened before the first CONNECT (a
+ * prober's login server and data endpoint): its segment, client port 48311. */
+static struct cap_pkt seg2(bool from_client, uint8_t flags, uint32_t seq, uint32_t ack, const void *payload,
+                           uint32_t len)
+{
+    struct cap_pkt p = seg(from_client, flags, seq, ack, payload, len);
+    if (from_client)
+        p.sport = 48311;
+    else
+        p.dport = 48311;
+    return p;
+}
+
+/* Both handshakes come before either CONNECT: both flows keep them, neither
+ * starts "midstream" when the proxy becomes known.  */
+static void two_connections_before_the_first_connect(void)
+{
+    static const struct an_options opt = { .port = 443 };
+    static const char req2[] = "CONNECT labreg.westeurope.data.azurecr.io:443 HTTP/1.1\r\n\r\n";
+    static const char reply[] = "HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n";
+    uint32_t l2 = (uint32_t)sizeof(req2) - 1, lr = (uint32_t)sizeof(reply) - 1;
+    frame = 0;
+    struct an_engine *e = an_engine_new(&opt);
+    feed(e, seg(true, CAP_TH_SYN, 1000, 0, NULL, 0));
+    feed(e, seg2(true, CAP_TH_SYN, 7000, 0, NULL, 0));
+    feed(e, seg(false, CAP_TH_SYN | CAP_TH_ACK, 5000, 1001, NULL, 0));
+    feed(e, seg2(false, CAP_TH_SYN | CAP_TH_ACK, 9000, 7001, NULL, 0));
+    feed(e, seg(true, CAP_TH_ACK, 1001, 5001, NULL, 0));
+    feed(e, seg2(true, CAP_TH_ACK, 7001, 9001, NULL, 0));
+    feed(e, seg(true, CAP_TH_ACK | CAP_TH_PSH, 1001, 5001, connect_req, REQ_LEN));
+    feed(e, seg2(true, CAP_TH_ACK | CAP_TH_PSH, 7001, 9001, req2, l2));
+    feed(e, seg(false, CAP_TH_ACK | CAP_TH_PSH, 5001, 1001 + REQ_LEN, reply, lr));
+    feed(e, seg2(false, CAP_TH_ACK | CAP_TH_PSH, 9001, 7001 + l2, reply, lr));
+    struct an_report r = finish(e);
+    CHECK_EQ_INT(r.n_endpoints, 2);
+    for (unsigned i = 0; i < r.n_endpoints; i++) {
+        const struct an_endpoint *ep = &r.endpoints[i];
+        CHECK_EQ_INT(ep->verdict, AN_PROXY_REFUSED);
+        CHECK_EQ_INT(ep->confidence, AN_CONF_HIGH);
+        CHECK(!(ep->findings & (1u << AN_F_MIDSTREAM_START)));
+        for (unsigned k = 0; k < ep->n_evidence; k++)
+            CHECK(strstr(ep->evidence[k].what, "not a SYN") == NULL);
+        CHECK_EQ_STR(ep->flows[0].history, "ShDd");   /* the pure ACK was in no ring */
+    }
+    CHECK(!(r.findings & (1u << AN_F_MIDSTREAM_START)));
+    an_report_free(&r);
+}
+
 int main(void)
 {
     RUN(connect_request_parsed);
@@ -299,5 +347,6 @@ int main(void)
     RUN(unanswered_needs_a_wait);
     RUN(tunnel_opened_then_reset_after_hello);
     RUN(plain_request_to_proxy_is_ignored);
+    RUN(two_connections_before_the_first_connect);
     return check_summary();
 }
