@@ -192,7 +192,8 @@ expect allow ok '.detail.proxy == "'$PXY':3128"'
 # naming it, the plan sends it direct while the login server stays proxied.
 probe data -- --proxy "http://$PXY:3128" --region westeurope
 if jq -e '[.endpoints[] | select(.detail.proxy == "'$PXY':3128")] | length == 2' "$W/data.json" >/dev/null &&
-    [ "$(jq -r .verdict "$W/data.json")" = ok ] && [ "$(jq -r .verdict "$W/data.an.json")" = ok ]; then
+    [ "$(jq -r .verdict "$W/data.json")" = ok ] && [ "$(jq -r .verdict "$W/data.an.json")" = ok ] &&
+    jq -e '[.endpoints[].findings[]] | index("midstream_start") == null' "$W/data.an.json" >/dev/null; then
     ok "data: login server and data endpoint both through the proxy, ok live and from the capture"
 else
     bad data "$(jq -c '[.endpoints[] | {name, verdict, detail}]' "$W/data.json" | cut -c1-500)"
