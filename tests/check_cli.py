@@ -946,6 +946,51 @@ def push_check_options(tmp):
           all(o in r.out for o in (b"--push-check", b"--username", b"--password-stdin", b"--token-stdin")), repr(r)[:200])
 
 
+def proxy_options(tmp):
+    """probe --proxy/--no-proxy/--config-root (issue 12 item 1): a bad URL is
+    one line and exit 2 that never repeats it (it may hold a password); the
+    plan says which way each name goes and never prints the password."""
+    reg = "labreg.azurecr.io"
+    bad = {
+        "--proxy without a host": ["--proxy", "http://u:hunter22@:3128"],
+        "--proxy with an https:// proxy": ["--proxy", "https://u:hunter22@proxy:443"],
+        "--proxy with a SOCKS proxy": ["--proxy", "socks5://u:hunter22@proxy"],
+        "--proxy with a bad port": ["--proxy", "http://u:hunter22@proxy:99999"],
+        "--proxy with --no-proxy": ["--proxy", "http://u:hunter22@proxy:3128", "--no-proxy"],
+        "--proxy without a value": ["--proxy"],
+    }
+    for name, args in bad.items():
+        r = run(["probe", reg, "--dry-run"] + args)
+        sane("probe " + name, r, (2,))
+        check("probe %s: the password never echoed" % name, not r.out and b"hunter22" not in r.err, repr(r)[:300])
+    root = os.path.join(tmp, "proxyroot")
+    os.makedirs(os.path.join(root, "etc", "docker"), exist_ok=True)
+    with open(os.path.join(root, "etc", "docker", "daemon.json"), "w") as f:
+        f.write('{"proxies": {"https-proxy": "http://d:hunter22@198.18.5.9:3128", "no-proxy": ".data.azurecr.io"}}')
+    saved = {k: os.environ.get(k) for k in ("HTTPS_PROXY", "NO_PROXY")}
+    os.environ["HTTPS_PROXY"] = "http://s:hunter22@198.18.5.1:3128"
+    os.environ.pop("NO_PROXY", None)
+    try:
+        r = run(["probe", reg, "--region", "westeurope", "--config-root", root, "--dry-run"])
+        check("probe --dry-run: the daemon's proxy for the login server, masked",
+              r.rc == 0 and b"labreg.azurecr.io: through the proxy http://***@198.18.5.9:3128" in r.out, repr(r)[:400])
+        check("probe --dry-run: the daemon's NO_PROXY sends the data endpoint direct",
+              b"labreg.westeurope.data.azurecr.io: direct (NO_PROXY entry .data.azurecr.io matches)" in r.out, repr(r)[:400])
+        check("probe --dry-run: no password in the plan", b"hunter22" not in r.out + r.err, repr(r)[:300])
+        r = run(["probe", reg, "--config-root", os.path.join(tmp, "nothing-here"), "--dry-run"])
+        check("probe --dry-run without a daemon: the shell's HTTPS_PROXY",
+              r.rc == 0 and b"through the proxy http://***@198.18.5.1:3128 (HTTPS_PROXY)" in r.out, repr(r)[:400])
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    r = run(["probe", "--help"])
+    check("probe --help names --proxy, --no-proxy, --config-root and --no-keys",
+          all(o in r.out for o in (b"--proxy", b"--no-proxy", b"--config-root", b"--no-keys")), repr(r)[:200])
+
+
 def main():
     if not os.access(ACRDIAG, os.X_OK):
         print("FAIL no binary at %s" % ACRDIAG)
@@ -967,6 +1012,7 @@ def main():
         markdown_report(tmp)
         client_log(tmp)
         push_check_options(tmp)
+        proxy_options(tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     print(schema.report())
