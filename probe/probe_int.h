@@ -214,6 +214,17 @@ void probe_pump_capture(struct probe_ctx *p);
 
 /* run.c */
 int probe_run_steps(struct probe_ctx *p);
+
+/* plan.c */
+/* What the end of the run keeps for finishing and writing the report. */
+#define PROBE_REPORT_RESERVE_NS (150 * 1000000LL)
+/* A step of `kind` to a:port, started now, ending after `wait` or at the
+ * run's deadline less the report's reserve; NULL when the run is full.  */
+struct probe_conn *probe_step_new(struct probe_ctx *p, enum probe_kind kind, unsigned target,
+                                  const struct cap_addr *a, uint16_t port, const char *sni, int64_t now,
+                                  int64_t wait, int ttl);
+/* A target, unless it is one already or the run is full. */
+void probe_add_target(struct probe_ctx *p, const struct cap_addr *a, unsigned name_idx, bool control);
 /* For proxy.c: a fact line (without the prefix), a target (its index, or
  * -1 when full), and a registry step to it with the run's whole budget.  */
 void probe_fact_line(struct probe_ctx *p, const char *body);

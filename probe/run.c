@@ -3,11 +3,9 @@
  * read into the same engine `analyze` uses and into the -w file.  */
 #include <errno.h>
 #include <poll.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "probe_int.h"
 #include "push.h"
@@ -23,37 +21,6 @@
 #define ECHO_GAP_NS (200 * MS)
 /* After the last step, late packets (RSTs, FINs) still reach the capture. */
 #define DRAIN_NS (60 * MS)
-/* What the end of the run keeps for finishing and writing the report. */
-#define REPORT_RESERVE_NS (150 * MS)
-
-/* ---- facts ----------------------------------------------------------------- */
-
-static void fact(struct probe_ctx *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void fact(struct probe_ctx *p, const char *fmt, ...)
-{
-    if (p->n_facts >= PROBE_MAX_FACTS)
-        return;
-    char *f = p->facts[p->n_facts];
-    int n = snprintf(f, PROBE_FACT_LEN, "%s", AN_FACT_PREFIX);
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(f + n, PROBE_FACT_LEN - (size_t)n, fmt, ap);
-    va_end(ap);
-    p->n_facts++;
-    if (p->writer)
-        cap_writer_note(p->writer, f);
-}
-
-void probe_fact(struct probe_ctx *p, const char *fmt, ...)
-{
-    char line[PROBE_FACT_LEN];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(line, sizeof(line), fmt, ap);
-    va_end(ap);
-    fact(p, "%s", line);
-}
 
 static void endpoint_str(const struct cap_addr *a, uint16_t port, char *out, size_t len)
 {
@@ -69,69 +36,6 @@ static const char *errno_name(int e)
 {
     const char *n = e ? strerrorname_np(e) : "ok";
     return n ? n : "error";
-}
-
-/* ---- planning --------------------------------------------------------------- */
-
-static struct probe_conn *new_conn(struct probe_ctx *p, enum probe_kind kind, unsigned target,
-                                   const struct cap_addr *a, uint16_t port, const char *sni, int64_t now,
-                                   int64_t wait, int ttl)
-{
-    if (p->n_conns >= PROBE_MAX_CONNS)
-        return NULL;
-    struct probe_conn *c = &p->conns[p->n_conns++];
-    memset(c, 0, sizeof(*c));
-    c->kind = kind;
-    c->target = target;
-    c->addr = *a;
-    c->port = port;
-    c->sni = sni;
-    c->fd = -1;
-    c->ttl = ttl;
-    int64_t end = p->deadline_ns - REPORT_RESERVE_NS;
-    c->deadline_ns = now + wait < end ? now + wait : end;
-    probe_conn_start(p, c, now);
-    return c;
-}
-
-static void add_target(struct probe_ctx *p, const struct cap_addr *a, unsigned name_idx, bool control)
-{
-    if (probe_is_target(p, a) || p->n_targets >= sizeof(p->targets) / sizeof(p->targets[0]))
-        return;
-    struct probe_target *t = &p->targets[p->n_targets++];
-    memset(t, 0, sizeof(*t));
-    t->addr = *a;
-    t->name_idx = name_idx;
-    t->is_control = control;
-    t->primary = -1;
-    t->echo_id = (uint16_t)(getpid() ^ (p->n_targets << 8));
-}
-
-void probe_add_push_target(struct probe_ctx *p, const struct cap_addr *a, unsigned name_idx)
-{
-    add_target(p, a, name_idx, false);
-}
-
-/* ---- for proxy.c ---------------------------------------------------------------- */
-
-void probe_fact_line(struct probe_ctx *p, const char *body)
-{
-    fact(p, "%s", body);
-}
-
-int probe_target_add(struct probe_ctx *p, const struct cap_addr *a)
-{
-    add_target(p, a, 0, false);
-    for (unsigned i = 0; i < p->n_targets; i++)
-        if (cap_addr_eq(&p->targets[i].addr, a))
-            return (int)i;
-    return -1;
-}
-
-struct probe_conn *probe_conn_new(struct probe_ctx *p, unsigned target, const struct cap_addr *a, uint16_t port,
-                                  const char *sni, int64_t now)
-{
-    return new_conn(p, PK_REGISTRY, target, a, port, sni, now, p->deadline_ns - now, 0);
 }
 
 static void dns_facts(struct probe_ctx *p)
@@ -161,7 +65,7 @@ static void dns_facts(struct probe_ctx *p)
         an_fact_escape(esc_addrs, sizeof(esc_addrs), addrs);
         char resolver[64];
         an_fact_escape(resolver, sizeof(resolver), d->custom ? p->cfg.dns_server : "system");
-        fact(p, "fact=dns name=%s resolver=%s result=%s chain=%s addrs=%s ms=%lld", p->cfg.names[d->name_idx],
+        probe_fact(p, "fact=dns name=%s resolver=%s result=%s chain=%s addrs=%s ms=%lld", p->cfg.names[d->name_idx],
              resolver, probe_dns_status_name(d->status), esc_chain, esc_addrs, (long long)(d->took_ns / MS));
     }
 }
@@ -182,12 +86,12 @@ static void plan_targets(struct probe_ctx *p)
 {
     for (unsigned i = 0; i < p->n_dns; i++)
         for (unsigned j = 0; !p->dns[i].control && j < p->dns[i].n_addrs && p->n_targets < PROBE_MAX_TARGETS; j++)
-            add_target(p, &p->dns[i].addrs[j], p->dns[i].name_idx, false);
+            probe_add_target(p, &p->dns[i].addrs[j], p->dns[i].name_idx, false);
     for (unsigned c = 0; c < p->cfg.n_controls; c++) {
         struct cap_addr a;
         if (!p->cfg.control_is_name[c]) {
             if (cap_addr_parse(p->cfg.controls[c], &a))
-                add_target(p, &a, c, true);
+                probe_add_target(p, &a, c, true);
             continue;
         }
         for (unsigned i = 0; i < p->n_dns; i++) {
@@ -195,7 +99,7 @@ static void plan_targets(struct probe_ctx *p)
             if (!d->control || d->name_idx != c)
                 continue;
             for (unsigned j = 0; j < d->n_addrs && control_targets(p, c) < PROBE_CONTROL_ADDRS; j++)
-                add_target(p, &d->addrs[j], c, true);
+                probe_add_target(p, &d->addrs[j], c, true);
         }
     }
 }
@@ -204,14 +108,14 @@ static void start_primary(struct probe_ctx *p, unsigned t, int64_t now)
 {
     struct probe_target *tg = &p->targets[t];
     const char *name = p->cfg.names[tg->name_idx];
-    struct probe_conn *c = new_conn(p, PK_REGISTRY, t, &tg->addr, PROBE_PORT_TLS, name, now, PRIMARY_WAIT_NS, 0);
+    struct probe_conn *c = probe_step_new(p, PK_REGISTRY, t, &tg->addr, PROBE_PORT_TLS, name, now, PRIMARY_WAIT_NS, 0);
     if (c) {
         tg->primary = (int)(c - p->conns);
         /* Data endpoints serve blobs, not /v2/: their answer proves nothing. */
         c->no_http = tg->name_idx > 0;
     }
-    new_conn(p, PK_TLS12, t, &tg->addr, PROBE_PORT_TLS, name, now, PRIMARY_WAIT_NS, 0);
-    new_conn(p, PK_CONTROL_SNI, t, &tg->addr, PROBE_PORT_TLS, PROBE_CONTROL_SNI, now, PRIMARY_WAIT_NS, 0);
+    probe_step_new(p, PK_TLS12, t, &tg->addr, PROBE_PORT_TLS, name, now, PRIMARY_WAIT_NS, 0);
+    probe_step_new(p, PK_CONTROL_SNI, t, &tg->addr, PROBE_PORT_TLS, PROBE_CONTROL_SNI, now, PRIMARY_WAIT_NS, 0);
 }
 
 /* Silent drop, reset or foreign certificate: the probes that tell the
@@ -221,18 +125,18 @@ static void start_differential(struct probe_ctx *p, unsigned t, int64_t now, boo
 {
     struct probe_target *tg = &p->targets[t];
     tg->diff_started = true;
-    new_conn(p, PK_TCP, t, &tg->addr, PROBE_PORT_OTHER, NULL, now, DIFF_WAIT_NS, 0);
-    new_conn(p, PK_TCP, t, &tg->addr, PROBE_PORT_UNUSED, NULL, now, DIFF_WAIT_NS, 0);
+    probe_step_new(p, PK_TCP, t, &tg->addr, PROBE_PORT_OTHER, NULL, now, DIFF_WAIT_NS, 0);
+    probe_step_new(p, PK_TCP, t, &tg->addr, PROBE_PORT_UNUSED, NULL, now, DIFF_WAIT_NS, 0);
     tg->echo_next_ns = now;
     if (*controls_started)
         return;
     *controls_started = true;
     for (unsigned i = 0; i < p->n_resolvers; i++)
-        new_conn(p, PK_TCP, t, &p->resolvers[i], 53, NULL, now, DIFF_WAIT_NS, 0);
+        probe_step_new(p, PK_TCP, t, &p->resolvers[i], 53, NULL, now, DIFF_WAIT_NS, 0);
     for (unsigned i = 0; i < p->n_targets; i++) {
         if (!p->targets[i].is_control)
             continue;
-        new_conn(p, PK_TCP, i, &p->targets[i].addr, PROBE_PORT_TLS, NULL, now, DIFF_WAIT_NS, 0);
+        probe_step_new(p, PK_TCP, i, &p->targets[i].addr, PROBE_PORT_TLS, NULL, now, DIFF_WAIT_NS, 0);
         p->targets[i].echo_next_ns = now;
     }
 }
@@ -246,7 +150,7 @@ static void start_ttl(struct probe_ctx *p, unsigned t, int64_t now)
     tg->ttl_started = true;
     for (int ttl = 1; ttl <= (int)PROBE_TTL_MAX; ttl++) {
         for (int k = 0; k < 2; k++) {
-            new_conn(p, PK_TTL, t, &tg->addr, k ? PROBE_PORT_OTHER : PROBE_PORT_TLS, NULL, now, DIFF_WAIT_NS / 2,
+            probe_step_new(p, PK_TTL, t, &tg->addr, k ? PROBE_PORT_OTHER : PROBE_PORT_TLS, NULL, now, DIFF_WAIT_NS / 2,
                      ttl);
         }
     }
@@ -281,7 +185,7 @@ static void triggers(struct probe_ctx *p, int64_t now, bool *controls_started)
          * shows only this way; its answer tests the download direction too. */
         if (!tg->mtu_started && c->connected) {
             tg->mtu_started = true;
-            new_conn(p, PK_MTU, t, &tg->addr, PROBE_PORT_TLS, p->cfg.names[tg->name_idx], now, DIFF_WAIT_NS, 0);
+            probe_step_new(p, PK_MTU, t, &tg->addr, PROBE_PORT_TLS, p->cfg.names[tg->name_idx], now, DIFF_WAIT_NS, 0);
         }
     }
 }
@@ -335,7 +239,7 @@ static void conn_facts(struct probe_ctx *p)
             }
             char ep[80];
             endpoint_str(&p->targets[t].addr, port, ep, sizeof(ep));
-            fact(p, "fact=ttl endpoint=%s first_answer_ttl=%d answer=%s max_ttl=%u", ep, first, how, PROBE_TTL_MAX);
+            probe_fact(p, "fact=ttl endpoint=%s first_answer_ttl=%d answer=%s max_ttl=%u", ep, first, how, PROBE_TTL_MAX);
         }
     }
     for (unsigned i = 0; i < p->n_conns; i++) {
@@ -347,7 +251,7 @@ static void conn_facts(struct probe_ctx *p)
         const struct probe_target *tg = &p->targets[c->target];
         if (c->kind != PK_TCP || !tg->is_control)
             an_fact_escape(name, sizeof(name), p->cfg.names[tg->name_idx]);
-        fact(p, "fact=connect step=%s endpoint=%s name=%s result=%s local=%d ms=%lld", probe_kind_name(c->kind), ep,
+        probe_fact(p, "fact=connect step=%s endpoint=%s name=%s result=%s local=%d ms=%lld", probe_kind_name(c->kind), ep,
              name, errno_name(c->err), c->local_err ? 1 : 0,
              (long long)(((c->connected ? c->connected_ns : probe_now_ns()) - c->started_ns) / MS));
         if (!c->connected || c->kind == PK_TCP)
@@ -366,7 +270,7 @@ static void conn_facts(struct probe_ctx *p)
             snprintf(vres, sizeof(vres), "none");
         else
             snprintf(vres, sizeof(vres), "%ld", c->verify);
-        fact(p, "fact=tls step=%s endpoint=%s sni=%s result=%s version=%s verify=%s verify_error=%s subject_cn=%s issuer_cn=%s issuer_o=%s detail=%s",
+        probe_fact(p, "fact=tls step=%s endpoint=%s sni=%s result=%s version=%s verify=%s verify_error=%s subject_cn=%s issuer_cn=%s issuer_o=%s detail=%s",
              probe_kind_name(c->kind), ep, sni, probe_tls_end_name(c->tls_end), c->tls_version[0] ? c->tls_version : "-",
              vres, vmsg, scn, icn, io, det);
         if (c->kind != PK_REGISTRY || c->no_http || c->tls_end != PT_OK)
@@ -377,7 +281,7 @@ static void conn_facts(struct probe_ctx *p)
         an_fact_escape(code, sizeof(code), h->error_code);
         an_fact_escape(ip, sizeof(ip), h->denied_client_ip);
         an_fact_escape(msg, sizeof(msg), h->error_message);
-        fact(p, "fact=http endpoint=%s status=%d reason=%s registry_headers=%d bearer=%d code=%s%s%s message=%s", ep,
+        probe_fact(p, "fact=http endpoint=%s status=%d reason=%s registry_headers=%d bearer=%d code=%s%s%s message=%s", ep,
              h->status, reason, h->has_docker_api_version || h->has_ms_correlation, h->bearer_challenge, code,
              h->denied_client_ip[0] ? " client_ip=" : "", ip, msg);
     }
@@ -395,7 +299,7 @@ static void differential_facts(struct probe_ctx *p)
             continue;
         char ip[64];
         cap_addr_str(&tg->addr, ip, sizeof(ip));
-        fact(p, "fact=echo endpoint=%s requests=%u replies=%u capture=%d", ip, tg->echo_requests,
+        probe_fact(p, "fact=echo endpoint=%s requests=%u replies=%u capture=%d", ip, tg->echo_requests,
              tg->echo_replies, cap);
     }
     for (unsigned c = 0; c < p->cfg.n_controls; c++) {
@@ -425,17 +329,17 @@ static void differential_facts(struct probe_ctx *p)
                 if (p->conns[i].kind == PK_TCP && p->conns[i].target == t && cap_addr_eq(&p->conns[i].addr, &tg->addr))
                     tcp = &p->conns[i];
             if (!tcp) {
-                fact(p, "fact=control given=%s resolved=%s addr=%s probed=0", given, resolved, ip);
+                probe_fact(p, "fact=control given=%s resolved=%s addr=%s probed=0", given, resolved, ip);
                 continue;
             }
-            fact(p, "fact=control given=%s resolved=%s addr=%s probed=1 port=%u result=%s local=%d ms=%lld echo_requests=%u echo_replies=%u capture=%d",
+            probe_fact(p, "fact=control given=%s resolved=%s addr=%s probed=1 port=%u result=%s local=%d ms=%lld echo_requests=%u echo_replies=%u capture=%d",
                  given, resolved, ip, PROBE_PORT_TLS, errno_name(tcp->err), tcp->local_err ? 1 : 0,
                  (long long)(((tcp->connected ? tcp->connected_ns : probe_now_ns()) - tcp->started_ns) / MS),
                  tg->echo_requests, tg->echo_replies, cap);
         }
         if (!any) {
             /* Unresolved, or its only addresses are the registry's own. */
-            fact(p, "fact=control given=%s resolved=%s addr= probed=0%s", given, resolved,
+            probe_fact(p, "fact=control given=%s resolved=%s addr= probed=0%s", given, resolved,
                  strcmp(resolved, "ok") == 0 || strcmp(resolved, "address") == 0 ? " registry_address=1" : "");
         }
     }
@@ -470,7 +374,7 @@ static void step_loop(struct probe_ctx *p)
             pf[n].events = ev;
             map[n++] = (int)i;
         }
-        if ((!running && !echoes) || now >= p->deadline_ns - REPORT_RESERVE_NS)
+        if ((!running && !echoes) || now >= p->deadline_ns - PROBE_REPORT_RESERVE_NS)
             break;
         if (now - last_progress >= 200 * MS) {
             progress(p, now, running);
@@ -526,7 +430,7 @@ static void drain(struct probe_ctx *p)
 int probe_run_steps(struct probe_ctx *p)
 {
     probe_feed_start(p);
-    fact(p, "fact=run name=%s uppercase=%d capture=%d icmp=%s timeout_ms=%lld", p->cfg.names[0], p->cfg.uppercase,
+    probe_fact(p, "fact=run name=%s uppercase=%d capture=%d icmp=%s timeout_ms=%lld", p->cfg.names[0], p->cfg.uppercase,
          p->live != NULL, p->icmp4 < 0 && p->icmp6 < 0 ? "none" : p->icmp_raw ? "raw" : "datagram",
          (long long)(p->cfg.timeout_s * 1000));
     int64_t dns_until = p->start_ns + (int64_t)(p->cfg.timeout_s * 0.6 * 1e9);
@@ -548,7 +452,7 @@ int probe_run_steps(struct probe_ctx *p)
          * list drops the push check's, not theirs); its own time: each
          * request the probe's timeout.  */
         probe_push_check(p);
-        p->deadline_ns = probe_now_ns() + DRAIN_NS + REPORT_RESERVE_NS;
+        p->deadline_ns = probe_now_ns() + DRAIN_NS + PROBE_REPORT_RESERVE_NS;
         drain(p);
     }
     return 0;
