@@ -45,14 +45,6 @@ static void set_err(char *errbuf, size_t errlen, const char *msg)
         snprintf(errbuf, errlen, "%s", msg);
 }
 
-int pcapfile_fail(struct cap_file *f, char *errbuf, size_t errlen, const char *msg)
-{
-    f->failed = true;
-    snprintf(f->err, sizeof f->err, "%s", msg);
-    set_err(errbuf, errlen, f->err);
-    return -1;
-}
-
 /* ---- pcap ----------------------------------------------------------------- */
 
 static int pcap_open(struct cap_file *f, const uint8_t *hdr, char *errbuf, size_t errlen)

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "capture.h"
 #include "filebuf.h"
@@ -52,8 +53,16 @@ struct cap_file {
 };
 
 /* Records a damaged-file error: kept in f->err and copied to errbuf;
- * returns -1.  */
-int pcapfile_fail(struct cap_file *f, char *errbuf, size_t errlen, const char *msg);
+ * returns -1.  Inline: both readers call it, and pcapng.c calls nothing
+ * else of pcapfile.c.  */
+static inline int pcapfile_fail(struct cap_file *f, char *errbuf, size_t errlen, const char *msg)
+{
+    f->failed = true;
+    snprintf(f->err, sizeof f->err, "%s", msg);
+    if (errbuf && errlen)
+        snprintf(errbuf, errlen, "%s", f->err);
+    return -1;
+}
 
 /* The next pcapng packet record: 1, 0 at a clean end, -1 after
  * pcapfile_fail.  */
