@@ -95,7 +95,7 @@ static void step_evidence(struct an_endpoint *ep, const char *f)
         ev(ep, "push check %s: %s %.60s got no answer: %s (%ld ms)", step, method, path, res, num(f, "ms"));
         return;
     }
-    char hdr[200];
+    char hdr[264];  /* the longest header list fits: truncation would cut the correlation id */
     snprintf(hdr, sizeof(hdr), "%s%s%s%s%s%s", api[0] ? ", " : ", no Docker-Distribution-Api-Version", api,
              srv[0] ? ", Server " : "", srv, corr[0] ? ", X-Ms-Correlation-Request-Id " : "", corr);
     ev(ep, "push check %s: %s %.48s answered %ld %s%s%s%s%s%s%s", step, method, path, num(f, "status"), reason,
@@ -130,7 +130,7 @@ static bool judge_answer(struct an_endpoint *ep, const char *f, const char *gran
     get(f, "reason", reason, sizeof(reason));
     long st = num(f, "status");
     bool token = strcmp(step, "token") == 0;
-    char what[160];
+    char what[256]; /* method, path, status, reason and code at their longest */
     snprintf(what, sizeof(what), "%s %.60s answered %ld %s%s%s", method, path, st, reason, code[0] ? ", code " : "",
              code);
     char sts[16];
