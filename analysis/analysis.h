@@ -74,6 +74,10 @@ int an_exit_status(enum an_verdict v);
 
 struct an_evidence {
     uint64_t frame;                 /* 1-based frame; 0 for a non-packet step */
+    /* Which fact this is, for machines: a stable snake_case name, one per
+     * sentence template (docs/verdicts.md "Evidence kinds"); a static
+     * string, never NULL or empty once added.  Tests match it, not `what`. */
+    const char *kind;
     char what[224];
     /* Where the frame lies, filled in after the engine by whoever knows the
      * input files (an_report_locate); file NULL: not known.  */

@@ -4,6 +4,7 @@
  * of what the engine decided from the packets (verdicts.md principle 3).
  * The caller concludes the report afterwards (an_report_conclude).  */
 #include <ctype.h>
+#include <assert.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -112,14 +113,17 @@ static long fact_num(const char *fact, const char *key, long dflt)
 
 /* ---- building endpoints --------------------------------------------------- */
 
-static void add_ev(struct an_endpoint *ep, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* kind: the fact's stable name (docs/verdicts.md "Evidence kinds"). */
+static void add_ev(struct an_endpoint *ep, const char *kind, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
-static void add_ev(struct an_endpoint *ep, const char *fmt, ...)
+static void add_ev(struct an_endpoint *ep, const char *kind, const char *fmt, ...)
 {
+    assert(kind && *kind);
     if (ep->n_evidence >= AN_MAX_EVIDENCE)
         return;
     struct an_evidence *ev = &ep->evidence[ep->n_evidence++];
     ev->frame = 0;
+    ev->kind = kind;
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(ev->what, sizeof(ev->what), fmt, ap);
@@ -236,7 +240,7 @@ static void decide_from_connect(struct an_endpoint *ep, const char *conn, const 
         set_verdict(ep, AN_ICMP_UNREACHABLE, AN_CONF_MEDIUM, 0,
                     "connect() to %s:%u failed with %s after the SYN left: an ICMP destination unreachable answered it",
                     ip, ep->port, res);
-    add_ev(ep, "connect() to %s:%u: %s", ip, ep->port, res);
+    add_ev(ep, "probe_connect", "connect() to %s:%u: %s", ip, ep->port, res);
 }
 
 static void apply_tls(struct an_endpoint *ep, const char *tls, const char *ctl, bool decided_by_wire)
@@ -254,7 +258,7 @@ static void apply_tls(struct an_endpoint *ep, const char *tls, const char *ctl, 
     bool ctl_ok = ctl && fact_eq(ctl, "result", "ok");
 
     if (strcmp(res, "ok") == 0) {
-        add_ev(ep, "TLS %s with SNI %s completed; chain verification %s%s%s; leaf issued by CN=%s%s%s", ver,
+        add_ev(ep, "probe_tls_ok", "TLS %s with SNI %s completed; chain verification %s%s%s; leaf issued by CN=%s%s%s", ver,
                sni, strcmp(vfy, "ok") == 0 ? "ok" : "FAILED", vmsg[0] ? ": " : "", vmsg, icn, io[0] ? ", O=" : "",
                io);
         /* The wire's low-confidence tls_failure (a client that closed right
@@ -263,7 +267,7 @@ static void apply_tls(struct an_endpoint *ep, const char *tls, const char *ctl, 
          * probe run that close is one of its steps ending after its
          * handshake by design.  The HTTP answer then decides.  */
         if (strcmp(vfy, "ok") == 0 && ep->verdict == AN_TLS_FAILURE && ep->confidence == AN_CONF_LOW) {
-            add_ev(ep, "the wire alone said tls_failure (%.150s); the probe's handshake verified the chain", ep->reason);
+            add_ev(ep, "wire_tls_failure_overruled", "the wire alone said tls_failure (%.150s); the probe's handshake verified the chain", ep->reason);
             ep->verdict = AN_INCOMPLETE;
             ep->candidates = 0;
             snprintf(ep->reason, sizeof(ep->reason), "the probe's TLS handshake naming %.200s completed with a verified chain", sni);
@@ -280,7 +284,7 @@ static void apply_tls(struct an_endpoint *ep, const char *tls, const char *ctl, 
             (ep->verdict != AN_OK && ep->verdict != AN_INCOMPLETE && !(foreign && wire_reset)))
             return;
         if (foreign && wire_reset)
-            add_ev(ep, "the wire alone said %s (%.150s), on another of the probe's connections", an_verdict_name(ep->verdict),
+            add_ev(ep, "wire_verdict_other_connection", "the wire alone said %s (%.150s), on another of the probe's connections", an_verdict_name(ep->verdict),
                    ep->reason);
         char issuer[200];
         snprintf(issuer, sizeof(issuer), "CN=%.90s, O=%.90s", icn, io);
@@ -295,10 +299,10 @@ static void apply_tls(struct an_endpoint *ep, const char *tls, const char *ctl, 
                         vmsg[0] ? vmsg : "untrusted");
         return;
     }
-    add_ev(ep, "TLS with SNI %s: %s%s%s", sni, res, det[0] ? ", " : "", det);
+    add_ev(ep, "probe_tls_failed", "TLS with SNI %s: %s%s%s", sni, res, det[0] ? ", " : "", det);
     char ctl_sni[256] = "a control name";
     if (ctl && an_fact_get(ctl, "sni", ctl_sni, sizeof(ctl_sni)))
-        add_ev(ep, "TLS with the control SNI %s: %s", ctl_sni, ctl_ok ? "completed" : "failed too");
+        add_ev(ep, "probe_tls_control_sni", "TLS with the control SNI %s: %s", ctl_sni, ctl_ok ? "completed" : "failed too");
     bool ended = strcmp(res, "eof") == 0 || strcmp(res, "reset") == 0;
     if (ended && ctl_ok && (ep->verdict == AN_CONNECTION_RESET || !decided_by_wire)) {
         set_verdict(ep, AN_FIREWALL_RESET, AN_CONF_HIGH, 0,
@@ -324,6 +328,7 @@ void an_http_answer_apply(struct an_endpoint *ep, const struct an_http_answer *a
         struct an_evidence *ev = &ep->evidence[ep->n_evidence++];
         memset(ev, 0, sizeof(*ev));
         ev->frame = a->frame;
+        ev->kind = "http_answer";
         snprintf(ev->what, sizeof(ev->what), "%s", evb);
     }
     if (ep->verdict != AN_OK && ep->verdict != AN_INCOMPLETE)
@@ -382,7 +387,7 @@ static void apply_http(struct an_endpoint *ep, const char *http)
     fact_str(http, "message", a.message, sizeof(a.message));
     fact_str(http, "client_ip", a.client_ip, sizeof(a.client_ip));
     if (a.status == 0) {
-        add_ev(ep, "GET /v2/ got no HTTP answer");
+        add_ev(ep, "probe_http_no_answer", "GET /v2/ got no HTTP answer");
         return;
     }
     an_http_answer_apply(ep, &a);
@@ -427,7 +432,7 @@ static void apply_dns(struct an_report *r, const struct an_options *opt, const c
                             "the %s resolver answered %s for %s", resolver, res, name);
             }
             if (ep)
-                add_ev(ep, "DNS lookup of %s via the %s resolver: %s", name, resolver, res);
+                add_ev(ep, "probe_dns_lookup", "DNS lookup of %s via the %s resolver: %s", name, resolver, res);
             continue;
         }
         /* Each address of the answer, comma-separated. */
@@ -450,7 +455,7 @@ static void apply_dns(struct an_report *r, const struct an_options *opt, const c
             struct an_endpoint *ep = find_ep(r, &a, 443);
             if (ep && !(ep->findings & (1u << AN_F_PRIVATELINK_RESOLVES_PUBLIC))) {
                 ep->findings |= 1u << AN_F_PRIVATELINK_RESOLVES_PUBLIC;
-                add_ev(ep, "%s resolves through a privatelink CNAME (%s) to the public address %s", name,
+                add_ev(ep, "probe_privatelink_public", "%s resolves through a privatelink CNAME (%s) to the public address %s", name,
                        chain, one);
             }
         }
@@ -475,7 +480,7 @@ static void apply_dns(struct an_report *r, const struct an_options *opt, const c
                 if (strcasecmp(r->endpoints[k].name, ni) != 0)
                     continue;
                 r->endpoints[k].findings |= 1u << AN_F_DNS_ANSWERS_DIFFER;
-                add_ev(&r->endpoints[k], "resolvers disagree on %s: %s answered %s, %s answered %s", ni, ri,
+                add_ev(&r->endpoints[k], "dns_answers_differ", "resolvers disagree on %s: %s answered %s, %s answered %s", ni, ri,
                        ai[0] ? ai : "nothing", rj, aj[0] ? aj : "nothing");
             }
         }
@@ -501,12 +506,12 @@ static void apply_ttl(struct an_endpoint *ep, const char *const *facts, size_t n
     if (t80)
         fact_str(t80, "answer", how80, sizeof(how80));
     if (a && b && a < b)
-        add_ev(ep, "TTL-limited SYNs: port 443 is answered (%s) from %ld hops away, port 80 of the same address (%s) from %ld: something nearer than the server answers for it",
+        add_ev(ep, "probe_ttl_syns_nearer", "TTL-limited SYNs: port 443 is answered (%s) from %ld hops away, port 80 of the same address (%s) from %ld: something nearer than the server answers for it",
                how, a, how80, b);
     else if (a && b)
-        add_ev(ep, "TTL-limited SYNs: port 443 answered (%s) at TTL %ld, port 80 (%s) at TTL %ld", how, a, how80, b);
+        add_ev(ep, "probe_ttl_syns", "TTL-limited SYNs: port 443 answered (%s) at TTL %ld, port 80 (%s) at TTL %ld", how, a, how80, b);
     else if (a)
-        add_ev(ep, "TTL-limited SYNs: port 443 answered (%s) at TTL %ld", how, a);
+        add_ev(ep, "probe_ttl_syns", "TTL-limited SYNs: port 443 answered (%s) at TTL %ld", how, a);
 }
 
 /* ---- controls and the differential probes ------------------------------------ */
@@ -667,11 +672,12 @@ static void apply_silent(struct an_report *r, struct an_endpoint *ep, const char
     enum diff_result d8080 = port_result(facts, n, ip, &ep->ip, 8080, w8080, sizeof(w8080));
     enum diff_result decho = echo_result(facts, n, ip, wecho, sizeof(wecho));
     static const char *const label[3] = { "TCP 80", "TCP 8080", "ping" };
+    static const char *const kind[3] = { "probe_tcp_80", "probe_tcp_8080", "probe_ping" };
     const char *what[3] = { w80, w8080, wecho };
     enum diff_result res[3] = { d80, d8080, decho };
     for (unsigned k = 0; k < 3; k++)
         if (res[k] != DIFF_NOT_TRIED || what[k][0])
-            add_ev(ep, "%s to %s: %s", label[k], ip, what[k]);
+            add_ev(ep, kind[k], "%s to %s: %s", label[k], ip, what[k]);
     const struct an_control *ctl = NULL;
     unsigned n_probed = 0;
     for (unsigned c = 0; c < r->n_controls; c++) {
@@ -682,7 +688,7 @@ static void apply_silent(struct an_report *r, struct an_endpoint *ep, const char
         char cip[64];
         cap_addr_str(&x->ip, cip, sizeof(cip));
         bool named = strcmp(x->given, cip) != 0, same = near(&x->ip, &ep->ip);
-        add_ev(ep, "control %s%s%s%s%s: %s", x->given, named || same ? " (" : "", named ? cip : "",
+        add_ev(ep, "probe_control", "control %s%s%s%s%s: %s", x->given, named || same ? " (" : "", named ? cip : "",
                same ? (named ? ", same prefix" : "same prefix") : "", named || same ? ")" : "", x->result);
         if (x->answered && !ctl)
             ctl = x;
@@ -750,7 +756,7 @@ static void unsilence(struct an_endpoint *ep, const char *const *facts, size_t n
     ep->confidence = AN_CONF_LOW;
     ep->n_evidence = 0;
     snprintf(ep->reason, sizeof(ep->reason), "the probe's connections decide this endpoint");
-    add_ev(ep, "the probe's registry step connected to %s; its unanswered SYNs on the wire were %s", endpoint,
+    add_ev(ep, "probe_connected_past_syns", "the probe's registry step connected to %s; its unanswered SYNs on the wire were %s", endpoint,
            ttl ? "TTL-limited ones (TTL 1 and up), not a silent drop" : "not the whole story");
 }
 
@@ -793,7 +799,7 @@ void an_facts_apply(struct an_report *r, const struct an_options *opt, const cha
             set_verdict(ep, AN_LOCAL_NO_ROUTE, AN_CONF_HIGH, 0,
                         "this host refused to send: connect() to %s:%u failed with %s before any packet left (no route, or a local firewall)",
                         ipbuf, port, res);
-            add_ev(ep, "connect() to %s:%u failed locally: %s", ipbuf, port, res);
+            add_ev(ep, "probe_connect_local_failure", "connect() to %s:%u failed locally: %s", ipbuf, port, res);
             continue;
         }
         apply_ttl(ep, facts, n, endpoint);

@@ -4,6 +4,7 @@
  * proxy is the CONNECT target at the proxy's address and port, as the wire
  * makes it (decide.c); what the packets decided stands, the facts decide
  * what they could not (no capture, a tunnel whose TLS looked fine).  */
+#include <assert.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,14 +25,17 @@ static bool is_kind(const char *fact, const char *kind)
     return an_fact_get(fact, "fact", v, sizeof(v)) && strcmp(v, kind) == 0;
 }
 
-static void add_ev(struct an_endpoint *ep, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* kind: the fact's stable name (docs/verdicts.md "Evidence kinds"). */
+static void add_ev(struct an_endpoint *ep, const char *kind, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
-static void add_ev(struct an_endpoint *ep, const char *fmt, ...)
+static void add_ev(struct an_endpoint *ep, const char *kind, const char *fmt, ...)
 {
+    assert(kind && *kind);
     if (ep->n_evidence >= AN_MAX_EVIDENCE)
         return;
     struct an_evidence *ev = &ep->evidence[ep->n_evidence++];
     memset(ev, 0, sizeof(*ev));
+    ev->kind = kind;
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(ev->what, sizeof(ev->what), fmt, ap);
@@ -138,7 +142,7 @@ static void apply_connect(struct an_endpoint *ep, const char *f, const char *ip,
     bool decide = undecided(ep);
     if (strcmp(res, "replied") == 0) {
         if (!wire_saw)
-                add_ev(ep, "probe: CONNECT %s:443 through the proxy %s answered %ld %s%s%s%s%s%s%s", name, proxy, status,
+                add_ev(ep, "proxy_connect_answer", "probe: CONNECT %s:443 through the proxy %s answered %ld %s%s%s%s%s%s%s", name, proxy, status,
                    reason, auth[0] ? ", Proxy-Authenticate: " : "", auth, server[0] ? ", Server: " : "", server,
                    via[0] ? ", Via: " : "", via);
         if (status >= 200 && status < 300)
@@ -165,7 +169,7 @@ static void apply_connect(struct an_endpoint *ep, const char *f, const char *ip,
                            : strcmp(res, "not_http") == 0 ? "answered with bytes that are no HTTP reply to"
                            : strcmp(res, "reset") == 0 ? "reset the connection without answering"
                                                        : "closed the connection without answering";
-        add_ev(ep, "probe: the proxy %s %s the CONNECT to %s:443 (%.1f s)", proxy, what, name, (double)waited / 1000);
+        add_ev(ep, "proxy_connect_no_answer", "probe: the proxy %s %s the CONNECT to %s:443 (%.1f s)", proxy, what, name, (double)waited / 1000);
         if (decide) {
             detail(ep, "http_status", "none");
             verdict(ep, AN_PROXY_REFUSED, AN_CONF_MEDIUM, 0,
@@ -175,7 +179,7 @@ static void apply_connect(struct an_endpoint *ep, const char *f, const char *ip,
         return;
     }
     /* The proxy itself could not be reached. */
-    add_ev(ep, "probe: TCP to the proxy %s: %s", proxy, res);
+    add_ev(ep, "proxy_tcp", "probe: TCP to the proxy %s: %s", proxy, res);
     if (!decide)
         return;
     if (an_fact_get(f, "local", pp, sizeof(pp)) && strcmp(pp, "1") == 0)
@@ -207,7 +211,7 @@ static void apply_tls(struct an_endpoint *ep, const char *f)
     get(f, "issuer_o", io, sizeof(io));
     get(f, "detail", det, sizeof(det));
     if (strcmp(res, "ok") != 0) {
-        add_ev(ep, "probe: TLS through the tunnel: %s%s%s", res, det[0] ? ", " : "", det);
+        add_ev(ep, "proxy_tls_failed", "probe: TLS through the tunnel: %s%s%s", res, det[0] ? ", " : "", det);
         if (undecided(ep))
             verdict(ep, AN_TLS_FAILURE, AN_CONF_LOW, 0,
                     "the proxy opened the tunnel, but the TLS handshake through it failed: %s%s%s", res,
@@ -215,7 +219,7 @@ static void apply_tls(struct an_endpoint *ep, const char *f)
         return;
     }
     bool ok = strcmp(vfy, "ok") == 0;
-    add_ev(ep, "probe: TLS %s through the tunnel completed; chain verification %s%s%s; leaf issued by CN=%s%s%s", ver,
+    add_ev(ep, "proxy_tls_ok", "probe: TLS %s through the tunnel completed; chain verification %s%s%s; leaf issued by CN=%s%s%s", ver,
            ok ? "ok" : "FAILED", vmsg[0] ? ": " : "", vmsg, icn, io[0] ? ", O=" : "", io);
     if (ok || !undecided(ep))
         return;
@@ -245,7 +249,7 @@ static void apply_http(struct an_endpoint *ep, const char *f)
     get(f, "message", a.message, sizeof(a.message));
     get(f, "client_ip", a.client_ip, sizeof(a.client_ip));
     if (a.status == 0) {
-        add_ev(ep, "probe: GET /v2/ through the tunnel got no HTTP answer");
+        add_ev(ep, "proxy_http_no_answer", "probe: GET /v2/ through the tunnel got no HTTP answer");
         return;
     }
     an_http_answer_apply(ep, &a);
@@ -266,7 +270,7 @@ static void apply_differ(struct an_report *r, const char *f)
         if (strcasecmp(ep->name, name) != 0)
             continue;
         ep->findings |= 1u << AN_F_PROXY_SETTINGS_DIFFER;
-        add_ev(ep, "proxy settings differ: the Docker daemon goes %s%s (%s), the shell %s%s (%s): docker push and curl take different paths",
+        add_ev(ep, "proxy_settings_differ", "proxy settings differ: the Docker daemon goes %s%s (%s), the shell %s%s (%s): docker push and curl take different paths",
                strcmp(dv, "direct") ? "through " : "", dv, dw, strcmp(sv, "direct") ? "through " : "", sv, sw);
     }
 }
@@ -280,7 +284,7 @@ static void apply_route(struct an_report *r, const char *f)
     get(f, "why", why, sizeof(why));
     for (unsigned i = 0; i < r->n_endpoints; i++)
         if (strcasecmp(r->endpoints[i].name, name) == 0)
-            add_ev(&r->endpoints[i], "proxy route of %s: %s%s (%s)", name, strcmp(via, "direct") ? "through " : "", via,
+            add_ev(&r->endpoints[i], "proxy_route", "proxy route of %s: %s%s (%s)", name, strcmp(via, "direct") ? "through " : "", via,
                    why);
 }
 
@@ -293,9 +297,9 @@ static void apply_setting_note(struct an_report *r, const char *f)
     get(f, "origin", origin, sizeof(origin));
     for (unsigned i = 0; i < r->n_endpoints; i++) {
         if (note[0])
-            add_ev(&r->endpoints[i], "proxy settings: %s", note);
+            add_ev(&r->endpoints[i], "proxy_settings_note", "proxy settings: %s", note);
         if (problem[0])
-            add_ev(&r->endpoints[i], "proxy settings: %s names a proxy the probe cannot use: %s", origin, problem);
+            add_ev(&r->endpoints[i], "proxy_settings_unusable", "proxy settings: %s names a proxy the probe cannot use: %s", origin, problem);
     }
 }
 
@@ -348,7 +352,7 @@ void an_proxy_facts_apply(struct an_report *r, const char *const *facts, size_t 
         verdict(ep, AN_DNS_FAILURE, AN_CONF_HIGH, 0,
                 "the explicit proxy %s that %s goes through does not resolve (%s): nothing could be sent", host, name,
                 det);
-        add_ev(ep, "probe: lookup of the proxy %s: %s", host, det);
+        add_ev(ep, "proxy_dns_lookup", "probe: lookup of the proxy %s: %s", host, det);
     }
     /* Last: every endpoint the names have is made by now. */
     for (size_t i = 0; i < n; i++) {

@@ -4,6 +4,7 @@
  * guide (status, errors[] code and message, the registry's headers, the
  * correlation id support asks for).  Also compares the IP a 403 DENIED
  * names with this host's own addresses (`fact=local`).  */
+#include <assert.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,13 +34,16 @@ static long num(const char *f, const char *key)
     return strtol(v, NULL, 10);
 }
 
-static void ev(struct an_endpoint *ep, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void ev(struct an_endpoint *ep, const char *fmt, ...)
+/* kind: the fact's stable name (docs/verdicts.md "Evidence kinds"). */
+static void ev(struct an_endpoint *ep, const char *kind, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void ev(struct an_endpoint *ep, const char *kind, const char *fmt, ...)
 {
+    assert(kind && *kind);
     if (ep->n_evidence >= AN_MAX_EVIDENCE)
         return;
     struct an_evidence *e = &ep->evidence[ep->n_evidence++];
     memset(e, 0, sizeof(*e));
+    e->kind = kind;
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(e->what, sizeof(e->what), fmt, ap);
@@ -92,13 +96,13 @@ static void step_evidence(struct an_endpoint *ep, const char *f)
     get(f, "correlation", corr, sizeof(corr));
     get(f, "note", note, sizeof(note));
     if (strcmp(res, "answered") != 0) {
-        ev(ep, "push check %s: %s %.60s got no answer: %s (%ld ms)", step, method, path, res, num(f, "ms"));
+        ev(ep, "push_step_no_answer", "push check %s: %s %.60s got no answer: %s (%ld ms)", step, method, path, res, num(f, "ms"));
         return;
     }
     char hdr[264];  /* the longest header list fits: truncation would cut the correlation id */
     snprintf(hdr, sizeof(hdr), "%s%s%s%s%s%s", api[0] ? ", " : ", no Docker-Distribution-Api-Version", api,
              srv[0] ? ", Server " : "", srv, corr[0] ? ", X-Ms-Correlation-Request-Id " : "", corr);
-    ev(ep, "push check %s: %s %.48s answered %ld %s%s%s%s%s%s%s", step, method, path, num(f, "status"), reason,
+    ev(ep, "push_step_answer", "push check %s: %s %.48s answered %ld %s%s%s%s%s%s%s", step, method, path, num(f, "status"), reason,
        code[0] ? ", code " : "", code, hdr, note[0] ? "; credentials: " : "", note,
        num(f, "body_cut") ? "; body cut (read no further)" : "");
 }
@@ -234,7 +238,7 @@ static void other_host_failed(struct an_endpoint *ep, const char *f)
     if (strcmp(step, "resolve") == 0) {
         verdict(ep, AN_DNS_FAILURE, AN_CONF_MEDIUM, "the upload's Location names %s, which did not resolve (%s)", host,
                 res);
-        ev(ep, "push check: %s did not resolve: %s", host, res);
+        ev(ep, "push_dns_failure", "push check: %s did not resolve: %s", host, res);
     } else if (strcmp(res, "ETIMEDOUT") == 0 || strcmp(res, "timeout") == 0) {
         verdict(ep, AN_SILENT_DROP, AN_CONF_LOW,
                 "the upload's Location sent the push to %s, and its TCP 443 did not answer while the login server's did: without a capture the probe cannot tell an NSG rule from a route",
@@ -269,10 +273,10 @@ static void compare_client_ip(struct an_report *r, const char *const *facts, siz
         for (char *save = NULL, *tok = strtok_r(addrs, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
             own = own || strcmp(tok, ip) == 0;
         if (own)
-            ev(ep, "the registry saw %s, one of this host's own addresses: add %s to the registry's firewall rules (or use the private endpoint)",
+            ev(ep, "registry_saw_own_address", "the registry saw %s, one of this host's own addresses: add %s to the registry's firewall rules (or use the private endpoint)",
                ip, ip);
         else
-            ev(ep, "the registry saw %s, not one of this host's addresses: the traffic leaves through NAT, a proxy or a firewall with that public address; allow %s, not this host's",
+            ev(ep, "registry_saw_other_address", "the registry saw %s, not one of this host's addresses: the traffic leaves through NAT, a proxy or a firewall with that public address; allow %s, not this host's",
                ip, ip);
         return;
     }
@@ -297,7 +301,7 @@ void an_push_facts_apply(struct an_report *r, const char *const *facts, size_t n
         /* why=no_tls: the wire's verdict of the login server says why. */
         for (unsigned i = 0; i < r->n_endpoints; i++)
             if (!r->endpoints[i].is_data_endpoint) {
-                ev(&r->endpoints[i], "push check not run: no TLS connection to the login server completed");
+                ev(&r->endpoints[i], "push_not_run", "push check not run: no TLS connection to the login server completed");
                 break;
             }
         compare_client_ip(r, facts, n);
@@ -375,11 +379,11 @@ void an_push_facts_apply(struct an_report *r, const char *const *facts, size_t n
     if (!login)
         return;
     if (strcmp(cancelled, "yes") == 0)
-        ev(login, "push check: the upload was cancelled (DELETE answered 2xx); nothing stays in the registry");
+        ev(login, "push_upload_cancelled", "push check: the upload was cancelled (DELETE answered 2xx); nothing stays in the registry");
     else if (strcmp(cancelled, "no") == 0)
-        ev(login, "push check: the upload could NOT be cancelled; the registry drops it when it expires");
+        ev(login, "push_upload_not_cancelled", "push check: the upload could NOT be cancelled; the registry drops it when it expires");
     if (note[0])
-        ev(login, "push check credentials: %s (%s)", creds, note);
+        ev(login, "push_credentials", "push check credentials: %s (%s)", creds, note);
     char patch[40];
     get(summary, "patch", patch, sizeof(patch));
     if (login->verdict == AN_OK && strcmp(result, "walked") == 0 && !decided) {

@@ -322,13 +322,17 @@ static void note_missing(const struct probe_ctx *p, struct an_report *r)
 {
     for (unsigned i = 0; i < r->n_endpoints; i++) {
         struct an_endpoint *ep = &r->endpoints[i];
-        if (!p->live && ep->n_evidence < AN_MAX_EVIDENCE)
+        if (!p->live && ep->n_evidence < AN_MAX_EVIDENCE) {
+            ep->evidence[ep->n_evidence].kind = "probe_no_capture";
             snprintf(ep->evidence[ep->n_evidence++].what, sizeof(ep->evidence[0].what),
                      "no packet capture (%.120s): hop distances, RSTs, ICMP errors and DNS packets are not evidence",
                      p->live_err);
-        if (p->icmp4 < 0 && p->icmp6 < 0 && ep->n_evidence < AN_MAX_EVIDENCE)
+        }
+        if (p->icmp4 < 0 && p->icmp6 < 0 && ep->n_evidence < AN_MAX_EVIDENCE) {
+            ep->evidence[ep->n_evidence].kind = "probe_no_icmp_socket";
             snprintf(ep->evidence[ep->n_evidence++].what, sizeof(ep->evidence[0].what),
                      "no ICMP echo socket: ping could not be part of the differential probes");
+        }
     }
 }
 
