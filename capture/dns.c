@@ -1,4 +1,5 @@
 /* dns.c: one DNS message to its question, rcode and A/AAAA/CNAME answers. */
+#include <stddef.h>
 #include <string.h>
 
 #include "capture.h"
@@ -115,8 +116,13 @@ static enum cap_status read_name(const uint8_t *msg, size_t len, struct rd *r,
 static enum cap_status read_rr(const uint8_t *msg, size_t len, struct rd *r,
                                struct cap_dns_rr *rr, bool *keep)
 {
+    /* Every field set here, not the whole 0.5 KB record zeroed: a kept
+     * record's names end at their NUL and nothing reads past it.  */
     *keep = false;
-    memset(rr, 0, sizeof *rr);
+    rr->target[0] = '\0';
+    rr->type = 0;
+    rr->ttl = 0;
+    memset(&rr->addr, 0, sizeof rr->addr);
     enum cap_status st = read_name(msg, len, r, rr->name, sizeof rr->name);
     if (st != CAP_OK)
         return st;
@@ -161,7 +167,9 @@ static enum cap_status read_rr(const uint8_t *msg, size_t len, struct rd *r,
 
 enum cap_status cap_dns_parse(const uint8_t *msg, size_t len, struct cap_dns_msg *out)
 {
-    memset(out, 0, sizeof *out);
+    /* The header part only: answers[] (8 KB) is read up to n_answers, and
+     * each kept record is written whole where it is read (read_rr).  */
+    memset(out, 0, offsetof(struct cap_dns_msg, answers));
     struct rd r = rd_make(msg, len);
 
     /* RFC 1035 4.1.1 header. */
@@ -194,13 +202,14 @@ enum cap_status cap_dns_parse(const uint8_t *msg, size_t len, struct cap_dns_msg
 
     /* RFC 1035 4.1.3 answers. */
     for (unsigned i = 0; i < out->n_answers_wire; i++) {
-        struct cap_dns_rr rr;
+        struct cap_dns_rr scratch;
+        struct cap_dns_rr *rr = out->n_answers < LIM_DNS_ANSWERS ? &out->answers[out->n_answers] : &scratch;
         bool keep;
-        enum cap_status st = read_rr(msg, len, &r, &rr, &keep);
+        enum cap_status st = read_rr(msg, len, &r, rr, &keep);
         if (st != CAP_OK)
             return st;
-        if (keep && out->n_answers < LIM_DNS_ANSWERS)
-            out->answers[out->n_answers++] = rr;
+        if (keep && rr != &scratch)
+            out->n_answers++;
     }
     return CAP_OK;
 }
