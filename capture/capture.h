@@ -433,13 +433,34 @@ enum cap_decrypt cap_tls_decrypt(struct cap_tls_keys *k, const uint8_t *rec, siz
 
 struct cap_live;
 
-/* Opens a live capture through libpcap in immediate mode with snap length
- * 65535 (whole IP packets) and the kernel filter `bpf` (NULL: everything).
- * `iface` NULL or "any" captures on every interface (Linux cooked SLL2).
- * Needs CAP_NET_RAW; open it before dropping privileges.  Its records and
- * the kernel's drops are read through its record source (source.h:
- * cap_live_source; frames numbered from 1).  */
-struct cap_live *cap_live_open(const char *iface, const char *bpf, char *errbuf, size_t errlen);
+/* How a live capture is opened.  Immediate mode (TPACKET_V2) wakes the
+ * reader for every few packets: what a prober waiting on its own answers
+ * wants.  Buffered mode (TPACKET_V3) hands packets over a block at a time,
+ * when a block is full or at the latest CAP_LIVE_TIMEOUT_MS after it was
+ * begun: a quarter of the CPU a packet under load (README "Benchmark"),
+ * and the last packets come that much later (poll the descriptor that
+ * long once more before the end).  */
+struct cap_live_opts {
+    const char *iface;          /* NULL or "any": every interface (Linux cooked SLL2) */
+    const char *bpf;            /* the kernel filter; NULL: everything */
+    size_t buffer_bytes;        /* the kernel's ring; 0: the mode's default below */
+    bool buffered;
+};
+#define CAP_LIVE_TIMEOUT_MS 50
+#define CAP_LIVE_BUFFER_IMMEDIATE (32u << 20)
+#define CAP_LIVE_BUFFER_BUFFERED (64u << 20)
+/* The range of -B (KiB, as tcpdump's -B): 1 MiB to 1 GiB.  */
+#define CAP_LIVE_BUFFER_KIB_MIN 1024u
+#define CAP_LIVE_BUFFER_KIB_MAX (1024u * 1024u)
+
+/* Opens a live capture through libpcap with snap length 65535 (whole IP
+ * packets) and the kernel filter `bpf`.  Needs CAP_NET_RAW; open it
+ * before dropping privileges.  Its records and the kernel's drops are read
+ * through its record source (source.h: cap_live_source; frames numbered
+ * from 1).  */
+struct cap_live *cap_live_open(const struct cap_live_opts *o, char *errbuf, size_t errlen);
+/* -B's value: KiB from CAP_LIVE_BUFFER_KIB_MIN to _MAX into *bytes. */
+bool cap_live_buffer_parse(const char *s, size_t *bytes);
 /* A descriptor to poll() for readability. */
 int cap_live_fd(const struct cap_live *l);
 void cap_live_close(struct cap_live *l);

@@ -1,4 +1,5 @@
 /* live.c: live packets through libpcap, handed out as capture records. */
+#include <errno.h>
 #include <pcap/pcap.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,9 +18,22 @@ struct cap_live {
     bool nano;
 };
 
-struct cap_live *cap_live_open(const char *iface, const char *bpf, char *errbuf, size_t errlen)
+bool cap_live_buffer_parse(const char *s, size_t *bytes)
+{
+    char *end;
+    errno = 0;
+    unsigned long long kib = strtoull(s, &end, 10);
+    /* strtoull takes a sign: "-1" would be its largest value. */
+    if (*s < '0' || *s > '9' || *end || errno || kib < CAP_LIVE_BUFFER_KIB_MIN || kib > CAP_LIVE_BUFFER_KIB_MAX)
+        return false;
+    *bytes = (size_t)kib << 10;
+    return true;
+}
+
+struct cap_live *cap_live_open(const struct cap_live_opts *o, char *errbuf, size_t errlen)
 {
     char perr[PCAP_ERRBUF_SIZE] = "";
+    const char *iface = o->iface;
     struct cap_live *l = calloc(1, sizeof(*l));
     if (!l) {
         snprintf(errbuf, errlen, "out of memory");
@@ -32,23 +46,30 @@ struct cap_live *cap_live_open(const char *iface, const char *bpf, char *errbuf,
         free(l);
         return NULL;
     }
-    /* The kernel's ring holds buffer/snaplen packets: with a 256 KiB snap
-     * length 8 MiB was a ring of about 32, and bursts of handshakes were
-     * dropped.  A whole IP packet fits 65535 bytes (offloads are off on
-     * the interfaces that matter, and a cut packet is reported as cut).  */
+    /* The kernel's ring holds buffer/snaplen packets in immediate mode
+     * (TPACKET_V2 frames are sized by the snap length when the interface
+     * has offloads on: 32 MiB hold about 500); buffered mode's blocks hold
+     * them back to back.  A whole IP packet fits 65535 bytes (a cut packet
+     * is reported as cut).  */
     pcap_set_snaplen(l->p, 65535);
     pcap_set_promisc(l->p, 0);
-    pcap_set_immediate_mode(l->p, 1);
-    pcap_set_buffer_size(l->p, 32 << 20);
+    size_t buffer = o->buffer_bytes;
+    if (!buffer)
+        buffer = o->buffered ? CAP_LIVE_BUFFER_BUFFERED : CAP_LIVE_BUFFER_IMMEDIATE;
+    pcap_set_buffer_size(l->p, (int)buffer);
+    if (o->buffered)
+        pcap_set_timeout(l->p, CAP_LIVE_TIMEOUT_MS);
+    else
+        pcap_set_immediate_mode(l->p, 1);
     l->nano = pcap_set_tstamp_precision(l->p, PCAP_TSTAMP_PRECISION_NANO) == 0;
     int rc = pcap_activate(l->p);
     if (rc < 0) {
         snprintf(errbuf, errlen, "%s: %s", iface ? iface : "any", pcap_geterr(l->p));
         goto fail;
     }
-    if (bpf) {
+    if (o->bpf) {
         struct bpf_program prog;
-        if (pcap_compile(l->p, &prog, bpf, 1, PCAP_NETMASK_UNKNOWN) != 0) {
+        if (pcap_compile(l->p, &prog, o->bpf, 1, PCAP_NETMASK_UNKNOWN) != 0) {
             snprintf(errbuf, errlen, "capture filter: %s", pcap_geterr(l->p));
             goto fail;
         }

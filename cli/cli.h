@@ -33,6 +33,7 @@ struct cli {
     const char *write_path;
     const char *user;
     double duration, until_idle;    /* seconds; 0: not set */
+    size_t buffer_bytes;    /* -B: the capture's kernel ring; 0: live.c's default */
     bool no_keys;           /* --no-keys: no SSLKEYLOGFILE for -w -- COMMAND */
     char **command;         /* watch -- COMMAND...: argv's words, or NULL */
 };

@@ -49,6 +49,8 @@ static const char usage_watch[] =
     "  --duration S           stop after S seconds\n"
     "  --until-idle S         stop when the watched connections were idle for S seconds\n"
     "  -w, --write FILE       keep the capture (pcapng, mode 0600, written atomically)\n"
+    "  -B, --buffer-size KIB  the kernel's capture buffer in KiB, as tcpdump's -B\n"
+    "                         (default 65536, 64 MiB; 1024 to 1048576)\n"
     "  --user NAME            user to drop to after opening the capture (default nobody)\n"
     "  --no-keys              with -w -- COMMAND: no SSLKEYLOGFILE for the command, no\n"
     "                         TLS secrets in the file (by default they are: the file\n"
@@ -127,7 +129,7 @@ int cli_parse_options(int argc, char **argv, struct cli *c)
     /* Options anywhere, in the order given: a leading '-' makes getopt hand
      * over each operand as option 1 where it stands (files keep the order of
      * the command line, with -r FILE among them); -- ends the options.  */
-    const char *optstring = c->watch ? "-i:w:hV" : "-o:r:hV";
+    const char *optstring = c->watch ? "-i:w:B:hV" : "-o:r:hV";
     static const struct option longopts[] = {
         { "json", no_argument, NULL, O_JSON },
         { "markdown", no_argument, NULL, O_MARKDOWN },
@@ -140,6 +142,7 @@ int cli_parse_options(int argc, char **argv, struct cli *c)
         { "no-color", no_argument, NULL, O_NO_COLOR },
         { "interface", required_argument, NULL, 'i' },
         { "write", required_argument, NULL, 'w' },
+        { "buffer-size", required_argument, NULL, 'B' },
         { "duration", required_argument, NULL, O_DURATION },
         { "until-idle", required_argument, NULL, O_IDLE },
         { "user", required_argument, NULL, O_USER },
@@ -162,7 +165,7 @@ int cli_parse_options(int argc, char **argv, struct cli *c)
     }
     while ((ch = getopt_long(argc, argv, optstring, longopts, NULL)) != -1) {
         bool watch_only = ch == 'i' || ch == 'w' || ch == O_DURATION || ch == O_IDLE || ch == O_USER ||
-                          ch == O_NO_KEYS;
+                          ch == O_NO_KEYS || ch == 'B';
         if (watch_only && !c->watch)
             return cli_fail_usage("option only for watch", argv[optind - 1]);
         if (ch == 'o' && c->watch)
@@ -225,6 +228,10 @@ int cli_parse_options(int argc, char **argv, struct cli *c)
             break;
         case 'i': c->iface = optarg; break;
         case 'w': c->write_path = optarg; break;
+        case 'B':
+            if (!cap_live_buffer_parse(optarg, &c->buffer_bytes))
+                return cli_fail_usage("-B wants KiB from 1024 to 1048576 (1 MiB to 1 GiB)", optarg);
+            break;
         case O_USER: c->user = optarg; break;
         case O_NO_KEYS: c->no_keys = true; break;
         case O_DURATION:

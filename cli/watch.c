@@ -113,6 +113,28 @@ static bool watch_keep(void *arg, const struct cap_pkt *pkt)
     return true;
 }
 
+/* The last packets: the capture hands a block over when it is full or
+ * at the latest CAP_LIVE_TIMEOUT_MS after it was begun, so a block still
+ * filling when the watch stops is read after waiting that long (bounded:
+ * twice the timeout, after a Ctrl-C too).  Returns whether it failed.  */
+static bool drain(struct an_feed *feed, int fd)
+{
+    int64_t until = now_ns(CLOCK_MONOTONIC) + 2 * CAP_LIVE_TIMEOUT_MS * 1000000LL;
+    for (unsigned turn = 0; turn < 1000; turn++) {
+        enum an_feed_status fs = an_feed_pump(feed, 4096);
+        if (fs == AN_FEED_ERROR || fs == AN_FEED_WRITE_FAILED)
+            return true;
+        if (fs == AN_FEED_MORE)
+            continue;
+        int64_t left = until - now_ns(CLOCK_MONOTONIC);
+        if (left <= 0)
+            break;
+        struct pollfd pfd = { .fd = fd, .events = POLLIN };
+        poll(&pfd, 1, (int)(left / 1000000) + 1);
+    }
+    return false;
+}
+
 /* The unprivileged part: capture until told to stop, then report. */
 static int watch_run(void *arg)
 {
@@ -201,6 +223,8 @@ static int watch_run(void *arg)
             last_status = now;
         }
     }
+    if (!failure)
+        failure = drain(&feed, cap_source_fd(&src));
     if (tty)
         fputs("\r\033[K", stderr);
     if (failure && !feed.write_failed)
@@ -268,7 +292,10 @@ int cli_watch(int argc, char **argv)
     probe_proxy_watch_filter(filter, sizeof(filter));
     struct watch_ctx w = { .c = &c };
     /* Everything privileged is opened first: the capture, the output file. */
-    w.live = cap_live_open(c.iface, filter, err, sizeof(err));
+    /* Buffered: a block at a time, a quarter of immediate mode's CPU a
+     * packet under load; nothing watch waits for is that prompt.  */
+    struct cap_live_opts lo = { .iface = c.iface, .bpf = filter, .buffer_bytes = c.buffer_bytes, .buffered = true };
+    w.live = cap_live_open(&lo, err, sizeof(err));
     if (!w.live) {
         fprintf(stderr, "acrdiag: cannot capture (watch needs root): %s\n", err);
         return 2;

@@ -31,7 +31,7 @@ _acrdiag()
             COMPREPLY=($(compgen -W 'auto never always' -- "$cur"))
             return ;;
         --host | --port | --private-net | --duration | --until-idle | --dns-server | \
-            --data-endpoint | --region | --control | --timeout | --proxy)
+            --data-endpoint | --region | --control | --timeout | --proxy | -B | --buffer-size)
             return ;;
     esac
     if [[ $cur == --color=* ]]; then
@@ -56,10 +56,10 @@ _acrdiag()
                 _filedir '@(pcap|pcapng|cap|gz|zst|xz)'
             fi ;;
         watch)
-            COMPREPLY=($(compgen -W "$common -i --interface --duration --until-idle -w --write --user --no-keys" -- "$cur")) ;;
+            COMPREPLY=($(compgen -W "$common -i --interface --duration --until-idle -w --write --user --no-keys -B --buffer-size" -- "$cur")) ;;
         probe)
             COMPREPLY=($(compgen -W "--json --markdown --private-net --dns-server --data-endpoint --region
-                --control --cacert --proxy --no-proxy --config-root --no-keys --timeout -w --dry-run --push-check --username
+                --control --cacert --proxy --no-proxy --config-root --no-keys --timeout -w -B --buffer-size --dry-run --push-check --username
                 --password-stdin --token-stdin --help --version -h -V" -- "$cur")) ;;
     esac
     [[ ${COMPREPLY-} == *= ]] && compopt -o nospace

@@ -36,6 +36,8 @@ static const char usage_text[] =
     "                         facts the wire cannot carry as comments, and the TLS\n"
     "                         secrets of the probe's connections (session secrets)\n"
     "  --no-keys              with -w: leave the TLS secrets out\n"
+    "  -B, --buffer-size KIB  the kernel's capture buffer in KiB, as tcpdump's -B\n"
+    "                         (default 32768, 32 MiB; 1024 to 1048576)\n"
     "  --json | --markdown    output format (default text)\n"
     "  --private-net CIDR     address space of private endpoints (repeatable)\n"
     "  --dry-run              print the plan and send nothing\n"
@@ -158,6 +160,7 @@ static int parse(int argc, char **argv, struct probe_cfg *cfg, const char **user
         { "no-proxy", no_argument, NULL, O_NO_PROXY },
         { "config-root", required_argument, NULL, O_CONFIG_ROOT },
         { "no-keys", no_argument, NULL, O_NO_KEYS },
+        { "buffer-size", required_argument, NULL, 'B' },
         { "timeout", required_argument, NULL, O_TIMEOUT },
         { "json", no_argument, NULL, O_JSON },
         { "markdown", no_argument, NULL, O_MD },
@@ -175,7 +178,7 @@ static int parse(int argc, char **argv, struct probe_cfg *cfg, const char **user
     int ch;
     optind = 1;
     opterr = 0;
-    while ((ch = getopt_long(argc, argv, "w:", longopts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "w:B:", longopts, NULL)) != -1) {
         switch (ch) {
         case O_DNS: {
             struct cap_addr a;
@@ -219,6 +222,10 @@ static int parse(int argc, char **argv, struct probe_cfg *cfg, const char **user
             break;
         }
         case 'w': cfg->write_path = optarg; break;
+        case 'B':
+            if (!cap_live_buffer_parse(optarg, &cfg->buffer_bytes))
+                return usage_error("-B wants KiB from 1024 to 1048576 (1 MiB to 1 GiB)", optarg);
+            break;
         case O_JSON: cfg->format = PROBE_FMT_JSON; break;
         case O_MD: cfg->format = PROBE_FMT_MARKDOWN; break;
         case O_PRIVATE:
@@ -426,7 +433,10 @@ int probe_main(int argc, char **argv)
         return 2;
     }
     /* Everything privileged first (style.md "Privileges"). */
-    p->live = cap_live_open("any", PROBE_BPF, p->live_err, sizeof(p->live_err));
+    /* Immediate mode: the probe waits on its own answers in the capture
+     * (echo replies, a 60 ms drain), and its packets are few.  */
+    struct cap_live_opts lo = { .iface = "any", .bpf = PROBE_BPF, .buffer_bytes = p->cfg.buffer_bytes };
+    p->live = cap_live_open(&lo, p->live_err, sizeof(p->live_err));
     if (!p->live)
         fprintf(stderr, "acrdiag probe: warning: no packet capture (%s); the verdicts rest on the probe's own results\n",
                 p->live_err);

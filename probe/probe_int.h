@@ -55,6 +55,7 @@ struct probe_cfg {
     double timeout_s;
     const char *write_path;
     bool no_keys;                   /* --no-keys: no key log in the -w file */
+    size_t buffer_bytes;            /* -B: the capture's kernel ring; 0: live.c's default */
     enum probe_format format;
     struct an_options an;
     bool dry_run;

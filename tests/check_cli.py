@@ -991,6 +991,28 @@ def proxy_options(tmp):
           all(o in r.out for o in (b"--proxy", b"--no-proxy", b"--config-root", b"--no-keys")), repr(r)[:200])
 
 
+def buffer_size_option():
+    """-B/--buffer-size KIB (watch and probe, tcpdump's unit): bad values are exit 2, one line."""
+    for cmd in (["watch"], ["probe", "myregistry"]):
+        for value in ("0", "-1", "-2048", "abc", "12k", "1e3", " 2048", "", "1023", "1048577",
+                      "99999999999999999999999"):
+            for opt in ("-B", "--buffer-size"):
+                args = [cmd[0], opt, value] + cmd[1:]
+                name = "-B: %s %s %r" % (cmd[0], opt, value)
+                r = run(args)
+                sane(name, r)
+                check(name + " exits 2 naming -B", r.rc == 2 and "-B wants KiB" in r.errtext() and r.out == b"",
+                      repr(r))
+    r = run(["analyze", CAP, "--buffer-size", "2048"])
+    sane("-B: analyze --buffer-size", r)
+    check("-B: analyze --buffer-size is watch's", r.rc == 2 and "only for watch" in r.errtext(), repr(r))
+    r = run(["probe", "--dry-run", "-B", "2048", "myregistry"])
+    check("-B: probe --dry-run -B 2048 is accepted", r.rc == 0, repr(r))
+    for cmd in ("watch", "probe"):
+        r = run([cmd, "--help"])
+        check("-B: %s --help names -B in KiB" % cmd, "-B, --buffer-size KIB" in r.text(), r.text()[:200])
+
+
 def main():
     if not os.access(ACRDIAG, os.X_OK):
         print("FAIL no binary at %s" % ACRDIAG)
@@ -1013,6 +1035,7 @@ def main():
         client_log(tmp)
         push_check_options(tmp)
         proxy_options(tmp)
+        buffer_size_option()
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     print(schema.report())

@@ -150,6 +150,51 @@ full_disk_case() {
     "$LAB" down >/dev/null 2>&1
 }
 
+# The last packets (watch reads the kernel's buffer a block at a time: a
+# block is handed over when full or 50 ms after its first packet, capture/
+# live.c): 20 DNS-port datagrams on lo in a namespace of its own, SIGTERM
+# at once after the last; every one must be in the report and the -w file,
+# read by the final drain after the loop.  Then the same with --duration:
+# watch stops on time.  -B 4096 on the way (a 4 MiB buffer).
+last_packets_case() {
+    local ns=acrd_wlast out="$tmp/last.json" err="$tmp/last.err" cap="$tmp/last.pcapng" rc i
+    ip netns del "$ns" 2>/dev/null
+    ip netns add "$ns" && ip -n "$ns" link set lo up || { bad "last packets: no namespace"; return; }
+    ip netns exec "$ns" "$ACRDIAG" watch -i lo -B 4096 --duration 60 --json -w "$cap" >"$out" 2>"$err" &
+    local wpid=$!
+    for i in $(seq 50); do
+        [ "$(ip netns exec "$ns" cat /proc/net/packet | wc -l)" -gt 1 ] && break
+        sleep 0.1
+    done
+    # The signal follows the last datagram by microseconds: no block timeout passed.
+    ip netns exec "$ns" python3 -c '
+import os, signal, socket, sys
+r = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); r.bind(("127.0.0.1", 53))
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+for i in range(20):
+    s.sendto(b"last-packet-%02d" % i, ("127.0.0.1", 53))
+os.kill(int(sys.argv[1]), signal.SIGTERM)' "$wpid"
+    wait "$wpid"; rc=$?
+    local got; got=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["capture"]["packets"])' "$out" 2>/dev/null)
+    local inf; inf=$("$ACRDIAG" analyze --json "$cap" 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["capture"]["packets"])' 2>/dev/null)
+    if [ "$got" = 20 ] && [ "$inf" = 20 ]; then ok "watch: the last 20 packets before SIGTERM are in the report and the -w file"
+    else bad "watch: last packets: report ${got:-none}, file ${inf:-none} of 20 (exit $rc): $(head -c 300 "$err")"; fi
+    # --duration: a stop on time (and the drain after it), not at the next packet.
+    local t0; t0=$(date +%s%N)
+    ip netns exec "$ns" "$ACRDIAG" watch -i lo --duration 1 --json >"$out" 2>"$err"; rc=$?
+    local ms=$((($(date +%s%N) - t0) / 1000000))
+    if [ "$rc" -ne 2 ] && [ "$ms" -lt 5000 ]; then ok "watch --duration 1 on an idle interface stops (${ms} ms)"
+    else bad "watch --duration 1: exit $rc after ${ms} ms: $(head -c 300 "$err")"; fi
+    ip netns del "$ns" 2>/dev/null
+}
+
+if [ "${WATCH_ONLY:-}" = last ]; then
+    last_packets_case
+    echo "$passed passed, $failed failed"
+    [ "$failed" -eq 0 ]
+    exit
+fi
+
 if [ "${WATCH_ONLY:-}" = full_disk ]; then
     full_disk_case
     echo "$passed passed, $failed failed"
@@ -168,6 +213,7 @@ if [ "${WATCH_ONLY:-}" = command ]; then
 fi
 
 full_disk_case
+last_packets_case
 watch_case healthy skopeo ok
 watch_case nsg_drop skopeo silent_drop
 watch_case fw_reset_sni skopeo firewall_reset
