@@ -58,6 +58,14 @@ if [ "$BUILD" = build/rel ]; then
     suite bounds tests/bounds/run.sh
 fi
 if [ "${LAB:-1}" != 0 ] && [ "$(id -u)" = 0 ]; then
+    # One lab per machine for the whole phase: lab.sh locks only up/down, and a
+    # second user's `up` between them would tear this run's namespaces down.
+    if [ -z "${LAB_LOCK_HELD:-}" ]; then
+        mkdir -p tests/lab/run
+        exec 9>>tests/lab/run/lab.lock
+        flock -w 1800 9 || echo "lab: tests/lab/run/lab.lock stayed busy for 30 min; running anyway" >&2
+        export LAB_LOCK_HELD=1
+    fi
     for t in tests/lab/test_*.sh; do
         [ -x "$t" ] && suite "lab-$(basename "$t" .sh)" "$t"
     done

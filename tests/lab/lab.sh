@@ -232,9 +232,9 @@ start_bg() { # start_bg NAME NS CMD... : background process with a pid file
     echo $! >"$RUN/pids/$name.pid"
 }
 
-wait_for() { # wait_for WHAT CMD... : poll up to ~5 s
+wait_for() { # wait_for WHAT CMD... : poll up to ~15 s (a bound for loaded machines, not a delay)
     local what=$1 i; shift
-    for i in $(seq 1 50); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done
+    for i in $(seq 1 150); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done
     log "$what did not come up"; return 1
 }
 

@@ -214,7 +214,8 @@ if tshark -r "$W/allow.pcapng" -Y http 2>/dev/null | grep -q "GET /v2/ HTTP/1.1"
 else
     bad allow "tshark shows no decrypted request: $(tshark -r "$W/allow.pcapng" -Y http 2>&1 | head -3)"
 fi
-if jq -e '.endpoints[] | select(.name == "'$REG'") | .evidence[] | select(.frame > 0 and (.what | test("answered 401")))' \
+# The decrypted HTTP answer (kind http_answer) and its status, 401.
+if jq -e '.endpoints[] | select(.name == "'$REG'") | .evidence[] | select(.frame > 0 and .kind == "http_answer" and (.what | test(" 401 ")))' \
     "$W/allow.an.json" >/dev/null; then
     ok "allow: analyze reads the 401 from the capture's own keys"
 else
@@ -249,7 +250,12 @@ ip netns exec $P python3 "$LAB_DIR/connect-proxy.py" $PXY 3141 hang >/dev/null 2
 pids="$pids $!"
 ip netns exec $P env SPLIT=1 python3 "$LAB_DIR/connect-proxy.py" $PXY 3142 badgw >/dev/null 2>&1 &
 pids="$pids $!"
-sleep 0.5
+# Python starts slowly on a loaded machine: wait until all three listen (bounded).
+for _ in $(seq 150); do
+    l=$(ip netns exec $P ss -ltnH)
+    case $l in *":3140 "*) case $l in *":3141 "*) case $l in *":3142 "*) break ;; esac ;; esac ;; esac
+    sleep 0.1
+done
 probe reset -- --proxy "http://$PXY:3140"
 expect reset proxy_refused '.detail.http_status == "none"'
 probe hang -- --proxy "http://$PXY:3141"
@@ -296,7 +302,7 @@ ip netns exec $C env HTTPS_PROXY="http://$PXY:3128" "$ACRDIAG" probe $REG --conf
 ip netns exec $C env HTTPS_PROXY="http://$PXY:3128" "$ACRDIAG" probe $REG --proxy "http://$PXY:3128" --config-root "$GR" \
     --cacert "$PKI/root.crt" --json >"$W/garbage.json" 2>&1
 if grep -q "^$REG: direct (no HTTPS proxy is set)" "$W/garbage.plan" &&
-    jq -e '.endpoints[0].evidence[] | select(.what | test("daemon.json: not a JSON object \\(line 1"))' "$W/garbage.json" >/dev/null &&
+    jq -e '.endpoints[0].evidence[] | select(.kind == "proxy_settings_note" and (.what | test("daemon.json: not a JSON object \\(line 1")))' "$W/garbage.json" >/dev/null &&
     ! grep -q hunter22 "$W/garbage.json" "$W/garbage.plan"; then
     ok "garbage daemon.json: one report line, direct route, no password"
 else
@@ -326,7 +332,7 @@ else
     bad watch "no decrypted request: $(tshark -r "$W/watch.pcapng" 2>&1 | head -5) $(head -c 300 "$W/watch.err")"
 fi
 "$ACRDIAG" analyze "$W/watch.pcapng" --json >"$W/watch.an.json" 2>/dev/null
-if jq -e '.endpoints[].evidence[] | select(.frame > 0 and (.what | test("answered 401")))' "$W/watch.an.json" >/dev/null; then
+if jq -e '.endpoints[].evidence[] | select(.frame > 0 and .kind == "http_answer" and (.what | test(" 401 ")))' "$W/watch.an.json" >/dev/null; then
     ok "watch: analyze reads curl's 401 from the file's keys"
 else
     bad watch "no decrypted 401: $(jq -c '.endpoints[0].evidence' "$W/watch.an.json" | cut -c1-400)"

@@ -68,7 +68,7 @@ probe_case() {
     if [ "$before" = "$after" ]; then ok "probe $name: no new blob or upload data in the registry's storage"
     else bad "probe $name: the registry keeps new data: $(comm -13 <(echo "$before") <(echo "$after") | head -3)"; fi
     local cancelled
-    cancelled=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(any("upload was cancelled" in e["what"] for ep in d["endpoints"] for e in ep["evidence"]))' "$out" 2>/dev/null)
+    cancelled=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(any(e["kind"] == "push_upload_cancelled" for ep in d["endpoints"] for e in ep["evidence"]))' "$out" 2>/dev/null)
     if [ "${CANCEL_EXPECTED:-0}" = 1 ]; then
         [ "$cancelled" = True ] && ok "probe $name: the report says the upload was cancelled" ||
             bad "probe $name: the report does not say the upload was cancelled"
@@ -162,7 +162,10 @@ if want push_locked && up push_locked; then
     ip netns exec acrd_edge python3 tests/lab/connect-proxy.py 198.18.1.1 3128 tunnel 198.19.10.10:443 \
         >"$tmp/connect-proxy.log" 2>&1 &
     cp_pid=$!
-    sleep 0.5
+    for _ in $(seq 150); do # until it listens (Python starts slowly on a loaded machine)
+        ip netns exec acrd_edge ss -ltnH | grep -q '198.18.1.1:3128 ' && break
+        sleep 0.1
+    done
     probe_case push_locked_proxy registry_write_disabled "writeEnabled false" labpass --username labuser \
         --password-stdin --proxy http://198.18.1.1:3128
     grep -q '"proxy": "198.18.1.1:3128"' "$tmp/push_locked_proxy.probe.json" &&
