@@ -133,14 +133,15 @@ $(BUILD)/bench/%: bench/%.c
 bench: $(TOOL) $(BUILD)/bench/gen $(BUILD)/bench/readloop
 	BUILD=$(BUILD) bench/run.sh
 
-# `make bench-live` (root): the highest tcpreplay rate `acrdiag watch` reads
-# with no kernel drop, in two acrd_bench_* namespaces (bench/live.sh).
-bench-live: $(TOOL) $(BUILD)/bench/gen $(BUILD)/bench/pcapknobs.so
+# `make bench-live` (root): the highest replay rate `acrdiag watch` reads
+# with no kernel drop, in two acrd_bench_* namespaces (bench/live.sh; the
+# sender bench/blast.c, or tcpreplay).
+bench-live: $(TOOL) $(BUILD)/bench/gen $(BUILD)/bench/blast $(BUILD)/bench/pcapknobs.so
 	BUILD=$(BUILD) bench/live.sh
 
-# bench/pcapknobs.c: LD_PRELOAD library that lets bench-live try other
-# libpcap buffer sizes and TPACKET_V3 under watch (BENCH_LIVE_BUFFER_MB,
-# BENCH_LIVE_TIMEOUT_MS).
+# bench/pcapknobs.c: LD_PRELOAD library that lets bench-live run watch as it
+# was before (immediate mode) and try other block timeouts
+# (BENCH_LIVE_TIMEOUT_MS).
 $(BUILD)/bench/%.so: bench/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -fPIC -shared -MMD -MP -o $@ $< -ldl

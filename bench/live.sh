@@ -8,10 +8,13 @@
 # watch read every packet tcpreplay sent and the kernel dropped none
 # (pcap_stats ps_drop, which watch prints when it is not 0, and the veth
 # pair's tx_dropped and rx_dropped).  First --topspeed; when that loses packets, a bisection of
-# --pps between 0 and the top speed.  That ladder runs twice: with the
-# veth's segmentation and receive offloads on, its default (libpcap then
-# sizes its ring's frames by the 64 KiB snap length: 32 MiB hold about 500),
-# and off, the figure reported.  The verdicts watch reached at that rate are
+# --pps between 0 and the top speed.  That ladder runs with the veth's
+# segmentation and receive offloads on, its default, and off, the figure
+# reported; first for watch as it was before (immediate mode, 32 MiB,
+# TPACKET_V2, whose frames libpcap sizes by the 64 KiB snap length with
+# offloads on: 32 MiB hold about 500), through bench/pcapknobs.c, then for
+# watch as it is (buffered: TPACKET_V3 blocks, 50 ms block timeout, 64 MiB
+# or -B), the same binary.  The verdicts watch reached at the best rate are
 # compared with `acrdiag analyze` of the same file.
 #
 # Needs root.  Holds the lab lock for the whole run (lab.sh cleanup deletes
@@ -22,10 +25,12 @@
 #   BENCH_LIVE_STEPS    bisection steps after a lossy --topspeed (default 5)
 #   BENCH_LIVE_RESULT   where the result line for `make bench` goes
 #                       (default /tmp/acrdiag-bench-live.result)
-#   BENCH_LIVE_BUFFER_MB, BENCH_LIVE_TIMEOUT_MS
-#                       libpcap knobs for watch through bench/pcapknobs.c (an
-#                       LD_PRELOAD library): the ring's size in MiB, and a
-#                       block timeout instead of immediate mode (TPACKET_V3)
+#   BENCH_LIVE_BUFFER_KIB  watch -B KIB (default: none, watch's own 64 MiB)
+#   BENCH_LIVE_BEFORE   0: leave out the ladders of watch as it was before
+#   BENCH_LIVE_SENDER   blast (default: bench/blast.c, sendmmsg() in batches)
+#                       or tcpreplay (-K, one send() a packet)
+#   BENCH_LIVE_TIMEOUT_MS  another block timeout than live.c's 50 ms, through
+#                       bench/pcapknobs.c (an LD_PRELOAD library)
 set -u
 cd "$(dirname "$0")/.." || exit 0
 BUILD=${BUILD:-build/rel}
@@ -33,7 +38,9 @@ ACRDIAG=$BUILD/acrdiag
 PACKETS=${BENCH_LIVE_PACKETS:-500000}
 STEPS=${BENCH_LIVE_STEPS:-5}
 RESULT=${BENCH_LIVE_RESULT:-/tmp/acrdiag-bench-live.result}
-BUFFER_MB=${BENCH_LIVE_BUFFER_MB:-}
+BUFFER_KIB=${BENCH_LIVE_BUFFER_KIB:-}
+BEFORE=${BENCH_LIVE_BEFORE:-1}
+SENDER=${BENCH_LIVE_SENDER:-blast}
 TIMEOUT_MS=${BENCH_LIVE_TIMEOUT_MS:-}
 TX=acrd_bench_tx
 RX=acrd_bench_rx
@@ -45,16 +52,13 @@ fi
 if ! command -v tcpreplay >/dev/null || ! command -v ethtool >/dev/null; then
     tests/deps.sh bench || { echo "bench-live: cannot install tcpreplay (tests/deps.sh bench)"; exit 0; }
 fi
-knobs=()
-pcap_desc="libpcap as capture/live.c sets it: 32 MiB buffer, immediate mode (TPACKET_V2)"
-if [ -n "$BUFFER_MB$TIMEOUT_MS" ]; then
-    lib=$(realpath "$BUILD/bench/pcapknobs.so" 2>/dev/null)
-    [ -f "$lib" ] || { echo "bench-live: $BUILD/bench/pcapknobs.so is missing (make bench-live builds it)"; exit 0; }
-    knobs=(env LD_PRELOAD="$lib" PCAPKNOBS_BUFFER_MB="$BUFFER_MB" PCAPKNOBS_TIMEOUT_MS="$TIMEOUT_MS")
-    pcap_desc="libpcap through bench/pcapknobs.c: ${BUFFER_MB:-32} MiB buffer, immediate mode (TPACKET_V2)"
-    [ -n "$TIMEOUT_MS" ] &&
-        pcap_desc="libpcap through bench/pcapknobs.c: ${BUFFER_MB:-32} MiB buffer, $TIMEOUT_MS ms block timeout (TPACKET_V3)"
-fi
+lib=$(realpath "$BUILD/bench/pcapknobs.so" 2>/dev/null)
+[ -f "$lib" ] || { echo "bench-live: $BUILD/bench/pcapknobs.so is missing (make bench-live builds it)"; exit 0; }
+# knobs: what runs watch in a trial, wopts: its -B (both set per ladder).
+knobs=() wopts=()
+now_knobs=() before_knobs=(env LD_PRELOAD="$lib" PCAPKNOBS_IMMEDIATE=1)
+[ -n "$TIMEOUT_MS" ] && now_knobs=(env LD_PRELOAD="$lib" PCAPKNOBS_TIMEOUT_MS="$TIMEOUT_MS")
+pcap_desc="watch as built: buffered (TPACKET_V3), ${TIMEOUT_MS:-50} ms block timeout, ${BUFFER_KIB:-65536} KiB buffer${BUFFER_KIB:+ (-B $BUFFER_KIB)}"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/acrdiag-bench-live.XXXXXX")
 watch_pid=""
 made_ns=0
@@ -121,14 +125,21 @@ trial() {
     if_before=$(veth_drops)
     # timeout leads a process group: a TERM to it reaches watch too.
     timeout 120 ip netns exec "$RX" /usr/bin/time -f "%U %S" -o "$tmp/$name.cpu" \
-        "${knobs[@]}" "$ACRDIAG" watch -i bench_rx --until-idle 2 --duration 90 --json >"$tmp/$name.json" 2>"$tmp/$name.err" &
+        "${knobs[@]}" "$ACRDIAG" watch -i bench_rx "${wopts[@]}" --until-idle 2 --duration 90 --json \
+        >"$tmp/$name.json" 2>"$tmp/$name.err" &
     watch_pid=$!
     # The capture is open once the namespace lists a packet socket.
     for _ in $(seq 50); do
         [ "$(ip netns exec "$RX" cat /proc/net/packet | wc -l)" -gt 1 ] && break
         sleep 0.1
     done
-    ip netns exec "$TX" timeout 120 tcpreplay -i bench_tx -K "$@" "$FILE" >"$tmp/$name.replay" 2>&1
+    if [ "$SENDER" = blast ]; then
+        local rate=()
+        [ "$1" != --topspeed ] && rate=(-p "${1#--pps=}")
+        ip netns exec "$TX" timeout 120 "$BUILD/bench/blast" -i bench_tx "${rate[@]}" "$FILE" >"$tmp/$name.replay" 2>&1
+    else
+        ip netns exec "$TX" timeout 120 tcpreplay -i bench_tx -K "$@" "$FILE" >"$tmp/$name.replay" 2>&1
+    fi
     wait "$watch_pid"
     watch_pid=""
     if_after=$(veth_drops)
@@ -151,7 +162,7 @@ row() {
     cpu_us=$(awk -v u="${u:-0}" -v s="${s:-0}" -v n="$read" 'BEGIN { printf "%.2f", (n > 0 ? (u + s) * 1e6 / n : 0) }')
     local ok=lost
     [ "$sent" -gt 0 ] && [ "$sent" = "$read" ] && [ "$drops" = 0 ] && [ "$ifd" = 0 ] && ok="none lost"
-    rows+=("$(printf '| %-34s | %10s | %8s | %8s | %12s | %9s | %12s | %-9s |' \
+    rows+=("$(printf '| %-52s | %10s | %8s | %8s | %12s | %9s | %12s | %-9s |' \
         "$2" "$offered" "$sent" "$read" "$drops" "$ifd" "$cpu_us" "$ok")")
 }
 
@@ -182,9 +193,21 @@ ladder() {
     done
 }
 
-# The veth default first (TSO/GSO/GRO on, like most NICs' GRO): libpcap
-# then sizes its ring's frames by the snap length.  Then offloads off, the
-# figure reported.
+# Watch as it was (immediate mode, 32 MiB) first, then as it is; each
+# with the veth default (TSO/GSO/GRO on, like most NICs' GRO) and
+# offloads off, the figure reported.  The last ladder's best is the result.
+before_on=0 before_off=0
+if [ "$BEFORE" != 0 ]; then
+    knobs=("${before_knobs[@]}") wopts=(-B 32768)
+    offloads on
+    ladder bon "before (immediate, 32 MiB), offloads on,"
+    before_on=$best
+    offloads off
+    ladder boff "before (immediate, 32 MiB), offloads off,"
+    before_off=$best
+fi
+knobs=("${now_knobs[@]}") wopts=()
+[ -n "$BUFFER_KIB" ] && wopts=(-B "$BUFFER_KIB")
 offloads on
 ladder on "offloads on,"
 on_best=$best on_top=$top_pps
@@ -194,9 +217,9 @@ echo
 echo "replayed: $(sed -n 's/^gen: [^:]*: //p' "$tmp/gen.err") made by bench/gen (the make bench mix), veth pair between two namespaces; $(nproc) CPUs"
 echo "watch: $pcap_desc"
 echo
-printf '| %-34s | %10s | %8s | %8s | %12s | %9s | %12s | %-9s |\n' \
+printf '| %-52s | %10s | %8s | %8s | %12s | %9s | %12s | %-9s |\n' \
     "trial" "offered/s" "sent" "read" "kernel drops" "veth drop" "watch CPU us" "packets"
-printf '|%s|%s|%s|%s|%s|%s|%s|%s|\n' "$(printf -- '-%.0s' {1..36})" "------------" "----------" \
+printf '|%s|%s|%s|%s|%s|%s|%s|%s|\n' "$(printf -- '-%.0s' {1..54})" "------------" "----------" \
     "----------" "--------------" "-----------" "--------------" "-----------"
 printf '%s\n' "${rows[@]}"
 echo
@@ -223,7 +246,11 @@ if [ -n "$best_name" ]; then
     [ "$best_name" = offtop ] && echo "  the sender's top speed is the limit, not watch"
     echo "  watch's CPU time per packet bounds it at about $cpu packets/s on one core"
     echo "  with the veth's offloads on: drop-free up to $on_best packets/s (top speed $on_top)"
-    echo "live $best packets/s drop-free (make bench-live, $(date -u +%Y-%m-%d), top speed $top_pps; offloads on: $on_best)${knobs[*]:+; $pcap_desc}" >"$RESULT"
+    [ "$BEFORE" != 0 ] &&
+        echo "  before (immediate mode, 32 MiB): drop-free up to $before_off packets/s, offloads on $before_on"
+    before=""
+    [ "$BEFORE" != 0 ] && before="; before (immediate, 32 MiB): $before_off, offloads on $before_on"
+    echo "live $best packets/s drop-free (make bench-live, $(date -u +%Y-%m-%d), top speed $top_pps; offloads on: $on_best$before)" >"$RESULT"
 else
     echo "drop-free: none of the trials (every rate lost packets)"
     echo "live: every trial lost packets (make bench-live, $(date -u +%Y-%m-%d))" >"$RESULT"

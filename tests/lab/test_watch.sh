@@ -157,12 +157,12 @@ full_disk_case() {
 # read by the final drain after the loop.  Then the same with --duration:
 # watch stops on time.  -B 4096 on the way (a 4 MiB buffer).
 last_packets_case() {
-    local ns=acrd_wlast out="$tmp/last.json" err="$tmp/last.err" cap="$tmp/last.pcapng" rc i
+    local ns=acrd_wlast out="$tmp/last.json" err="$tmp/last.err" cap="$tmp/last.pcapng" rc
     ip netns del "$ns" 2>/dev/null
-    ip netns add "$ns" && ip -n "$ns" link set lo up || { bad "last packets: no namespace"; return; }
+    if ! ip netns add "$ns" || ! ip -n "$ns" link set lo up; then bad "last packets: no namespace"; return; fi
     ip netns exec "$ns" "$ACRDIAG" watch -i lo -B 4096 --duration 60 --json -w "$cap" >"$out" 2>"$err" &
     local wpid=$!
-    for i in $(seq 50); do
+    for _ in $(seq 50); do
         [ "$(ip netns exec "$ns" cat /proc/net/packet | wc -l)" -gt 1 ] && break
         sleep 0.1
     done
