@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "analysis/fact.h"
 #include "capture/capture.h"
 
 /* The verdict vocabulary of docs/verdicts.md, in its order. */
@@ -208,21 +209,13 @@ struct an_engine *an_engine_new(const struct an_options *opt);
 /* Feeds one decoded packet (any status). */
 void an_engine_packet(struct an_engine *e, const struct cap_pkt *pkt, uint32_t linktype);
 /* Facts the wire cannot carry (a connect() errno, OpenSSL's chain
- * verification, a decrypted HTTP answer): the prober writes them as pcapng
- * section comments and feeds them to its engine; analyze passes the
- * comments of a file.  Every fact is one line: this prefix, then
- * space-separated key=value pairs, the first being fact=KIND; values are
- * percent-encoded (any byte outside [A-Za-z0-9._:/@,+*[]-] becomes %HH).
- * Lines without the prefix are ignored; at most AN_MAX_FACTS are kept.  */
-#define AN_FACT_PREFIX "acrdiag-fact: "
-#define AN_MAX_FACTS 128
+ * verification, the push check's steps; analysis/fact.h): the prober hands
+ * its engine the structs, and writes them as pcapng section comments;
+ * analyze passes the comments of a file, each parsed through the same
+ * table.  Lines without the fact prefix are ignored; at most AN_MAX_FACTS
+ * are kept.  */
 void an_engine_fact(struct an_engine *e, const char *line);
-/* Percent-encodes src into dst (always terminated; cut at an escape
- * boundary when it does not fit).  */
-void an_fact_escape(char *dst, size_t dstlen, const char *src);
-/* The value of `key` in one fact line, decoded into out; false when the
- * line is not a fact or has no such key.  */
-bool an_fact_get(const char *fact, const char *key, char *out, size_t outlen);
+void an_engine_add_fact(struct an_engine *e, const struct an_fact *f);
 
 /* Tells the engine the capture ran until ts_ns even if no packet came then
  * (a live capture stopped by the user): a lone SYN that long ago counts. */

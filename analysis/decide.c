@@ -1083,6 +1083,6 @@ void an_engine_finish(struct an_engine *e, const char *mode, struct an_report *r
     /* Facts first (they may add, remove or decide endpoints), then the
      * report is ordered and summed up once.  */
     if (e->n_facts)
-        an_facts_apply(r, &e->opt, (const char *const *)e->facts, e->n_facts);
+        an_facts_apply(r, &e->opt, (const struct an_fact *const *)e->facts, e->n_facts);
     an_report_conclude(r, &e->opt);
 }

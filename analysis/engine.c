@@ -181,18 +181,25 @@ void an_engine_set_end(struct an_engine *e, int64_t ts_ns)
 
 void an_engine_fact(struct an_engine *e, const char *line)
 {
-    if (strncmp(line, AN_FACT_PREFIX, strlen(AN_FACT_PREFIX)) != 0 || e->n_facts >= AN_MAX_FACTS)
+    struct an_fact f;
+    if (e->n_facts < AN_MAX_FACTS && an_fact_parse(line, &f))
+        an_engine_add_fact(e, &f);
+}
+
+void an_engine_add_fact(struct an_engine *e, const struct an_fact *f)
+{
+    if (e->n_facts >= AN_MAX_FACTS)
         return;
-    char *copy = strndup(line, LIM_FILE_COMMENT);
-    if (copy)
+    struct an_fact *copy = malloc(sizeof(*copy));
+    if (copy) {
+        *copy = *f;
         e->facts[e->n_facts++] = copy;
+    }
     /* A destination the user named as a control counts as one whatever
      * its prefix (route_blackhole).  */
-    char kind[16], addr[64];
     struct cap_addr a;
     struct an_host *h;
-    if (an_fact_get(line, "fact", kind, sizeof(kind)) && strcmp(kind, "control") == 0 &&
-        an_fact_get(line, "addr", addr, sizeof(addr)) && cap_addr_parse(addr, &a) && (h = an_host_get(e, &a)))
+    if (f->kind == AN_FK_CONTROL && cap_addr_parse(an_fact_str(f, AN_K_ADDR), &a) && (h = an_host_get(e, &a)))
         h->control = true;
 }
 

@@ -234,7 +234,7 @@ struct an_engine {
     uint64_t dns_cut_unnamed;       /* DNS messages cut before their name could be read */
     int64_t last_ts_ns;
     struct an_capture_info info;
-    char *facts[AN_MAX_FACTS];
+    struct an_fact *facts[AN_MAX_FACTS];
     unsigned n_facts;
 };
 
@@ -266,9 +266,10 @@ void an_report_conclude(struct an_report *r, const struct an_options *opt);
  * absent because nothing was captured) get the verdict the facts prove,
  * with probe evidence (frame 0).  The caller concludes the report once,
  * after this.  */
-void an_facts_apply(struct an_report *r, const struct an_options *opt, const char *const *facts, size_t n);
+void an_facts_apply(struct an_report *r, const struct an_options *opt, const struct an_fact *const *facts,
+                    size_t n);
 
-/* facts.c: the verdict an HTTP answer proves, on an endpoint the wire left
+/* factep.c: the verdict an HTTP answer proves, on an endpoint the wire left
  * ok or incomplete (registry_denied, registry_error, proxy_interception
  * without registry headers; ok for a 401 Bearer challenge), with evidence. */
 void an_http_answer_apply(struct an_endpoint *ep, const struct an_http_answer *a);
@@ -276,7 +277,8 @@ void an_http_answer_apply(struct an_endpoint *ep, const struct an_http_answer *a
 /* proxyfacts.c: the probe's steps through an explicit proxy (CONNECT, the
  * tunnel's TLS and GET /v2/) and the proxy settings that differ between the
  * Docker daemon and the shell; called by an_facts_apply.  */
-void an_proxy_facts_apply(struct an_report *r, const char *const *facts, size_t n);
+void an_proxy_facts_apply(struct an_report *r, const struct an_options *opt, const struct an_fact *const *facts,
+                          size_t n);
 
 /* dnsmap.c */
 void an_dns_packet(struct an_engine *e, const struct cap_pkt *p, bool over_tcp);

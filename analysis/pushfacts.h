@@ -10,6 +10,7 @@
  * endpoints (the login server, and any host the upload's Location named),
  * after an_facts_apply decided from the other facts; and compares the IP a
  * 403 DENIED names with `fact=local`'s addresses.  */
-void an_push_facts_apply(struct an_report *r, const char *const *facts, size_t n);
+void an_push_facts_apply(struct an_report *r, const struct an_options *opt, const struct an_fact *const *facts,
+                         size_t n);
 
 #endif

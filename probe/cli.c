@@ -362,9 +362,9 @@ static int child_main(void *arg)
     p->deadline_ns = p->start_ns + (int64_t)(p->cfg.timeout_s * 1e9);
     probe_run_steps(p);
 
-    /* The same path as analyze of the written capture: facts into the engine. */
+    /* The facts as analyze of the written capture reads them back. */
     for (unsigned i = 0; i < p->n_facts; i++)
-        an_engine_fact(p->engine, p->facts[i]);
+        an_engine_add_fact(p->engine, &p->facts[i]);
     struct an_report r;
     an_engine_finish(p->engine, "probe", &r);
     an_engine_free(p->engine);

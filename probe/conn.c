@@ -99,20 +99,6 @@ const char *probe_kind_name(enum probe_kind k)
     return "?";
 }
 
-const char *probe_tls_end_name(enum probe_tls_end t)
-{
-    switch (t) {
-    case PT_NONE: return "none";
-    case PT_OK: return "ok";
-    case PT_EOF: return "eof";
-    case PT_RESET: return "reset";
-    case PT_ALERT: return "alert";
-    case PT_TIMEOUT: return "timeout";
-    case PT_ERROR: return "error";
-    }
-    return "?";
-}
-
 static socklen_t to_sockaddr(const struct cap_addr *a, uint16_t port, struct sockaddr_storage *ss)
 {
     memset(ss, 0, sizeof(*ss));

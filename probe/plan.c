@@ -1,34 +1,11 @@
-/* plan.c: what a run holds and records: its targets, the steps toward
- * them (each a probe_conn with its own deadline), and its facts (kept for
- * the engine and, with -w, written as the file's comments).  run.c, proxy.c
- * and push.c add to it; it calls only conn.c to start a step.  */
-#include <stdarg.h>
-#include <stdio.h>
+/* plan.c: what a run holds: its targets and the steps toward them (each a
+ * probe_conn with its own deadline); its facts are facts.c's.  run.c,
+ * proxy.c and push.c add to it; it calls only conn.c to start a step.  */
 #include <string.h>
 #include <unistd.h>
 
 #include "probe_int.h"
 #include "push.h"
-
-void probe_fact(struct probe_ctx *p, const char *fmt, ...)
-{
-    if (p->n_facts >= PROBE_MAX_FACTS)
-        return;
-    char *f = p->facts[p->n_facts];
-    int n = snprintf(f, PROBE_FACT_LEN, "%s", AN_FACT_PREFIX);
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(f + n, PROBE_FACT_LEN - (size_t)n, fmt, ap);
-    va_end(ap);
-    p->n_facts++;
-    if (p->writer)
-        cap_writer_note(p->writer, f);
-}
-
-void probe_fact_line(struct probe_ctx *p, const char *body)
-{
-    probe_fact(p, "%s", body);
-}
 
 struct probe_conn *probe_step_new(struct probe_ctx *p, enum probe_kind kind, unsigned target,
                                   const struct cap_addr *a, uint16_t port, const char *sni, int64_t now,

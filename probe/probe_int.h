@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "analysis/analysis.h"
+#include "analysis/fact.h"
 #include "analysis/feed.h"
 #include "capture/capture.h"
 #include "proxy.h"
@@ -21,8 +22,7 @@
 #define PROBE_MAX_CONTROLS 4u       /* --control hosts */
 #define PROBE_CONTROL_ADDRS 2u      /* addresses probed per --control name */
 #define PROBE_MAX_CONNS 160u        /* sockets opened in one run */
-#define PROBE_MAX_FACTS 64u         /* notes kept (the writer keeps as many) */
-#define PROBE_FACT_LEN LIM_FILE_COMMENT   /* a pcapng comment holds as much */
+#define PROBE_MAX_FACTS 64u         /* facts kept (the writer keeps as many) */
 #define PROBE_ECHO_COUNT 2u         /* ICMP echo requests per address */
 #define PROBE_TTL_MAX 8u            /* TTL-limited SYNs per address: 1..8 */
 #define PROBE_HTTP_MAX (LIM_HTTP_HEAD + LIM_HTTP_BODY)
@@ -30,8 +30,8 @@
 /* Ports of the differential probes: a port a web front end usually
  * answers on, and one it usually does not (closed: RST, filtered: silence). */
 #define PROBE_PORT_TLS 443
-#define PROBE_PORT_OTHER 80
-#define PROBE_PORT_UNUSED 8080
+#define PROBE_PORT_OTHER AN_FACT_PORT_OTHER       /* 80 */
+#define PROBE_PORT_UNUSED AN_FACT_PORT_UNUSED     /* 8080 */
 #define PROBE_CONTROL_SNI "control.invalid"
 
 struct push_creds;
@@ -158,7 +158,7 @@ struct probe_ctx {
     unsigned n_targets;
     struct probe_conn conns[PROBE_MAX_CONNS];
     unsigned n_conns;
-    char facts[PROBE_MAX_FACTS][PROBE_FACT_LEN];
+    struct an_fact facts[PROBE_MAX_FACTS];
     unsigned n_facts;
     struct an_engine *engine;
     struct cap_source live_src;     /* live as a record source */
@@ -185,7 +185,6 @@ short probe_conn_events(const struct probe_conn *c);
 void probe_conn_step(struct probe_conn *c, short revents, int64_t now);
 void probe_conn_finish(struct probe_conn *c);
 const char *probe_kind_name(enum probe_kind k);
-const char *probe_tls_end_name(enum probe_tls_end t);
 /* ICMP echo sockets (raw as root, else datagram "ping" sockets). */
 void probe_icmp_open(struct probe_ctx *p);
 bool probe_icmp_echo(struct probe_ctx *p, const struct cap_addr *a, uint16_t id, uint16_t seq);
@@ -226,12 +225,22 @@ struct probe_conn *probe_step_new(struct probe_ctx *p, enum probe_kind kind, uns
                                   int64_t wait, int ttl);
 /* A target, unless it is one already or the run is full. */
 void probe_add_target(struct probe_ctx *p, const struct cap_addr *a, unsigned name_idx, bool control);
-/* For proxy.c: a fact line (without the prefix), a target (its index, or
- * -1 when full), and a registry step to it with the run's whole budget.  */
-void probe_fact_line(struct probe_ctx *p, const char *body);
+/* For proxy.c: a target (its index, or -1 when full), and a registry step
+ * to it with the run's whole budget.  */
 int probe_target_add(struct probe_ctx *p, const struct cap_addr *a);
 struct probe_conn *probe_conn_new(struct probe_ctx *p, unsigned target, const struct cap_addr *a, uint16_t port,
                                   const char *sni, int64_t now);
+
+/* facts.c */
+/* Keeps the fact for the engine (dropped when the run has PROBE_MAX_FACTS)
+ * and writes it to the -w file as a comment.  */
+void probe_fact_add(struct probe_ctx *p, const struct an_fact *f);
+/* The fields of a tls and a proxy_tls fact after the step's own (endpoint,
+ * step or name): result, version, verify, verify_error, the names, detail. */
+void probe_fact_tls_fields(struct an_fact *f, const struct probe_conn *c);
+/* The fields of an http and a proxy_http fact from status on; client_ip
+ * only when the answer named one, unless client_ip_always.  */
+void probe_fact_http_fields(struct an_fact *f, const struct cap_http_resp *h, bool client_ip_always);
 
 /* cli.c */
 /* "myreg" -> "myreg.azurecr.io", lower-cased; false when it cannot be a

@@ -8,8 +8,6 @@
 #include <errno.h>
 #include <netdb.h>
 #include <openssl/evp.h>
-#include <openssl/x509.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,18 +70,6 @@ void probe_proxy_plan_print(const struct probe_cfg *cfg)
 
 /* ---- facts ------------------------------------------------------------------ */
 
-static void factf(struct probe_ctx *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void factf(struct probe_ctx *p, const char *fmt, ...)
-{
-    char line[PROBE_FACT_LEN];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(line, sizeof(line), fmt, ap);
-    va_end(ap);
-    probe_fact_line(p, line);
-}
-
 /* The route's proxy as printed, or "direct". */
 static const char *route_shown(const struct proxy_cfg *c, const struct proxy_route *r)
 {
@@ -105,25 +91,29 @@ static void setting_facts(struct probe_ctx *p)
         const struct proxy_setting *st = &c->src[s];
         if (!st->present && !st->note[0])
             continue;
-        char origin[240], shown[PROXY_URL_MAX + 64], no[PROXY_NO_PROXY_MAX], note[300], problem[240];
-        an_fact_escape(origin, sizeof(origin), st->origin);
-        an_fact_escape(shown, sizeof(shown), st->has_proxy ? (st->url.shown[0] ? st->url.shown : "unusable") : "none");
-        an_fact_escape(no, sizeof(no), st->no_proxy);
-        an_fact_escape(note, sizeof(note), st->note);
-        an_fact_escape(problem, sizeof(problem), st->has_proxy ? st->url.problem : "");
-        factf(p, "fact=proxy_setting source=%s origin=%s proxy=%s problem=%s no_proxy=%s note=%s",
-              proxy_source_name(s), origin, shown, problem, no, note);
+        struct an_fact f;
+        an_fact_init(&f, AN_FK_PROXY_SETTING);
+        an_fact_set(&f, AN_K_SOURCE, proxy_source_name(s));
+        an_fact_set(&f, AN_K_ORIGIN, st->origin);
+        an_fact_set(&f, AN_K_PROXY, st->has_proxy ? (st->url.shown[0] ? st->url.shown : "unusable") : "none");
+        an_fact_set(&f, AN_K_PROBLEM, st->has_proxy ? st->url.problem : "");
+        an_fact_set(&f, AN_K_NO_PROXY, st->no_proxy);
+        an_fact_set(&f, AN_K_NOTE, st->note);
+        probe_fact_add(p, &f);
     }
     bool configured = c->no_proxy_option;
     for (int s = 0; s < PXS_COUNT; s++)
         configured = configured || c->src[s].present;
     for (unsigned i = 0; i < p->cfg.n_names && configured; i++) {
         const struct proxy_route *r = &p->cfg.routes[i];
-        char why[300], shown[PROXY_URL_MAX + 64];
-        an_fact_escape(why, sizeof(why), r->why);
-        an_fact_escape(shown, sizeof(shown), route_shown(c, r));
-        factf(p, "fact=proxy_route name=%s via=%s source=%s usable=%d why=%s", p->cfg.names[i], shown,
-              proxy_source_name(r->source), probe_proxy_routed(&p->cfg, i), why);
+        struct an_fact f;
+        an_fact_init(&f, AN_FK_PROXY_ROUTE);
+        an_fact_set(&f, AN_K_NAME, p->cfg.names[i]);
+        an_fact_set(&f, AN_K_VIA, route_shown(c, r));
+        an_fact_set(&f, AN_K_SOURCE, proxy_source_name(r->source));
+        an_fact_set_num(&f, AN_K_USABLE, probe_proxy_routed(&p->cfg, i));
+        an_fact_set(&f, AN_K_WHY, r->why);
+        probe_fact_add(p, &f);
         /* docker push follows the daemon's setting, curl the shell's. */
         if (!c->daemon_installed || c->no_proxy_option || c->src[PXS_OPTION].has_proxy)
             continue;
@@ -132,13 +122,13 @@ static void setting_facts(struct probe_ctx *p)
         proxy_route_by(c, PXS_ENV, p->cfg.names[i], PROBE_PORT_TLS, &sh);
         if (same_route(c, &d, &sh))
             continue;
-        char dv[PROXY_URL_MAX + 64], sv[PROXY_URL_MAX + 64], dw[300], sw[300];
-        an_fact_escape(dv, sizeof(dv), route_shown(c, &d));
-        an_fact_escape(sv, sizeof(sv), route_shown(c, &sh));
-        an_fact_escape(dw, sizeof(dw), d.why);
-        an_fact_escape(sw, sizeof(sw), sh.why);
-        factf(p, "fact=proxy_differ name=%s daemon=%s daemon_why=%s shell=%s shell_why=%s", p->cfg.names[i], dv, dw, sv,
-              sw);
+        an_fact_init(&f, AN_FK_PROXY_DIFFER);
+        an_fact_set(&f, AN_K_NAME, p->cfg.names[i]);
+        an_fact_set(&f, AN_K_DAEMON, route_shown(c, &d));
+        an_fact_set(&f, AN_K_DAEMON_WHY, d.why);
+        an_fact_set(&f, AN_K_SHELL, route_shown(c, &sh));
+        an_fact_set(&f, AN_K_SHELL_WHY, sh.why);
+        probe_fact_add(p, &f);
     }
 }
 
@@ -228,13 +218,18 @@ void probe_proxy_start(struct probe_ctx *p, int64_t now)
     char err[160];
     int64_t wait = (int64_t)(p->cfg.timeout_s * RESOLVE_SHARE * 1e9);
     if (!resolve_proxy(u->host, wait, &a, err, sizeof(err))) {
-        char e[240], host[300];
-        an_fact_escape(e, sizeof(e), err);
-        an_fact_escape(host, sizeof(host), u->host);
-        for (unsigned i = 0; i < p->cfg.n_names; i++)
-            if (probe_proxy_routed(&p->cfg, i))
-                factf(p, "fact=proxy_connect endpoint= name=%s proxy_host=%s result=unresolved detail=%s",
-                      p->cfg.names[i], host, e);
+        for (unsigned i = 0; i < p->cfg.n_names; i++) {
+            if (!probe_proxy_routed(&p->cfg, i))
+                continue;
+            struct an_fact f;
+            an_fact_init(&f, AN_FK_PROXY_CONNECT);
+            an_fact_set(&f, AN_K_ENDPOINT, "");
+            an_fact_set(&f, AN_K_NAME, p->cfg.names[i]);
+            an_fact_set(&f, AN_K_PROXY_HOST, u->host);
+            an_fact_set(&f, AN_K_RESULT, "unresolved");
+            an_fact_set(&f, AN_K_DETAIL, err);
+            probe_fact_add(p, &f);
+        }
         return;
     }
     int t = probe_target_add(p, &a);
@@ -359,49 +354,40 @@ void probe_proxy_finish(struct probe_conn *c)
 static void tunnel_facts(struct probe_ctx *p, const struct probe_conn *c, const char *ep)
 {
     const struct probe_tunnel *t = &c->tunnel;
-    char reason[200], auth[200], via[300], server[200], shown[PROXY_URL_MAX + 64];
-    an_fact_escape(reason, sizeof(reason), t->resp.reason);
-    an_fact_escape(auth, sizeof(auth), t->resp.proxy_authenticate);
-    an_fact_escape(via, sizeof(via), t->resp.via);
-    an_fact_escape(server, sizeof(server), t->resp.server);
-    an_fact_escape(shown, sizeof(shown), t->proxy->shown);
     const char *res = !c->connected ? (c->err ? strerrorname_np(c->err) : "ETIMEDOUT")
                       : t->replied ? "replied"
                       : t->reply_bad ? "not_http"
                       : t->closed ? (t->close_err == ECONNRESET ? "reset" : "closed")
                       : t->connect_ns ? "no_reply" : "not_sent";
     int64_t end = t->end_ns ? t->end_ns : probe_now_ns();
-    factf(p, "fact=proxy_connect endpoint=%s name=%s proxy=%s result=%s local=%d status=%d reason=%s proxy_authenticate=%s via=%s server=%s waited_ms=%lld",
-          ep, c->sni, shown, res ? res : "error", c->local_err ? 1 : 0, t->replied ? t->resp.status : 0, reason, auth,
-          via, server, (long long)(t->connect_ns ? (end - t->connect_ns) / MS : 0));
+    struct an_fact f;
+    an_fact_init(&f, AN_FK_PROXY_CONNECT);
+    an_fact_set(&f, AN_K_ENDPOINT, ep);
+    an_fact_set(&f, AN_K_NAME, c->sni);
+    an_fact_set(&f, AN_K_PROXY, t->proxy->shown);
+    an_fact_set(&f, AN_K_RESULT, res ? res : "error");
+    an_fact_set_num(&f, AN_K_LOCAL, c->local_err ? 1 : 0);
+    an_fact_set_num(&f, AN_K_STATUS, t->replied ? t->resp.status : 0);
+    an_fact_set(&f, AN_K_REASON, t->resp.reason);
+    an_fact_set(&f, AN_K_PROXY_AUTHENTICATE, t->resp.proxy_authenticate);
+    an_fact_set(&f, AN_K_VIA, t->resp.via);
+    an_fact_set(&f, AN_K_SERVER, t->resp.server);
+    an_fact_set_num(&f, AN_K_WAITED_MS, (long)(t->connect_ns ? (end - t->connect_ns) / MS : 0));
+    probe_fact_add(p, &f);
     if (!t->replied || t->resp.status < 200 || t->resp.status >= 300)
         return;
-    char det[300], vmsg[200], icn[300], io[300], scn[300], vres[24];
-    an_fact_escape(det, sizeof(det), c->tls_detail);
-    an_fact_escape(vmsg, sizeof(vmsg), c->verify > 0 ? X509_verify_cert_error_string(c->verify) : "");
-    an_fact_escape(icn, sizeof(icn), c->issuer_cn);
-    an_fact_escape(io, sizeof(io), c->issuer_o);
-    an_fact_escape(scn, sizeof(scn), c->subject_cn);
-    if (c->verify == 0)
-        snprintf(vres, sizeof(vres), "ok");
-    else if (c->verify < 0)
-        snprintf(vres, sizeof(vres), "none");
-    else
-        snprintf(vres, sizeof(vres), "%ld", c->verify);
-    factf(p, "fact=proxy_tls endpoint=%s name=%s result=%s version=%s verify=%s verify_error=%s subject_cn=%s issuer_cn=%s issuer_o=%s detail=%s",
-          ep, c->sni, probe_tls_end_name(c->tls_end), c->tls_version[0] ? c->tls_version : "-", vres, vmsg, scn, icn,
-          io, det);
+    an_fact_init(&f, AN_FK_PROXY_TLS);
+    an_fact_set(&f, AN_K_ENDPOINT, ep);
+    an_fact_set(&f, AN_K_NAME, c->sni);
+    probe_fact_tls_fields(&f, c);
+    probe_fact_add(p, &f);
     if (c->no_http || c->tls_end != PT_OK)
         return;
-    const struct cap_http_resp *h = &c->resp;
-    char hr[200], code[200], ip[200], msg[130];
-    an_fact_escape(hr, sizeof(hr), h->reason);
-    an_fact_escape(code, sizeof(code), h->error_code);
-    an_fact_escape(ip, sizeof(ip), h->denied_client_ip);
-    an_fact_escape(msg, sizeof(msg), h->error_message);
-    factf(p, "fact=proxy_http endpoint=%s name=%s status=%d reason=%s registry_headers=%d bearer=%d code=%s client_ip=%s message=%s",
-          ep, c->sni, h->status, hr, h->has_docker_api_version || h->has_ms_correlation, h->bearer_challenge, code, ip,
-          msg);
+    an_fact_init(&f, AN_FK_PROXY_HTTP);
+    an_fact_set(&f, AN_K_ENDPOINT, ep);
+    an_fact_set(&f, AN_K_NAME, c->sni);
+    probe_fact_http_fields(&f, &c->resp, true);
+    probe_fact_add(p, &f);
 }
 
 void probe_proxy_facts(struct probe_ctx *p)

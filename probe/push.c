@@ -123,28 +123,34 @@ static void step_fact(struct walk *w, const char *step, const char *method, cons
     char ep[80], ip[64];
     cap_addr_str(a, ip, sizeof(ip));
     snprintf(ep, sizeof(ep), a->family == 6 ? "[%s]:%u" : "%s:%u", ip, w->port);
-    char e_host[300], e_path[200], e_reason[200], e_code[200], e_msg[700], e_ip[200], e_srv[200], e_api[120],
-        e_corr[200], e_ct[200], e_note[400], e_tls[300];
-    char path_cut[160];
+    char path_cut[160], verify[24];
     /* The upload path carries the registry's state: its start suffices. */
     snprintf(path_cut, sizeof(path_cut), "%.*s", (int)strcspn(path, "?"), path);
-    an_fact_escape(e_host, sizeof(e_host), host);
-    an_fact_escape(e_path, sizeof(e_path), path_cut);
-    an_fact_escape(e_reason, sizeof(e_reason), h->resp.reason);
-    an_fact_escape(e_code, sizeof(e_code), h->resp.error_code);
-    an_fact_escape(e_msg, sizeof(e_msg), h->resp.error_message);
-    an_fact_escape(e_ip, sizeof(e_ip), h->resp.denied_client_ip);
-    an_fact_escape(e_srv, sizeof(e_srv), h->resp.server);
-    an_fact_escape(e_api, sizeof(e_api), h->api_version);
-    an_fact_escape(e_corr, sizeof(e_corr), h->correlation);
-    an_fact_escape(e_ct, sizeof(e_ct), h->content_type);
-    an_fact_escape(e_note, sizeof(e_note), note ? note : "");
-    an_fact_escape(e_tls, sizeof(e_tls), h->tls_ok ? "" : h->tls_detail);
-    probe_fact(w->p,
-               "fact=push step=%s method=%s host=%s endpoint=%s path=%s result=%s status=%d reason=%s code=%s client_ip=%s server=%s api_version=%s correlation=%s content_type=%s body_bytes=%llu body_cut=%d verify=%ld ms=%lld note=%s tls=%s message=%s",
-               step, method, e_host, ep, e_path, transport_result(h), h->resp.status, e_reason, e_code, e_ip, e_srv,
-               e_api, e_corr, e_ct, (unsigned long long)h->body_total, h->body_cut, h->verify, (long long)h->ms,
-               e_note, e_tls, e_msg);
+    snprintf(verify, sizeof(verify), "%ld", h->verify);
+    struct an_fact f;
+    an_fact_init(&f, AN_FK_PUSH);
+    an_fact_set(&f, AN_K_STEP, step);
+    an_fact_set(&f, AN_K_METHOD, method);
+    an_fact_set(&f, AN_K_HOST, host);
+    an_fact_set(&f, AN_K_ENDPOINT, ep);
+    an_fact_set(&f, AN_K_PATH, path_cut);
+    an_fact_set(&f, AN_K_RESULT, transport_result(h));
+    an_fact_set_num(&f, AN_K_STATUS, h->resp.status);
+    an_fact_set(&f, AN_K_REASON, h->resp.reason);
+    an_fact_set(&f, AN_K_CODE, h->resp.error_code);
+    an_fact_set(&f, AN_K_CLIENT_IP, h->resp.denied_client_ip);
+    an_fact_set(&f, AN_K_SERVER, h->resp.server);
+    an_fact_set(&f, AN_K_API_VERSION, h->api_version);
+    an_fact_set(&f, AN_K_CORRELATION, h->correlation);
+    an_fact_set(&f, AN_K_CONTENT_TYPE, h->content_type);
+    an_fact_set_num(&f, AN_K_BODY_BYTES, (long)h->body_total);
+    an_fact_set_num(&f, AN_K_BODY_CUT, h->body_cut);
+    an_fact_set(&f, AN_K_VERIFY, verify);
+    an_fact_set_num(&f, AN_K_MS, (long)h->ms);
+    an_fact_set(&f, AN_K_NOTE, note ? note : "");
+    an_fact_set(&f, AN_K_TLS, h->tls_ok ? "" : h->tls_detail);
+    an_fact_set(&f, AN_K_MESSAGE, h->resp.error_message);
+    probe_fact_add(w->p, &f);
 }
 
 /* A host of the walk: the login server's probed address, or a new name
@@ -164,11 +170,16 @@ static bool host_addr(struct walk *w, const char *host, struct cap_addr *a)
     const char *status;
     int64_t deadline = probe_now_ns() + (int64_t)(w->p->cfg.timeout_s * 1e9);
     bool ok = resolve_host(w->p, host, deadline, a, &status);
-    char e_host[300], ip[64] = "";
-    an_fact_escape(e_host, sizeof(e_host), host);
+    char ip[64] = "";
     if (ok)
         cap_addr_str(a, ip, sizeof(ip));
-    probe_fact(w->p, "fact=push step=resolve host=%s result=%s addr=%s", e_host, status, ip);
+    struct an_fact f;
+    an_fact_init(&f, AN_FK_PUSH);
+    an_fact_set(&f, AN_K_STEP, "resolve");
+    an_fact_set(&f, AN_K_HOST, host);
+    an_fact_set(&f, AN_K_RESULT, status);
+    an_fact_set(&f, AN_K_ADDR, ip);
+    probe_fact_add(w->p, &f);
     if (ok)
         probe_add_push_target(w->p, a, 0);
     snprintf(w->other_host, sizeof(w->other_host), "%s", host);
@@ -251,16 +262,19 @@ static bool get_token(struct walk *w, const struct push_creds *cr, const struct 
     if (!tok)
         tok = json_string_value(json_object_get(root, "token"));
     bool good = tok && *tok && strlen(tok) < PUSH_SECRET_MAX && strspn(tok, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~+/=") == strlen(tok);
-    char ct[300];
-    an_fact_escape(ct, sizeof(ct), h.content_type);
+    struct an_fact f;
+    an_fact_init(&f, AN_FK_PUSH);
+    an_fact_set(&f, AN_K_STEP, "token_body");
     if (!good) {
-        probe_fact(w->p, "fact=push step=token_body result=%s content_type=%s", root ? "no_token" : "not_json", ct);
+        an_fact_set(&f, AN_K_RESULT, root ? "no_token" : "not_json");
+        an_fact_set(&f, AN_K_CONTENT_TYPE, h.content_type);
     } else {
         snprintf(w->auth, sizeof(w->auth), "Bearer %s", tok);
         int push = push_token_grants_push(tok, w->repo);
-        probe_fact(w->p, "fact=push step=token_body result=ok grants_push=%s",
-                   push < 0 ? "unknown" : push ? "1" : "0");
+        an_fact_set(&f, AN_K_RESULT, "ok");
+        an_fact_set(&f, AN_K_GRANTS_PUSH, push < 0 ? "unknown" : push ? "1" : "0");
     }
+    probe_fact_add(w->p, &f);
     json_decref(root);
     if (h.body)
         OPENSSL_cleanse(h.body, h.body_len);
@@ -309,10 +323,13 @@ static void upload(struct walk *w)
     if (!bad && up.port != 443)
         bad = "a port other than 443";
     if (bad) {
-        char e_loc[300], e_bad[200];
-        an_fact_escape(e_loc, sizeof(e_loc), loc[0] ? loc : "-");
-        an_fact_escape(e_bad, sizeof(e_bad), bad);
-        probe_fact(w->p, "fact=push step=location result=not_followed location=%.120s why=%s", e_loc, e_bad);
+        struct an_fact f;
+        an_fact_init(&f, AN_FK_PUSH);
+        an_fact_set(&f, AN_K_STEP, "location");
+        an_fact_set(&f, AN_K_RESULT, "not_followed");
+        an_fact_set(&f, AN_K_LOCATION, loc[0] ? loc : "-");
+        an_fact_set(&f, AN_K_WHY, bad);
+        probe_fact_add(w->p, &f);
         /* The upload exists all the same: cancel it on the login server,
          * by the path the Location names (or not at all without one).  */
         const char *v2 = strstr(loc, "/v2/");
@@ -326,9 +343,13 @@ static void upload(struct walk *w)
         }
         return;
     }
-    char e_host[300];
-    an_fact_escape(e_host, sizeof(e_host), up.host);
-    probe_fact(w->p, "fact=push step=location result=followed host=%s relative=%d", e_host, loc[0] == '/');
+    struct an_fact f;
+    an_fact_init(&f, AN_FK_PUSH);
+    an_fact_set(&f, AN_K_STEP, "location");
+    an_fact_set(&f, AN_K_RESULT, "followed");
+    an_fact_set(&f, AN_K_HOST, up.host);
+    an_fact_set_num(&f, AN_K_RELATIVE, loc[0] == '/');
+    probe_fact_add(w->p, &f);
     uint8_t *body = calloc(1, PUSH_PATCH_BYTES);
     if (!body)
         return;
@@ -379,9 +400,10 @@ static void local_fact(struct probe_ctx *p)
         }
         freeifaddrs(ifa);
     }
-    char esc[600];
-    an_fact_escape(esc, sizeof(esc), list);
-    probe_fact(p, "fact=local addrs=%s", esc);
+    struct an_fact f;
+    an_fact_init(&f, AN_FK_LOCAL);
+    an_fact_set(&f, AN_K_ADDRS, list);
+    probe_fact_add(p, &f);
 }
 
 void probe_push_check(struct probe_ctx *p)
@@ -403,12 +425,16 @@ void probe_push_check(struct probe_ctx *p)
             found = true;
         }
     }
-    char e_repo[600], e_note[300];
-    an_fact_escape(e_repo, sizeof(e_repo), w.repo);
-    an_fact_escape(e_note, sizeof(e_note), cr->note);
+    struct an_fact f;
+    an_fact_init(&f, AN_FK_PUSHCHECK);
+    an_fact_set(&f, AN_K_REPO, w.repo);
+    an_fact_set(&f, AN_K_CREDS, push_cred_source_name(cr->source));
     if (!found) {
-        probe_fact(p, "fact=pushcheck repo=%s creds=%s result=skipped why=no_tls cancelled=none note=%s", e_repo,
-                   push_cred_source_name(cr->source), e_note);
+        an_fact_set(&f, AN_K_RESULT, "skipped");
+        an_fact_set(&f, AN_K_WHY, "no_tls");
+        an_fact_set(&f, AN_K_CANCELLED, "none");
+        an_fact_set(&f, AN_K_NOTE, cr->note);
+        probe_fact_add(p, &f);
         return;
     }
     struct url v2 = { .port = 443, .path = "/v2/" };
@@ -430,14 +456,17 @@ void probe_push_check(struct probe_ctx *p)
         stop = "challenge_malformed";
     else if ((realm_bad = push_parse_url(ch.realm, w.login, &realm)) != NULL || !push_host_allowed(p->cfg.names, p->cfg.n_names, realm.host) || realm.port != 443)
         stop = "realm_not_followed";
-    if (stop && strcmp(stop, "challenge_malformed") == 0) {
-        char e_v[700];
-        an_fact_escape(e_v, sizeof(e_v), h.www_authenticate[0] ? h.www_authenticate : "(none)");
-        probe_fact(p, "fact=push step=challenge_parse result=malformed value=%.300s", e_v);
-    } else if (stop && strcmp(stop, "realm_not_followed") == 0) {
-        char e_r[700];
-        an_fact_escape(e_r, sizeof(e_r), ch.realm);
-        probe_fact(p, "fact=push step=realm result=not_followed realm=%.300s", e_r);
+    if (stop && (strcmp(stop, "challenge_malformed") == 0 || strcmp(stop, "realm_not_followed") == 0)) {
+        bool malformed = strcmp(stop, "challenge_malformed") == 0;
+        struct an_fact sf;
+        an_fact_init(&sf, AN_FK_PUSH);
+        an_fact_set(&sf, AN_K_STEP, malformed ? "challenge_parse" : "realm");
+        an_fact_set(&sf, AN_K_RESULT, malformed ? "malformed" : "not_followed");
+        if (malformed)
+            an_fact_set(&sf, AN_K_VALUE, h.www_authenticate[0] ? h.www_authenticate : "(none)");
+        else
+            an_fact_set(&sf, AN_K_REALM, ch.realm);
+        probe_fact_add(p, &sf);
     }
     int status = h.resp.status;
     push_http_free(&h);
@@ -446,7 +475,10 @@ void probe_push_check(struct probe_ctx *p)
     if (!stop)
         upload(&w);
     OPENSSL_cleanse(w.auth, sizeof(w.auth));
-    probe_fact(p, "fact=pushcheck repo=%s creds=%s result=%s cancelled=%s patch_bytes=%u patch=%s note=%s", e_repo,
-               push_cred_source_name(cr->source), stop ? stop : "walked", w.cancelled, PUSH_PATCH_BYTES, w.patched,
-               e_note);
+    an_fact_set(&f, AN_K_RESULT, stop ? stop : "walked");
+    an_fact_set(&f, AN_K_CANCELLED, w.cancelled);
+    an_fact_set_num(&f, AN_K_PATCH_BYTES, PUSH_PATCH_BYTES);
+    an_fact_set(&f, AN_K_PATCH, w.patched);
+    an_fact_set(&f, AN_K_NOTE, cr->note);
+    probe_fact_add(p, &f);
 }

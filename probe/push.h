@@ -105,8 +105,6 @@ void push_http_free(struct push_http *h);
 /* Makes `a` one of the run's targets, so the capture keeps its packets
  * (run.c).  */
 void probe_add_push_target(struct probe_ctx *p, const struct cap_addr *a, unsigned name_idx);
-/* Writes one fact (run.c's writer: the list, and the capture's comments). */
-void probe_fact(struct probe_ctx *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* push.c: the push check, after the other steps (probe_run_steps). */
 void probe_push_check(struct probe_ctx *p);

@@ -44,7 +44,7 @@ static void dns_facts(struct probe_ctx *p)
         const struct probe_dns *d = &p->dns[i];
         if (d->control)
             continue;               /* said in the control facts */
-        char chain[512] = "", addrs[512] = "", esc_chain[700], esc_addrs[700];
+        char chain[512] = "", addrs[512] = "";
         size_t o = 0;
         for (unsigned j = 0; j < d->chain_len; j++) {
             int n = snprintf(chain + o, sizeof(chain) - o, "%s%s", j ? "," : "", d->chain[j]);
@@ -61,12 +61,15 @@ static void dns_facts(struct probe_ctx *p)
                 break;
             o += (size_t)n;
         }
-        an_fact_escape(esc_chain, sizeof(esc_chain), chain);
-        an_fact_escape(esc_addrs, sizeof(esc_addrs), addrs);
-        char resolver[64];
-        an_fact_escape(resolver, sizeof(resolver), d->custom ? p->cfg.dns_server : "system");
-        probe_fact(p, "fact=dns name=%s resolver=%s result=%s chain=%s addrs=%s ms=%lld", p->cfg.names[d->name_idx],
-             resolver, probe_dns_status_name(d->status), esc_chain, esc_addrs, (long long)(d->took_ns / MS));
+        struct an_fact f;
+        an_fact_init(&f, AN_FK_DNS);
+        an_fact_set(&f, AN_K_NAME, p->cfg.names[d->name_idx]);
+        an_fact_set(&f, AN_K_RESOLVER, d->custom ? p->cfg.dns_server : "system");
+        an_fact_set(&f, AN_K_RESULT, probe_dns_status_name(d->status));
+        an_fact_set(&f, AN_K_CHAIN, chain);
+        an_fact_set(&f, AN_K_ADDRS, addrs);
+        an_fact_set_num(&f, AN_K_MS, (long)(d->took_ns / MS));
+        probe_fact_add(p, &f);
     }
 }
 
@@ -239,51 +242,45 @@ static void conn_facts(struct probe_ctx *p)
             }
             char ep[80];
             endpoint_str(&p->targets[t].addr, port, ep, sizeof(ep));
-            probe_fact(p, "fact=ttl endpoint=%s first_answer_ttl=%d answer=%s max_ttl=%u", ep, first, how, PROBE_TTL_MAX);
+            struct an_fact f;
+            an_fact_init(&f, AN_FK_TTL);
+            an_fact_set(&f, AN_K_ENDPOINT, ep);
+            an_fact_set_num(&f, AN_K_FIRST_ANSWER_TTL, first);
+            an_fact_set(&f, AN_K_ANSWER, how);
+            an_fact_set_num(&f, AN_K_MAX_TTL, PROBE_TTL_MAX);
+            probe_fact_add(p, &f);
         }
     }
     for (unsigned i = 0; i < p->n_conns; i++) {
         const struct probe_conn *c = &p->conns[i];
         if (c->kind == PK_TTL || c->tunnel.via)
             continue;
-        char ep[80], name[300] = "";
+        char ep[80];
         endpoint_str(&c->addr, c->port, ep, sizeof(ep));
         const struct probe_target *tg = &p->targets[c->target];
-        if (c->kind != PK_TCP || !tg->is_control)
-            an_fact_escape(name, sizeof(name), p->cfg.names[tg->name_idx]);
-        probe_fact(p, "fact=connect step=%s endpoint=%s name=%s result=%s local=%d ms=%lld", probe_kind_name(c->kind), ep,
-             name, errno_name(c->err), c->local_err ? 1 : 0,
-             (long long)(((c->connected ? c->connected_ns : probe_now_ns()) - c->started_ns) / MS));
+        struct an_fact f;
+        an_fact_init(&f, AN_FK_CONNECT);
+        an_fact_set(&f, AN_K_STEP, probe_kind_name(c->kind));
+        an_fact_set(&f, AN_K_ENDPOINT, ep);
+        an_fact_set(&f, AN_K_NAME, c->kind != PK_TCP || !tg->is_control ? p->cfg.names[tg->name_idx] : "");
+        an_fact_set(&f, AN_K_RESULT, errno_name(c->err));
+        an_fact_set_num(&f, AN_K_LOCAL, c->local_err ? 1 : 0);
+        an_fact_set_num(&f, AN_K_MS, (long)(((c->connected ? c->connected_ns : probe_now_ns()) - c->started_ns) / MS));
+        probe_fact_add(p, &f);
         if (!c->connected || c->kind == PK_TCP)
             continue;
-        char sni[300], det[300], vmsg[200], icn[300], io[300], scn[300];
-        an_fact_escape(sni, sizeof(sni), c->sni);
-        an_fact_escape(det, sizeof(det), c->tls_detail);
-        an_fact_escape(vmsg, sizeof(vmsg), c->verify > 0 ? X509_verify_cert_error_string(c->verify) : "");
-        an_fact_escape(icn, sizeof(icn), c->issuer_cn);
-        an_fact_escape(io, sizeof(io), c->issuer_o);
-        an_fact_escape(scn, sizeof(scn), c->subject_cn);
-        char vres[24];
-        if (c->verify == 0)
-            snprintf(vres, sizeof(vres), "ok");
-        else if (c->verify < 0)
-            snprintf(vres, sizeof(vres), "none");
-        else
-            snprintf(vres, sizeof(vres), "%ld", c->verify);
-        probe_fact(p, "fact=tls step=%s endpoint=%s sni=%s result=%s version=%s verify=%s verify_error=%s subject_cn=%s issuer_cn=%s issuer_o=%s detail=%s",
-             probe_kind_name(c->kind), ep, sni, probe_tls_end_name(c->tls_end), c->tls_version[0] ? c->tls_version : "-",
-             vres, vmsg, scn, icn, io, det);
+        an_fact_init(&f, AN_FK_TLS);
+        an_fact_set(&f, AN_K_STEP, probe_kind_name(c->kind));
+        an_fact_set(&f, AN_K_ENDPOINT, ep);
+        an_fact_set(&f, AN_K_SNI, c->sni);
+        probe_fact_tls_fields(&f, c);
+        probe_fact_add(p, &f);
         if (c->kind != PK_REGISTRY || c->no_http || c->tls_end != PT_OK)
             continue;
-        const struct cap_http_resp *h = &c->resp;
-        char reason[200], code[200], ip[200], msg[130];
-        an_fact_escape(reason, sizeof(reason), h->reason);
-        an_fact_escape(code, sizeof(code), h->error_code);
-        an_fact_escape(ip, sizeof(ip), h->denied_client_ip);
-        an_fact_escape(msg, sizeof(msg), h->error_message);
-        probe_fact(p, "fact=http endpoint=%s status=%d reason=%s registry_headers=%d bearer=%d code=%s%s%s message=%s", ep,
-             h->status, reason, h->has_docker_api_version || h->has_ms_correlation, h->bearer_challenge, code,
-             h->denied_client_ip[0] ? " client_ip=" : "", ip, msg);
+        an_fact_init(&f, AN_FK_HTTP);
+        an_fact_set(&f, AN_K_ENDPOINT, ep);
+        probe_fact_http_fields(&f, &c->resp, false);
+        probe_fact_add(p, &f);
     }
 }
 
@@ -299,12 +296,16 @@ static void differential_facts(struct probe_ctx *p)
             continue;
         char ip[64];
         cap_addr_str(&tg->addr, ip, sizeof(ip));
-        probe_fact(p, "fact=echo endpoint=%s requests=%u replies=%u capture=%d", ip, tg->echo_requests,
-             tg->echo_replies, cap);
+        struct an_fact f;
+        an_fact_init(&f, AN_FK_ECHO);
+        an_fact_set(&f, AN_K_ENDPOINT, ip);
+        an_fact_set_num(&f, AN_K_REQUESTS, tg->echo_requests);
+        an_fact_set_num(&f, AN_K_REPLIES, tg->echo_replies);
+        an_fact_set_num(&f, AN_K_CAPTURE, cap);
+        probe_fact_add(p, &f);
     }
     for (unsigned c = 0; c < p->cfg.n_controls; c++) {
-        char given[300];
-        an_fact_escape(given, sizeof(given), p->cfg.controls[c]);
+        const char *given = p->cfg.controls[c];
         const char *resolved = "address";
         if (p->cfg.control_is_name[c]) {
             /* The best answer of any resolver: ok if one gave addresses. */
@@ -328,19 +329,35 @@ static void differential_facts(struct probe_ctx *p)
             for (unsigned i = 0; i < p->n_conns && !tcp; i++)
                 if (p->conns[i].kind == PK_TCP && p->conns[i].target == t && cap_addr_eq(&p->conns[i].addr, &tg->addr))
                     tcp = &p->conns[i];
-            if (!tcp) {
-                probe_fact(p, "fact=control given=%s resolved=%s addr=%s probed=0", given, resolved, ip);
-                continue;
+            struct an_fact f;
+            an_fact_init(&f, AN_FK_CONTROL);
+            an_fact_set(&f, AN_K_GIVEN, given);
+            an_fact_set(&f, AN_K_RESOLVED, resolved);
+            an_fact_set(&f, AN_K_ADDR, ip);
+            an_fact_set_num(&f, AN_K_PROBED, tcp != NULL);
+            if (tcp) {
+                an_fact_set_num(&f, AN_K_PORT, tcp->port);
+                an_fact_set(&f, AN_K_RESULT, errno_name(tcp->err));
+                an_fact_set_num(&f, AN_K_LOCAL, tcp->local_err ? 1 : 0);
+                an_fact_set_num(&f, AN_K_MS,
+                                (long)(((tcp->connected ? tcp->connected_ns : probe_now_ns()) - tcp->started_ns) / MS));
+                an_fact_set_num(&f, AN_K_ECHO_REQUESTS, tg->echo_requests);
+                an_fact_set_num(&f, AN_K_ECHO_REPLIES, tg->echo_replies);
+                an_fact_set_num(&f, AN_K_CAPTURE, cap);
             }
-            probe_fact(p, "fact=control given=%s resolved=%s addr=%s probed=1 port=%u result=%s local=%d ms=%lld echo_requests=%u echo_replies=%u capture=%d",
-                 given, resolved, ip, PROBE_PORT_TLS, errno_name(tcp->err), tcp->local_err ? 1 : 0,
-                 (long long)(((tcp->connected ? tcp->connected_ns : probe_now_ns()) - tcp->started_ns) / MS),
-                 tg->echo_requests, tg->echo_replies, cap);
+            probe_fact_add(p, &f);
         }
         if (!any) {
             /* Unresolved, or its only addresses are the registry's own. */
-            probe_fact(p, "fact=control given=%s resolved=%s addr= probed=0%s", given, resolved,
-                 strcmp(resolved, "ok") == 0 || strcmp(resolved, "address") == 0 ? " registry_address=1" : "");
+            struct an_fact f;
+            an_fact_init(&f, AN_FK_CONTROL);
+            an_fact_set(&f, AN_K_GIVEN, given);
+            an_fact_set(&f, AN_K_RESOLVED, resolved);
+            an_fact_set(&f, AN_K_ADDR, "");
+            an_fact_set_num(&f, AN_K_PROBED, 0);
+            if (strcmp(resolved, "ok") == 0 || strcmp(resolved, "address") == 0)
+                an_fact_set_num(&f, AN_K_REGISTRY_ADDRESS, 1);
+            probe_fact_add(p, &f);
         }
     }
 }
@@ -430,9 +447,14 @@ static void drain(struct probe_ctx *p)
 int probe_run_steps(struct probe_ctx *p)
 {
     probe_feed_start(p);
-    probe_fact(p, "fact=run name=%s uppercase=%d capture=%d icmp=%s timeout_ms=%lld", p->cfg.names[0], p->cfg.uppercase,
-         p->live != NULL, p->icmp4 < 0 && p->icmp6 < 0 ? "none" : p->icmp_raw ? "raw" : "datagram",
-         (long long)(p->cfg.timeout_s * 1000));
+    struct an_fact f;
+    an_fact_init(&f, AN_FK_RUN);
+    an_fact_set(&f, AN_K_NAME, p->cfg.names[0]);
+    an_fact_set_num(&f, AN_K_UPPERCASE, p->cfg.uppercase);
+    an_fact_set_num(&f, AN_K_CAPTURE, p->live != NULL);
+    an_fact_set(&f, AN_K_ICMP, p->icmp4 < 0 && p->icmp6 < 0 ? "none" : p->icmp_raw ? "raw" : "datagram");
+    an_fact_set_num(&f, AN_K_TIMEOUT_MS, (long)(p->cfg.timeout_s * 1000));
+    probe_fact_add(p, &f);
     int64_t dns_until = p->start_ns + (int64_t)(p->cfg.timeout_s * 0.6 * 1e9);
     probe_dns_resolve(p, dns_until);
     dns_facts(p);

@@ -1,5 +1,6 @@
-/* test_probe_facts.c: probe facts (escape, lookup, applying them to a
- * report) and registry name normalisation, without any network.  */
+/* test_probe_facts.c: probe facts (the table's text form both ways,
+ * applying them to a report) and registry name normalisation, without any
+ * network.  */
 #include <stdlib.h>
 #include <string.h>
 
@@ -7,29 +8,113 @@
 #include "check.h"
 #include "probe/probe_int.h"
 
-static void test_escape_roundtrip(void)
+/* A line as the prober has always written it reads back field by field. */
+static void test_parse(void)
 {
-    char esc[128], line[256], back[128];
-    an_fact_escape(esc, sizeof(esc), "a b=c%d\x01\xff[2001:db8::1]:443");
-    CHECK(strchr(esc, ' ') == NULL);
-    CHECK(strchr(esc, '=') == NULL);
-    snprintf(line, sizeof(line), AN_FACT_PREFIX "fact=x key=%s other=1", esc);
-    CHECK(an_fact_get(line, "key", back, sizeof(back)));
+    struct an_fact f;
+    CHECK(an_fact_parse(AN_FACT_PREFIX "fact=tls step=registry endpoint=[2001:db8::1]:443 sni=a%20b%3Dc%01%FF "
+                                       "result=ok verify= issuer_cn=x result=second version",
+                        &f));
+    CHECK_EQ_INT(f.kind, AN_FK_TLS);
     /* Control and high bytes come back as '?': a fact never carries them. */
-    CHECK_EQ_STR(back, "a b=c%d??[2001:db8::1]:443");
-    CHECK(an_fact_get(line, "other", back, sizeof(back)));
-    CHECK_EQ_STR(back, "1");
-    CHECK(!an_fact_get(line, "missing", back, sizeof(back)));
-    CHECK(!an_fact_get("not a fact key=1", "key", back, sizeof(back)));
+    CHECK_EQ_STR(an_fact_str(&f, AN_K_SNI), "a b=c??");
+    CHECK_EQ_STR(an_fact_str(&f, AN_K_ENDPOINT), "[2001:db8::1]:443");
+    /* The first of a key given twice; an empty value is there, and empty. */
+    CHECK_EQ_STR(an_fact_str(&f, AN_K_RESULT), "ok");
+    CHECK(an_fact_has(&f, AN_K_VERIFY));
+    CHECK_EQ_STR(an_fact_str(&f, AN_K_VERIFY), "");
+    /* A token without '=' names no key; a missing key is "". */
+    CHECK(!an_fact_has(&f, AN_K_VERSION));
+    CHECK_EQ_STR(an_fact_str(&f, AN_K_DETAIL), "");
+    /* A key the kind does not have is ignored. */
+    CHECK(an_fact_parse(AN_FACT_PREFIX "fact=http status=403 sni=x bearer=1 registry_headers=01x", &f));
+    CHECK_EQ_INT(an_fact_num(&f, AN_K_STATUS, 0), 403);
+    CHECK(!an_fact_has(&f, AN_K_SNI));
+    CHECK(an_fact_flag(&f, AN_K_BEARER));
+    /* A number is all of the value, else the reader's default. */
+    CHECK_EQ_INT(an_fact_num(&f, AN_K_REGISTRY_HEADERS, -1), -1);
+    CHECK(!an_fact_flag(&f, AN_K_REGISTRY_HEADERS));
     /* A prefix of a key is not the key. */
-    CHECK(!an_fact_get(AN_FACT_PREFIX "keyx=1", "key", back, sizeof(back)));
-    /* Cut at an escape boundary, always terminated. */
-    an_fact_escape(esc, 5, "a b c");
-    CHECK_EQ_STR(esc, "a%20");
-    an_fact_escape(esc, 4, "a b c");
-    CHECK_EQ_STR(esc, "a");
+    CHECK(an_fact_parse(AN_FACT_PREFIX "fact=http statusx=1", &f));
+    CHECK(!an_fact_has(&f, AN_K_STATUS));
+    /* No prefix: no fact.  An unknown kind: a fact that says nothing. */
+    CHECK(!an_fact_parse("not a fact fact=http status=1", &f));
+    CHECK(an_fact_parse(AN_FACT_PREFIX "fact=tomorrow status=1", &f));
+    CHECK_EQ_INT(f.kind, AN_FK_UNKNOWN);
+    CHECK(!an_fact_has(&f, AN_K_STATUS));
+    CHECK(an_fact_parse(AN_FACT_PREFIX "status=1", &f));
+    CHECK_EQ_INT(f.kind, AN_FK_UNKNOWN);
+    /* The first fact= decides, wherever it is, even when empty. */
+    CHECK(an_fact_parse(AN_FACT_PREFIX "status=7 fact=http fact=tls", &f));
+    CHECK_EQ_INT(f.kind, AN_FK_HTTP);
+    CHECK_EQ_INT(an_fact_num(&f, AN_K_STATUS, 0), 7);
+    CHECK(an_fact_parse(AN_FACT_PREFIX "fact= fact=http", &f));
+    CHECK_EQ_INT(f.kind, AN_FK_UNKNOWN);
+    /* A value is cut at what the analysis reads (issuer_cn: 127). */
+    char line[400];
+    int n = snprintf(line, sizeof(line), AN_FACT_PREFIX "fact=tls issuer_cn=");
+    memset(line + n, 'x', 200);
+    line[n + 200] = '\0';
+    CHECK(an_fact_parse(line, &f));
+    CHECK_EQ_INT((long)strlen(an_fact_str(&f, AN_K_ISSUER_CN)), 127);
 }
 
+/* The writer makes the line the prober always wrote, and it reads back as
+ * the same struct: the probe's engine and analyze of its -w file see one
+ * fact.  */
+static void test_write(void)
+{
+    struct an_fact f, back;
+    char line[AN_FACT_LINE];
+    an_fact_init(&f, AN_FK_HTTP);
+    an_fact_set(&f, AN_K_ENDPOINT, "198.19.10.10:443");
+    an_fact_set_num(&f, AN_K_STATUS, 403);
+    an_fact_set(&f, AN_K_REASON, "Forbidden");
+    an_fact_set_num(&f, AN_K_REGISTRY_HEADERS, 1);
+    an_fact_set_num(&f, AN_K_BEARER, 0);
+    an_fact_set(&f, AN_K_CODE, "DENIED");
+    an_fact_set(&f, AN_K_CLIENT_IP, "198.18.1.2");
+    an_fact_set(&f, AN_K_MESSAGE, "client with IP '198.18.1.2' is not allowed\x01");
+    CHECK(an_fact_format(&f, line, sizeof(line)) > 0);
+    CHECK_EQ_STR(line, AN_FACT_PREFIX "fact=http endpoint=198.19.10.10:443 status=403 reason=Forbidden "
+                       "registry_headers=1 bearer=0 code=DENIED client_ip=198.18.1.2 "
+                       "message=client%20with%20IP%20%27198.18.1.2%27%20is%20not%20allowed%3F");
+    CHECK(an_fact_parse(line, &back));
+    CHECK(memcmp(back.order, f.order, f.n_order) == 0 && back.n_order == f.n_order);
+    CHECK_EQ_STR(an_fact_str(&back, AN_K_MESSAGE), an_fact_str(&f, AN_K_MESSAGE));
+    CHECK_EQ_INT(an_fact_num(&back, AN_K_STATUS, 0), 403);
+    CHECK(!an_fact_format(&f, line, 20));
+
+    /* Cut as the prober's escape buffer always cut it (message: 129 bytes
+     * escaped), and at the reader's bound (reason: 63).  */
+    char sp[200], big[300];
+    memset(sp, ' ', 100);
+    sp[100] = '\0';
+    memset(big, 'r', 299);
+    big[299] = '\0';
+    an_fact_init(&f, AN_FK_HTTP);
+    an_fact_set(&f, AN_K_REASON, big);
+    an_fact_set(&f, AN_K_MESSAGE, sp);
+    CHECK_EQ_INT((long)strlen(an_fact_str(&f, AN_K_REASON)), 63);
+    CHECK_EQ_INT((long)strlen(an_fact_str(&f, AN_K_MESSAGE)), 43);
+
+    /* The line never passes AN_FACT_LINE: the value that would is cut, the
+     * keys after it that do not fit are left out.  */
+    memset(big, 'a', 299);
+    an_fact_init(&f, AN_FK_PROXY_SETTING);
+    an_fact_set(&f, AN_K_SOURCE, "env");
+    an_fact_set(&f, AN_K_ORIGIN, big);
+    an_fact_set(&f, AN_K_PROXY, big);
+    an_fact_set(&f, AN_K_PROBLEM, big);
+    an_fact_set(&f, AN_K_NO_PROXY, big);
+    an_fact_set(&f, AN_K_NOTE, big);
+    CHECK_EQ_INT((long)an_fact_format(&f, line, sizeof(line)), AN_FACT_LINE - 1);
+    CHECK_EQ_INT((long)strlen(an_fact_str(&f, AN_K_NO_PROXY)), 289);
+    CHECK(!an_fact_has(&f, AN_K_NOTE));
+    CHECK(an_fact_parse(line, &back));
+    CHECK_EQ_STR(an_fact_str(&back, AN_K_NO_PROXY), an_fact_str(&f, AN_K_NO_PROXY));
+    CHECK(!an_fact_has(&back, AN_K_NOTE));
+}
 static void test_normalize(void)
 {
     char out[LIM_DNS_NAME];
@@ -66,10 +151,17 @@ static void report_ok(struct an_report *r, const char *ip)
     r->verdict = AN_OK;
 }
 
-/* As an_engine_finish does: the facts, then the report concluded once. */
-static void apply(struct an_report *r, const struct an_options *opt, const char *const *facts, size_t n)
+/* As an_engine_finish does: the facts (comment lines, as a capture holds
+ * them), then the report concluded once.  */
+static void apply(struct an_report *r, const struct an_options *opt, const char *const *lines, size_t n)
 {
-    an_facts_apply(r, opt, facts, n);
+    static struct an_fact parsed[AN_MAX_FACTS];
+    const struct an_fact *facts[AN_MAX_FACTS];
+    size_t k = 0;
+    for (size_t i = 0; i < n && k < AN_MAX_FACTS; i++)
+        if (an_fact_parse(lines[i], &parsed[k]))
+            facts[k] = &parsed[k], k++;
+    an_facts_apply(r, opt, facts, k);
     an_report_conclude(r, opt);
 }
 
@@ -87,7 +179,7 @@ static const char *detail(const struct an_endpoint *ep, const char *key)
 static void test_denied(void)
 {
     struct an_report r;
-    struct an_options opt = { 0 };
+    struct an_options opt = { .port = 443 };
     report_ok(&r, "198.19.10.10");
     const char *facts[] = {
         CONNECT_OK, TLS_OK,
@@ -102,7 +194,7 @@ static void test_denied(void)
 static void test_throttled_and_healthy(void)
 {
     struct an_report r;
-    struct an_options opt = { 0 };
+    struct an_options opt = { .port = 443 };
     report_ok(&r, "198.19.10.10");
     const char *facts[] = {
         CONNECT_OK, TLS_OK,
@@ -130,7 +222,7 @@ static void test_throttled_and_healthy(void)
 static void test_verify_failed(void)
 {
     struct an_report r;
-    struct an_options opt = { 0 };
+    struct an_options opt = { .port = 443 };
     report_ok(&r, "198.19.10.10");
     const char *facts[] = {
         CONNECT_OK,
@@ -151,7 +243,7 @@ static void test_verify_failed(void)
 static void test_without_capture(void)
 {
     struct an_report r;
-    struct an_options opt = { 0 };
+    struct an_options opt = { .port = 443 };
     memset(&r, 0, sizeof(r));
     r.verdict = AN_INCOMPLETE;
     const char *facts[] = {
@@ -180,7 +272,7 @@ static void test_without_capture(void)
 static void test_sni_filter(void)
 {
     struct an_report r;
-    struct an_options opt = { 0 };
+    struct an_options opt = { .port = 443 };
     report_ok(&r, "198.19.10.10");
     r.endpoints[0].verdict = AN_CONNECTION_RESET;
     r.verdict = AN_CONNECTION_RESET;
@@ -197,7 +289,7 @@ static void test_sni_filter(void)
 static void test_privatelink(void)
 {
     struct an_report r;
-    struct an_options opt = { 0 };
+    struct an_options opt = { .port = 443 };
     an_prefix_parse("198.18.0.0/16", &opt.private_nets[0]);
     opt.n_private_nets = 1;
     report_ok(&r, "198.19.10.10");
@@ -219,7 +311,7 @@ static void test_privatelink(void)
 static void test_resolvers_differ(void)
 {
     struct an_report r;
-    struct an_options opt = { 0 };
+    struct an_options opt = { .port = 443 };
     report_ok(&r, "198.19.10.10");
     const char *facts[] = {
         AN_FACT_PREFIX "fact=dns name=labreg.azurecr.io resolver=system result=ok chain= addrs=198.19.10.10",
@@ -243,7 +335,7 @@ static void test_resolvers_differ(void)
 static void test_facts_missing_keys(void)
 {
     struct an_report r;
-    struct an_options opt = { 0 };
+    struct an_options opt = { .port = 443 };
     report_ok(&r, "198.19.10.10");
     const char *facts[] = {
         AN_FACT_PREFIX "fact=dns name=labreg.azurecr.io addrs=198.19.10.10",
@@ -299,7 +391,7 @@ static void report_silent(struct an_report *r)
 static void test_control_in_prefix(void)
 {
     struct an_report r;
-    struct an_options opt = { 0 };
+    struct an_options opt = { .port = 443 };
     report_silent(&r);
     const char *facts[] = { SILENT_443, SILENT_80, SILENT_8080, ECHO_SILENT, CTL_NAME_OK, CTL_UNRESOLVED };
     apply(&r, &opt, facts, 6);
@@ -320,7 +412,7 @@ static void test_control_in_prefix(void)
 static void test_silent_reason_lists_tries(void)
 {
     struct an_report r;
-    struct an_options opt = { 0 };
+    struct an_options opt = { .port = 443 };
     /* Nothing answered and no control was given: silent_drop, saying so. */
     report_silent(&r);
     const char *facts[] = { SILENT_443, SILENT_80, SILENT_8080, ECHO_SILENT, CTL_NAME_OK };
@@ -364,7 +456,7 @@ static void test_silent_reason_lists_tries(void)
 static void test_wire_route_blackhole_kept(void)
 {
     struct an_report r;
-    struct an_options opt = { 0 };
+    struct an_options opt = { .port = 443 };
     report_silent(&r);
     r.endpoints[0].verdict = AN_ROUTE_BLACKHOLE;
     r.endpoints[0].candidates = 0;
@@ -383,7 +475,7 @@ static void test_wire_route_blackhole_kept(void)
 static void test_ttl_syns_are_no_drop(void)
 {
     struct an_report r;
-    struct an_options opt = { 0 };
+    struct an_options opt = { .port = 443 };
     report_ok(&r, "198.19.10.10");
     r.endpoints[0].verdict = AN_NSG_DROP;
     r.verdict = AN_NSG_DROP;
@@ -403,7 +495,7 @@ static void test_ttl_syns_are_no_drop(void)
 static void test_tls13_close_refuted(void)
 {
     struct an_report r;
-    struct an_options opt = { 0 };
+    struct an_options opt = { .port = 443 };
     report_ok(&r, "198.19.10.10");
     r.endpoints[0].verdict = AN_TLS_FAILURE;
     r.endpoints[0].confidence = AN_CONF_LOW;
@@ -449,7 +541,8 @@ static void test_control_parse(void)
 
 int main(void)
 {
-    RUN(test_escape_roundtrip);
+    RUN(test_parse);
+    RUN(test_write);
     RUN(test_normalize);
     RUN(test_denied);
     RUN(test_throttled_and_healthy);

@@ -142,11 +142,17 @@ static bool has_evidence(const struct an_endpoint *ep, const char *words)
 #define GRANTS(x) AN_FACT_PREFIX "fact=push step=token_body result=ok grants_push=" x
 #define SUMMARY(res, c, patch) AN_FACT_PREFIX "fact=pushcheck repo=hello creds=password_stdin result=" res " cancelled=" c " patch_bytes=65536 patch=" patch " note="
 
-static enum an_verdict run(const char *const *facts, size_t n, struct an_report *r)
+static enum an_verdict run(const char *const *lines, size_t n, struct an_report *r)
 {
-    struct an_options opt = { 0 };
+    struct an_options opt = { .port = 443 };
+    static struct an_fact parsed[AN_MAX_FACTS];
+    const struct an_fact *facts[AN_MAX_FACTS];
+    size_t k = 0;
+    for (size_t i = 0; i < n && k < AN_MAX_FACTS; i++)
+        if (an_fact_parse(lines[i], &parsed[k]))
+            facts[k] = &parsed[k], k++;
     report_ok(r);
-    an_facts_apply(r, &opt, facts, n);
+    an_facts_apply(r, &opt, facts, k);
     an_report_conclude(r, &opt);
     return r->verdict;
 }
