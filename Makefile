@@ -22,6 +22,8 @@ CFLAGS ?= -O2 -g
 ALL_CFLAGS := $(WARN) $(CPPFLAGS) $(CFLAGS) -D_GNU_SOURCE -DACRDIAG_VERSION='"$(VERSION)"' \
               -I. $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lpcap -lcares -lssl -lcrypto -ljansson -lz -lzstd -llzma -lnghttp2)
+# analyze reads and decodes on a second thread (capture/pktpipe.c).
+LDLIBS += -lpthread
 ALL_LDFLAGS := -pie -Wl,-z,relro,-z,now $(LDFLAGS)
 
 ifdef CI
@@ -36,7 +38,12 @@ ifdef SANITIZE
 ALL_CFLAGS += -fsanitize=$(SANITIZE) -fno-sanitize-recover=all -fno-omit-frame-pointer -O1
 ALL_LDFLAGS += -fsanitize=$(SANITIZE)
 HARDEN := -fPIE
+ifeq ($(SANITIZE),thread)
+# ThreadSanitizer cannot mix with the others: a build of its own.
+BUILD := build/$(BUILD_TAG)tsan
+else
 BUILD := build/$(BUILD_TAG)san
+endif
 else
 BUILD := build/$(BUILD_TAG)rel
 ALL_CFLAGS += $(HARDEN)
@@ -57,7 +64,7 @@ TOOL := $(BUILD)/acrdiag
 # includer happened to include first.
 HEADERS := $(wildcard cli/*.h capture/*.h analysis/*.h probe/*.h tests/unit/*.h tests/fuzz/*.h)
 
-.PHONY: all check unit install uninstall clean pcaps fuzz bench bench-live bench-large demo tool headers
+.PHONY: all check unit tsan install uninstall clean pcaps fuzz bench bench-live bench-large demo tool headers
 all: acrdiag
 
 acrdiag: $(TOOL)
@@ -119,6 +126,24 @@ $(FUZZ_BIN): $(FUZZ_DIR)/%: tests/fuzz/%.c $(FUZZ_OBJ)
 # Everything the test runner needs, then the runner itself.
 check: $(TOOL) $(UNIT_BIN) $(FUZZ_REPLAY)
 	BUILD=$(BUILD) tests/run.sh
+
+# `make tsan`: ThreadSanitizer over analyze's two threads (capture/ring.c,
+# capture/pktpipe.c): the ring's unit test, then analyze --threads 2 on
+# captures with key log blocks, a gzip copy, a cut (damaged) copy and a
+# 40,000-packet bench/gen file (many batches); any report fails it.
+TSAN := build/$(BUILD_TAG)tsan
+TSAN_CAPTURES := pcaps/registry_denied_keys.curl.pcapng pcaps/fw_close_sni.curl.pcap pcaps/acr_ip_denied.curl.pcap
+tsan:
+	$(MAKE) SANITIZE=thread tool $(TSAN)/tests/test_ring $(TSAN)/bench/gen
+	$(TSAN)/tests/test_ring
+	$(TSAN)/bench/gen -n 40000 $(TSAN)/gen.pcap >/dev/null
+	gzip -c $(TSAN)/gen.pcap >$(TSAN)/gen.pcap.gz
+	head -c 1000000 $(TSAN)/gen.pcap >$(TSAN)/cut.pcap
+	@n=0; for f in $(TSAN_CAPTURES) $(TSAN)/gen.pcap $(TSAN)/gen.pcap.gz $(TSAN)/cut.pcap; do \
+	    TSAN_OPTIONS=halt_on_error=1:exitcode=66 $(TSAN)/acrdiag analyze --threads 2 --json "$$f" \
+	        >/dev/null 2>$(TSAN)/last.err; \
+	    rc=$$?; if [ $$rc -gt 3 ]; then echo "FAIL tsan $$f (exit $$rc)"; cat $(TSAN)/last.err; exit 1; fi; \
+	    n=$$((n + 1)); done; echo "tsan: analyze --threads 2 on $$n captures, no report"
 
 unit: $(UNIT_BIN)
 	@for t in $(UNIT_BIN); do $$t || exit 1; done

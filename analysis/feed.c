@@ -5,10 +5,80 @@
 
 #include "feed.h"
 
+/* an_feed_pump on two threads: the summaries of the reader's batches. */
+static enum an_feed_status pump_batches(struct an_feed *f, unsigned max)
+{
+    for (unsigned i = 0; i < max;) {
+        const struct cap_pipe_batch *b = f->batch;
+        if (!b) {
+            b = f->batch = cap_pipe_take(f->pipe);
+            f->at = 0;
+            if (!b) {
+                snprintf(f->err, sizeof(f->err), "the reading thread stopped");
+                return AN_FEED_ERROR;
+            }
+            f->position = b->position;
+        }
+        if (f->at == b->n) {
+            bool last = b->last;
+            enum cap_source_status end = b->end;
+            if (last && end != CAP_SOURCE_END)
+                snprintf(f->err, sizeof(f->err), "%s", b->err);
+            f->batch = NULL;
+            cap_pipe_done(f->pipe);
+            if (last)
+                return end == CAP_SOURCE_END ? AN_FEED_END : AN_FEED_ERROR;
+            continue;
+        }
+        const struct cap_pipe_item *it = &b->items[f->at++];
+        if (it->kind == CAP_PIPE_SECRETS) {
+            if (f->keylog)
+                cap_keylog_add(f->keylog, it->pkt.payload, it->pkt.payload_len);
+            continue;
+        }
+        i++;
+        f->records++;
+        if (it->undecodable) {
+            f->undecodable++;
+            f->undecodable_linktype = it->linktype;
+        }
+        f->next_frame++;
+        f->kept++;
+        an_engine_packet(f->engine, &it->pkt, it->linktype);
+    }
+    return AN_FEED_MORE;
+}
+
+bool an_feed_thread_start(struct an_feed *f, struct cap_file *file, struct cap_keylog *keylog)
+{
+    if (f->keep || f->writer || f->pipe)
+        return false;
+    if (f->next_frame == 0)
+        f->next_frame = 1;
+    f->pipe = cap_pipe_start(file, f->next_frame);
+    f->keylog = keylog;
+    f->batch = NULL;
+    return f->pipe != NULL;
+}
+
+uint64_t an_feed_position(struct an_feed *f)
+{
+    return f->pipe ? f->position : cap_source_stats(f->src).position;
+}
+
+void an_feed_thread_stop(struct an_feed *f)
+{
+    cap_pipe_stop(f->pipe);
+    f->pipe = NULL;
+    f->batch = NULL;
+}
+
 enum an_feed_status an_feed_pump(struct an_feed *f, unsigned max)
 {
     if (f->next_frame == 0)
         f->next_frame = 1;
+    if (f->pipe)
+        return pump_batches(f, max);
     for (unsigned i = 0; i < max; i++) {
         struct cap_record rec;
         enum cap_source_status st = cap_source_next(f->src, &rec, f->err, sizeof(f->err));

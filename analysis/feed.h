@@ -17,6 +17,7 @@
 
 #include "analysis/analysis.h"
 #include "capture/capture.h"
+#include "capture/pktpipe.h"
 #include "capture/source.h"
 
 struct an_feed {
@@ -39,6 +40,12 @@ struct an_feed {
     uint32_t undecodable_linktype;
     bool write_failed;              /* said once; the file will not be kept */
     char err[256];                  /* the source's error after AN_FEED_ERROR */
+    /* two threads (an_feed_thread_start) */
+    struct cap_pipe *pipe;
+    const struct cap_pipe_batch *batch;     /* taken, items from `at` on not yet fed */
+    unsigned at;
+    struct cap_keylog *keylog;      /* where a file's Decryption Secrets go */
+    uint64_t position;              /* the file's bytes behind the last batch taken */
 };
 
 enum an_feed_status {
@@ -51,6 +58,20 @@ enum an_feed_status {
 
 /* Reads at most `max` records (bounded, so a live mode's loop gets its turn). */
 enum an_feed_status an_feed_pump(struct an_feed *f, unsigned max);
+
+/* analyze: the file behind f->src (from cap_file_source) is read and
+ * decoded on a second thread from now on (capture/pktpipe.h); an_feed_pump
+ * feeds the engine from its batches, the same packets in the same order
+ * with the same frames as one thread would, and the secrets of the file's
+ * Decryption Secrets Blocks go to `keylog` in their place among them.  No
+ * keep() and no -w file: analyze has neither.  false: it could not start
+ * (no thread, no memory); the feed stays on one thread.  */
+bool an_feed_thread_start(struct an_feed *f, struct cap_file *file, struct cap_keylog *keylog);
+/* The bytes of the file read so far (for the progress line), either way. */
+uint64_t an_feed_position(struct an_feed *f);
+/* Stops and waits for the second thread, if any; before the source is
+ * closed.  */
+void an_feed_thread_stop(struct an_feed *f);
 
 /* A live source's kernel drops: the finding on r and one line on stderr
  * with the count and the packets read.  Nothing for a file or no source. */

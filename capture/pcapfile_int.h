@@ -47,6 +47,8 @@ struct cap_file {
     char *comments[LIM_FILE_COMMENTS];  /* pcapng section comments, in order */
     unsigned n_comments;
     struct cap_keylog *keylog;  /* where Decryption Secrets Blocks go, or NULL */
+    void (*secrets)(void *arg, const uint8_t *text, size_t len);   /* or there, first */
+    void *secrets_arg;
 
     uint64_t records;           /* packet records returned from this file */
     uint64_t next_frame;

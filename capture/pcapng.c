@@ -288,7 +288,9 @@ int pcapng_next(struct cap_file *f, struct cap_record *rec, char *errbuf, size_t
              * log is what editcap --inject-secrets writes.  */
             uint32_t stype = get32(&body, f->be), slen = get32(&body, f->be);
             const uint8_t *sdata = rd_bytes(&body, slen);
-            if (f->keylog && sdata && stype == NG_DSB_TLS_KEYLOG)
+            if (f->secrets && sdata && stype == NG_DSB_TLS_KEYLOG)
+                f->secrets(f->secrets_arg, sdata, slen);
+            else if (f->keylog && sdata && stype == NG_DSB_TLS_KEYLOG)
                 cap_keylog_add(f->keylog, sdata, slen);
             break;
         }

@@ -26,6 +26,7 @@ struct cli {
     const char *client_log;     /* analyze --client-log */
     const char *keylog_path;    /* analyze --keylog */
     struct cap_keylog *keylog;  /* its secrets and those of the files' DSBs */
+    unsigned threads;       /* analyze --threads: 1 or 2; 0: by each file's size */
     const char **files;     /* argv's, in command-line order; room for argc */
     unsigned n_files;
     /* watch */

@@ -38,6 +38,9 @@ static const char usage_analyze[] =
     "  --keylog FILE          TLS secrets in the NSS key log format (SSLKEYLOGFILE):\n"
     "                         the registry's HTTP answers are decrypted (pcapng\n"
     "                         Decryption Secrets Blocks are read as well)\n"
+    "  --threads N            1: read, decode and analyse on one thread; 2: read\n"
+    "                         and decode (and decompress) on a second (default: 2\n"
+    "                         for files of 8 MiB or more, and pipes, on 2+ CPUs)\n"
     "  -o, --output FILE      write the report to FILE instead of standard output: a\n"
     "                         regular file is replaced atomically (mode 0666 less the\n"
     "                         umask), a device or FIFO is written in place; - is\n"
@@ -126,6 +129,7 @@ int cli_parse_options(int argc, char **argv, struct cli *c)
     enum { O_NO_KEYS = 600 };
     enum { O_JSON = 256, O_MARKDOWN, O_HOST, O_PORT, O_PRIVATE, O_COLOR, O_NO_COLOR, O_DURATION,
            O_IDLE, O_USER, O_JSON_LINES, O_KEYLOG };
+    enum { O_THREADS = 700 };
     /* Options anywhere, in the order given: a leading '-' makes getopt hand
      * over each operand as option 1 where it stands (files keep the order of
      * the command line, with -r FILE among them); -- ends the options.  */
@@ -150,6 +154,7 @@ int cli_parse_options(int argc, char **argv, struct cli *c)
         { "read", required_argument, NULL, 'r' },
         { "client-log", required_argument, NULL, O_CLIENT_LOG },
         { "keylog", required_argument, NULL, O_KEYLOG },
+        { "threads", required_argument, NULL, O_THREADS },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, 'V' },
         { NULL, 0, NULL, 0 },
@@ -219,6 +224,13 @@ int cli_parse_options(int argc, char **argv, struct cli *c)
             if (c->watch)
                 return cli_fail_usage("option only for analyze", "--keylog");
             c->keylog_path = optarg;
+            break;
+        case O_THREADS:
+            if (c->watch)
+                return cli_fail_usage("option only for analyze", "--threads");
+            if (strcmp(optarg, "1") != 0 && strcmp(optarg, "2") != 0)
+                return cli_fail_usage("--threads wants 1 or 2", optarg);
+            c->threads = (unsigned)(optarg[0] - '0');
             break;
         case O_CLIENT_LOG:
             if (c->watch)

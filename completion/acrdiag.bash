@@ -30,6 +30,9 @@ _acrdiag()
         --color)
             COMPREPLY=($(compgen -W 'auto never always' -- "$cur"))
             return ;;
+        --threads)
+            COMPREPLY=($(compgen -W '1 2' -- "$cur"))
+            return ;;
         --host | --port | --private-net | --duration | --until-idle | --dns-server | \
             --data-endpoint | --region | --control | --timeout | --proxy | -B | --buffer-size)
             return ;;
@@ -51,7 +54,7 @@ _acrdiag()
     case $cmd in
         analyze)
             if [[ $cur == -* ]]; then
-                COMPREPLY=($(compgen -W "$common -r --read -o --output --" -- "$cur"))
+                COMPREPLY=($(compgen -W "$common -r --read -o --output --threads --" -- "$cur"))
             else
                 _filedir '@(pcap|pcapng|cap|gz|zst|xz)'
             fi ;;
