@@ -415,6 +415,7 @@ void cl_apply(struct an_client *c, struct an_report *r)
         if (ep->n_evidence < AN_MAX_EVIDENCE) {
             struct an_evidence *e = &ep->evidence[ep->n_evidence++];
             memset(e, 0, sizeof(*e));
+            e->kind = "client_log_line";
             snprintf(e->what, sizeof(e->what), "client log line %lu: %.*s", dl->lineno, 180, dl->text);
         }
         if (dl->client_ip[0] && ep->n_detail < AN_MAX_DETAIL) {

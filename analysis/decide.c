@@ -1,4 +1,5 @@
 /* decide.c: per-endpoint verdicts from flow outcomes and cross-flow facts. */
+#include <assert.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -92,15 +93,20 @@ static double ms_between(int64_t from, int64_t to)
 
 /* ---- building an endpoint ------------------------------------------------- */
 
-static void add_ev(struct an_endpoint *ep, uint64_t frame, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+/* Evidence and contradictions name their kind (docs/verdicts.md "Evidence
+ * kinds"), a static snake_case string that tests and machines match.  */
 
-static void add_ev(struct an_endpoint *ep, uint64_t frame, const char *fmt, ...)
+static void add_ev(struct an_endpoint *ep, const char *kind, uint64_t frame, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void add_ev(struct an_endpoint *ep, const char *kind, uint64_t frame, const char *fmt, ...)
 {
+    assert(kind && *kind);
     if (ep->n_evidence >= AN_MAX_EVIDENCE)
         return;
     struct an_evidence *ev = &ep->evidence[ep->n_evidence++];
     ev->frame = frame;
+    ev->kind = kind;
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(ev->what, sizeof(ev->what), fmt, ap);
@@ -132,15 +138,17 @@ static void set_reason(struct an_endpoint *ep, const char *fmt, ...)
     va_end(ap);
 }
 
-static void add_contra(struct an_endpoint *ep, uint64_t frame, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+static void add_contra(struct an_endpoint *ep, const char *kind, uint64_t frame, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
-static void add_contra(struct an_endpoint *ep, uint64_t frame, const char *fmt, ...)
+static void add_contra(struct an_endpoint *ep, const char *kind, uint64_t frame, const char *fmt, ...)
 {
+    assert(kind && *kind);
     if (ep->n_contradictions >= AN_MAX_CONTRADICTIONS)
         return;
     struct an_evidence *ev = &ep->contradictions[ep->n_contradictions++];
     ev->frame = frame;
+    ev->kind = kind;
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(ev->what, sizeof(ev->what), fmt, ap);
@@ -151,9 +159,9 @@ static void ev_syns(struct an_endpoint *ep, const struct an_flow_digest *d)
 {
     char ip[64];
     cap_addr_str(&d->server, ip, sizeof(ip));
-    add_ev(ep, d->syn_first.frame, "SYN to %s:%u ttl=%u", ip, d->server_port, d->syn_first.ttl);
+    add_ev(ep, "syn", d->syn_first.frame, "SYN to %s:%u ttl=%u", ip, d->server_port, d->syn_first.ttl);
     if (d->n_syn > 1)
-        add_ev(ep, d->syn_last.frame, "SYN retransmitted, %u SYNs in all over %.1f s", d->n_syn,
+        add_ev(ep, "syn_retransmitted", d->syn_last.frame, "SYN retransmitted, %u SYNs in all over %.1f s", d->n_syn,
                ms_between(d->syn_first.ts_ns, d->syn_last.ts_ns) / 1000.0);
 }
 
@@ -161,7 +169,7 @@ static void ev_synack(struct an_endpoint *ep, const struct an_flow_digest *d)
 {
     if (!d->has_synack)
         return;
-    add_ev(ep, d->synack.frame, "SYN-ACK ttl=%u (hop distance %u), mss=%u, %.2f ms after the SYN",
+    add_ev(ep, "syn_ack", d->synack.frame, "SYN-ACK ttl=%u (hop distance %u), mss=%u, %.2f ms after the SYN",
            d->synack.ttl, cap_hop_distance(d->synack.ttl), d->synack.mss,
            ms_between(d->syn_last.ts_ns, d->synack.ts_ns));
 }
@@ -171,9 +179,9 @@ static void ev_client_hello(struct an_endpoint *ep, const struct an_flow_digest 
     if (!d->has_ch)
         return;
     if (d->sni[0])
-        add_ev(ep, d->client_hello.frame, "ClientHello SNI %s", d->sni);
+        add_ev(ep, "client_hello", d->client_hello.frame, "ClientHello SNI %s", d->sni);
     else
-        add_ev(ep, d->client_hello.frame, "ClientHello without SNI");
+        add_ev(ep, "client_hello_no_sni", d->client_hello.frame, "ClientHello without SNI");
 }
 
 /* The hop distance of the real server as its SYN-ACKs on any port show it. */
@@ -243,12 +251,12 @@ static void explain_silent(const struct an_engine *e, const struct an_flow_diges
          * another port may be a firewall's reject in front of it.  */
         ep->confidence = (other && other != &h->rst) || h->echo_reply_frame ? AN_CONF_HIGH : AN_CONF_MEDIUM;
         if (other) {
-            add_ev(ep, other->frame, "%s from %s port %u ttl=%u: the host is reachable",
+            add_ev(ep, "other_port_answered", other->frame, "%s from %s port %u ttl=%u: the host is reachable",
                    other == &h->rst ? "RST" : "SYN-ACK", ip, other->port, other->ttl);
             set_reason(ep, "%u SYN%s to port %u got no answer while %s answered on port %u: the drop is scoped to the port, as an NSG or ACL rule does",
                        d->n_syn, d->n_syn == 1 ? "" : "s", d->server_port, ip, other->port);
         } else {
-            add_ev(ep, h->echo_reply_frame, "ICMP echo reply from %s ttl=%u: the host is reachable", ip,
+            add_ev(ep, "icmp_echo_reply", h->echo_reply_frame, "ICMP echo reply from %s ttl=%u: the host is reachable", ip,
                    h->echo_reply_ttl);
             set_reason(ep, "%u SYN%s to port %u got no answer while %s answered ping: the drop is scoped to the port, as an NSG or ACL rule does",
                        d->n_syn, d->n_syn == 1 ? "" : "s", d->server_port, ip);
@@ -265,12 +273,12 @@ static void explain_silent(const struct an_engine *e, const struct an_flow_diges
         ep->verdict = AN_ROUTE_BLACKHOLE;
         ep->confidence = AN_CONF_MEDIUM;
         if (h->echo_requests && !h->echo_reply_frame)
-            add_ev(ep, h->echo_request_frame, "ICMP echo to %s unanswered (%u requests)", ip, h->echo_requests);
+            add_ev(ep, "icmp_echo_unanswered", h->echo_request_frame, "ICMP echo to %s unanswered (%u requests)", ip, h->echo_requests);
         if (h->other_port_syns)
-            add_ev(ep, h->other_port_syn_frame, "SYN to %s port %u unanswered (%u SYNs)", ip, h->other_port,
+            add_ev(ep, "other_port_unanswered", h->other_port_syn_frame, "SYN to %s port %u unanswered (%u SYNs)", ip, h->other_port,
                    h->other_port_syns);
         uint64_t cf = ctl->synack.frame ? ctl->synack.frame : ctl->echo_reply_frame ? ctl->echo_reply_frame : ctl->rst.frame;
-        add_ev(ep, cf, "control destination %s answered: the network path itself works", cip);
+        add_ev(ep, "control_answered", cf, "control destination %s answered: the network path itself works", cip);
         set_reason(ep, "nothing sent to %s is answered (TCP %u, %s) while %s%s answers: the drop is scoped to the destination, as a route with next hop None does. From the wire alone an NSG rule denying every protocol to it looks the same: check the next hop and effective routes in Network Watcher",
                    ip, d->server_port, h->echo_requests ? "ping" : "another port", cip,
                    ctl->control ? ", a --control destination," : " outside its prefix");
@@ -289,10 +297,10 @@ static void explain_reset_at_syn(const struct an_engine *e, const struct an_flow
     unsigned rst_hops = cap_hop_distance(d->trigger.ttl), srv_hops;
     const struct an_answer *ref;
     ev_syns(ep, d);
-    add_ev(ep, d->trigger.frame, "RST ttl=%u (hop distance %u), %.2f ms after the SYN", d->trigger.ttl, rst_hops,
+    add_ev(ep, "rst_answers_syn", d->trigger.frame, "RST ttl=%u (hop distance %u), %.2f ms after the SYN", d->trigger.ttl, rst_hops,
            ms_between(d->syn_last.ts_ns, d->trigger.ts_ns));
     if (server_hops(h, &srv_hops, &ref)) {
-        add_ev(ep, ref->frame, "SYN-ACK from the same address on port %u ttl=%u (hop distance %u)", ref->port,
+        add_ev(ep, "server_syn_ack_other_port", ref->frame, "SYN-ACK from the same address on port %u ttl=%u (hop distance %u)", ref->port,
                ref->ttl, srv_hops);
         ep->confidence = AN_CONF_HIGH;
         if (srv_hops == rst_hops) {
@@ -326,7 +334,7 @@ static void explain_closed_after_hello(const struct an_engine *e, const struct a
     double delay = ms_between(d->client_hello.ts_ns, d->trigger.ts_ns);
     ev_synack(ep, d);
     ev_client_hello(ep, d);
-    add_ev(ep, d->trigger.frame, "%s ttl=%u (hop distance %u), %.2f ms after frame %llu, no ServerHello",
+    add_ev(ep, "close_after_client_hello", d->trigger.frame, "%s ttl=%u (hop distance %u), %.2f ms after frame %llu, no ServerHello",
            rst ? "RST" : "FIN", d->trigger.ttl, hops, delay, (unsigned long long)d->client_hello.frame);
     if (hops == 0 && sa_hops == 0) {
         /* Captured on the host that answered: its packets leave with an
@@ -350,7 +358,7 @@ static void explain_closed_after_hello(const struct an_engine *e, const struct a
     if (!d->trigger_forged && hops == sa_hops && other && cap_hop_distance(other->ttl) == hops && !fast) {
         char ip[64];
         cap_addr_str(&d->server, ip, sizeof(ip));
-        add_contra(ep, other->frame, "%s from %s port %u ttl=%u: the close came from the same hop distance (%u) as the server's own answers",
+        add_contra(ep, "close_same_hops_as_server", other->frame, "%s from %s port %u ttl=%u: the close came from the same hop distance (%u) as the server's own answers",
                    other == &h->rst ? "RST" : "SYN-ACK", ip, other->port, other->ttl, hops);
         ep->verdict = AN_CONNECTION_RESET;
         ep->confidence = AN_CONF_MEDIUM;
@@ -377,10 +385,10 @@ static void explain_foreign_cert(const struct an_engine *e, const struct an_flow
     (void)e;
     ev_synack(ep, d);
     ev_client_hello(ep, d);
-    add_ev(ep, d->certificate.frame, "Certificate CN=%s issued by CN=%s, O=%s", d->cert_subject, d->cert_issuer_cn,
+    add_ev(ep, "certificate_issuer", d->certificate.frame, "Certificate CN=%s issued by CN=%s, O=%s", d->cert_subject, d->cert_issuer_cn,
            d->cert_issuer_o[0] ? d->cert_issuer_o : "(none)");
     if (d->alert_ref.frame)
-        add_ev(ep, d->alert_ref.frame, "TLS alert fatal %s (%u) from the %s", alert_name(d->alert_desc),
+        add_ev(ep, "tls_alert", d->alert_ref.frame, "TLS alert fatal %s (%u) from the %s", alert_name(d->alert_desc),
                d->alert_desc, d->alert_from_server ? "server" : "client");
     ep->verdict = AN_PROXY_INTERCEPTION;
     ep->confidence = AN_CONF_HIGH;
@@ -401,7 +409,7 @@ static void explain_alert(const struct an_engine *e, const struct an_flow_digest
     ev_synack(ep, d);
     ev_client_hello(ep, d);
     const char *who = d->alert_from_server ? "server" : "client";
-    add_ev(ep, d->alert_ref.frame, "TLS alert fatal %s (%u) from the %s", alert_name(d->alert_desc), d->alert_desc, who);
+    add_ev(ep, "tls_alert", d->alert_ref.frame, "TLS alert fatal %s (%u) from the %s", alert_name(d->alert_desc), d->alert_desc, who);
     ep->verdict = AN_TLS_FAILURE;
     ep->confidence = AN_CONF_HIGH;
     add_detail(ep, "alert", "%s", alert_name(d->alert_desc));
@@ -412,7 +420,7 @@ static void explain_alert(const struct an_engine *e, const struct an_flow_digest
     const struct an_answer *other = other_answer(an_host_find(e, &d->server), d->server_port);
     if (!d->alert_from_server && certificate_alert(d->alert_desc) && d->has_synack && other &&
         cap_hop_distance(other->ttl) > cap_hop_distance(d->synack.ttl)) {
-        add_ev(ep, other->frame, "port %u of the same address answered ttl=%u (hop distance %u), farther than this handshake's SYN-ACK",
+        add_ev(ep, "other_port_farther", other->frame, "port %u of the same address answered ttl=%u (hop distance %u), farther than this handshake's SYN-ACK",
                other->port, other->ttl, cap_hop_distance(other->ttl));
         ep->verdict = AN_PROXY_INTERCEPTION;
         ep->confidence = AN_CONF_MEDIUM;
@@ -435,7 +443,7 @@ static void explain_mtu(const struct an_engine *e, const struct an_flow_digest *
     ep->verdict = AN_MTU_BLACKHOLE;
     ep->confidence = AN_CONF_MEDIUM;
     if (d->full_retransmits) {
-        add_ev(ep, d->trigger.frame, "the %s's full-size segment of %u bytes retransmitted, %u full-size retransmissions never acknowledged",
+        add_ev(ep, "full_size_retransmitted", d->trigger.frame, "the %s's full-size segment of %u bytes retransmitted, %u full-size retransmissions never acknowledged",
                d->lost_from_client ? "client" : "server", d->trigger.len, d->full_retransmits);
         set_reason(ep, "the handshake and small segments were acknowledged but %u retransmissions of full-size segments (%u bytes) never were: packets near the MSS vanish on the path",
                    d->full_retransmits, d->trigger.len);
@@ -443,14 +451,14 @@ static void explain_mtu(const struct an_engine *e, const struct an_flow_digest *
         char rep[64];
         cap_addr_str(&d->icmp.reporter, rep, sizeof(rep));
         ep->confidence = AN_CONF_HIGH;
-        add_ev(ep, d->icmp.frame, "ICMP%s %s from %s: next-hop MTU %u", d->icmp.v6 ? "v6" : "",
+        add_ev(ep, "icmp_frag_needed", d->icmp.frame, "ICMP%s %s from %s: next-hop MTU %u", d->icmp.v6 ? "v6" : "",
                d->icmp.v6 ? "packet too big" : "fragmentation needed", rep, d->icmp.next_mtu);
         add_detail(ep, "next_hop_mtu", "%u", d->icmp.next_mtu);
         set_reason(ep, "%s reported a next-hop MTU of %u and the connection never completed: full-size packets do not fit the path",
                    rep, d->icmp.next_mtu);
     } else {
         const char *who = d->lost_from_client ? "client" : "server";
-        add_ev(ep, d->trigger.frame, "%s data arrived after a gap of %u bytes that was never filled", who, d->hole_len);
+        add_ev(ep, "data_gap", d->trigger.frame, "%s data arrived after a gap of %u bytes that was never filled", who, d->hole_len);
         set_reason(ep, "the %s's data arrived with a gap of %u bytes that never came, while its smaller segments did: full-size packets from the %s vanish on the path",
                    who, d->hole_len, who);
     }
@@ -465,7 +473,7 @@ static void explain_icmp(const struct an_engine *e, const struct an_flow_digest 
     cap_addr_str(&d->icmp.reporter, rep, sizeof(rep));
     if (d->n_syn)
         ev_syns(ep, d);
-    add_ev(ep, d->icmp.frame, "ICMP%s destination unreachable code %u (%s) from %s", d->icmp.v6 ? "v6" : "",
+    add_ev(ep, "icmp_unreachable", d->icmp.frame, "ICMP%s destination unreachable code %u (%s) from %s", d->icmp.v6 ? "v6" : "",
            d->icmp.code, icmp_meaning(&d->icmp), rep);
     ep->verdict = AN_ICMP_UNREACHABLE;
     ep->confidence = AN_CONF_HIGH;
@@ -494,7 +502,7 @@ static void explain_hello_dropped(const struct an_engine *e, const struct an_flo
 {
     (void)e;
     ev_synack(ep, d);
-    add_ev(ep, d->client_hello.frame, "ClientHello SNI %s, %u bytes, retransmitted %u time%s, never acknowledged",
+    add_ev(ep, "client_hello_unacked", d->client_hello.frame, "ClientHello SNI %s, %u bytes, retransmitted %u time%s, never acknowledged",
            d->sni[0] ? d->sni : "(none)", d->client_hello.len, d->ch_retransmits, d->ch_retransmits == 1 ? "" : "s");
     ep->verdict = AN_SILENT_DROP;
     ep->confidence = AN_CONF_MEDIUM;
@@ -511,8 +519,8 @@ static void explain_tls13_abort(const struct an_engine *e, const struct an_flow_
     (void)e;
     ev_synack(ep, d);
     ev_client_hello(ep, d);
-    add_ev(ep, d->server_hello.frame, "ServerHello %s", tls_version_name(d->sh_version));
-    add_ev(ep, d->trigger.frame, "client %s %.2f ms after the ServerHello, before any application data",
+    add_ev(ep, "server_hello", d->server_hello.frame, "ServerHello %s", tls_version_name(d->sh_version));
+    add_ev(ep, "client_closed_after_server_hello", d->trigger.frame, "client %s %.2f ms after the ServerHello, before any application data",
            (d->trigger.flags & CAP_TH_RST) ? "reset" : "closed", ms_between(d->server_hello.ts_ns, d->trigger.ts_ns));
     ep->verdict = AN_TLS_FAILURE;
     ep->confidence = AN_CONF_LOW;
@@ -524,7 +532,7 @@ static void explain_rst_later(const struct an_engine *e, const struct an_flow_di
     unsigned hops = cap_hop_distance(d->trigger.ttl);
     (void)e;
     ev_synack(ep, d);
-    add_ev(ep, d->trigger.frame, "RST ttl=%u (hop distance %u)%s after the handshake", d->trigger.ttl, hops,
+    add_ev(ep, "rst_after_handshake", d->trigger.frame, "RST ttl=%u (hop distance %u)%s after the handshake", d->trigger.ttl, hops,
            d->trigger.tcp_ts ? " with TCP timestamps" : "");
     if (d->trigger_forged) {
         ep->verdict = AN_FIREWALL_RESET;
@@ -554,15 +562,15 @@ static void explain_forged_to_server(const struct an_engine *e, const struct an_
     ev_synack(ep, d);
     ev_client_hello(ep, d);
     if (d->trigger_ttl_fits)
-        add_ev(ep, d->trigger.frame, "RST in the client's name ttl=%u without the TCP timestamps all the client's packets carry",
+        add_ev(ep, "rst_forged_no_timestamps", d->trigger.frame, "RST in the client's name ttl=%u without the TCP timestamps all the client's packets carry",
                d->trigger.ttl);
     else
-        add_ev(ep, d->trigger.frame, "RST in the client's name ttl=%u (hop distance %u), unlike the client's own packets",
+        add_ev(ep, "rst_forged_ttl", d->trigger.frame, "RST in the client's name ttl=%u (hop distance %u), unlike the client's own packets",
                d->trigger.ttl, hops);
     if (d->client_went_on)
-        add_ev(ep, d->client_went_on_frame, "the client went on with the connection after that RST: it never reset it");
+        add_ev(ep, "client_went_on", d->client_went_on_frame, "the client went on with the connection after that RST: it never reset it");
     if (d->reaction.frame)
-        add_ev(ep, d->reaction.frame, "%s from the server: its answer to the forged reset",
+        add_ev(ep, "server_answered_forged_rst", d->reaction.frame, "%s from the server: its answer to the forged reset",
                (d->reaction.flags & CAP_TH_RST) ? "RST" : "FIN");
     ep->verdict = AN_FIREWALL_RESET;
     /* The TTL alone, or the missing timestamps with the client going on. */
@@ -578,9 +586,9 @@ static void explain_forged_synack(const struct an_engine *e, const struct an_flo
 {
     (void)e;
     ev_synack(ep, d);
-    add_ev(ep, d->trigger.frame, "the client's handshake ACK acknowledges a sequence number no captured SYN-ACK used");
+    add_ev(ep, "ack_of_unknown_synack", d->trigger.frame, "the client's handshake ACK acknowledges a sequence number no captured SYN-ACK used");
     if (d->reaction.frame)
-        add_ev(ep, d->reaction.frame, "%s from the server: its answer to that ACK",
+        add_ev(ep, "server_answered_ack", d->reaction.frame, "%s from the server: its answer to that ACK",
                (d->reaction.flags & CAP_TH_RST) ? "RST" : "FIN");
     ep->verdict = AN_FIREWALL_RESET;
     ep->confidence = AN_CONF_MEDIUM;
@@ -594,12 +602,12 @@ static void explain_client_gave_up(const struct an_engine *e, const struct an_fl
     double waited = ms_between(d->client_hello.ts_ns, d->trigger.ts_ns) / 1000.0;
     ev_synack(ep, d);
     ev_client_hello(ep, d);
-    add_ev(ep, d->trigger.frame, "the client %s %.1f s after its ClientHello, no ServerHello came",
+    add_ev(ep, "client_gave_up", d->trigger.frame, "the client %s %.1f s after its ClientHello, no ServerHello came",
            (d->trigger.flags & CAP_TH_RST) ? "reset" : "closed", waited);
     if (d->reaction.frame) {
-        add_ev(ep, d->reaction.frame, "%s from the server side after the client's close: a reaction, not the cause",
+        add_ev(ep, "server_closed_after_client", d->reaction.frame, "%s from the server side after the client's close: a reaction, not the cause",
                (d->reaction.flags & CAP_TH_RST) ? "RST" : "FIN");
-        add_contra(ep, d->reaction.frame, "the server side closed too, but only after the client had given up");
+        add_contra(ep, "server_closed_late", d->reaction.frame, "the server side closed too, but only after the client had given up");
     }
     ep->verdict = AN_TLS_FAILURE;
     ep->confidence = AN_CONF_LOW;
@@ -614,9 +622,9 @@ static void explain_ok(const struct an_engine *e, const struct an_flow_digest *d
     ev_synack(ep, d);
     ev_client_hello(ep, d);
     if (d->has_sh)
-        add_ev(ep, d->server_hello.frame, "ServerHello %s", tls_version_name(d->sh_version));
+        add_ev(ep, "server_hello", d->server_hello.frame, "ServerHello %s", tls_version_name(d->sh_version));
     if (d->has_cert)
-        add_ev(ep, d->certificate.frame, "Certificate CN=%s issued by CN=%s", d->cert_subject, d->cert_issuer_cn);
+        add_ev(ep, "certificate", d->certificate.frame, "Certificate CN=%s issued by CN=%s", d->cert_subject, d->cert_issuer_cn);
     ep->verdict = AN_OK;
     ep->confidence = AN_CONF_HIGH;
     set_reason(ep, "TCP connected and the TLS handshake completed%s; application data flowed both ways",
@@ -629,16 +637,16 @@ static void explain_incomplete(const struct an_engine *e, const struct an_flow_d
     ep->verdict = AN_INCOMPLETE;
     ep->confidence = AN_CONF_LOW;
     if (d->findings & (1u << AN_F_CAPTURE_TRUNCATED)) {
-        add_ev(ep, d->first_frame, "packets of this connection were cut by the snap length");
+        add_ev(ep, "snap_length_cut", d->first_frame, "packets of this connection were cut by the snap length");
         set_reason(ep, "packets were cut by the capture's snap length, and truncation is not evidence: capture again with -s 0");
     } else if (d->tls_unknown) {
-        add_ev(ep, d->first_frame, "no TLS facts were kept for this connection (too many at once)");
+        add_ev(ep, "tls_facts_dropped", d->first_frame, "no TLS facts were kept for this connection (too many at once)");
         set_reason(ep, "too many handshakes were in progress at once for their TLS facts to be kept (flow_table_full), so this connection cannot be judged");
     } else if (d->one_sided) {
-        add_ev(ep, d->first_frame, "only one direction of this connection is in the capture");
+        add_ev(ep, "one_direction", d->first_frame, "only one direction of this connection is in the capture");
         set_reason(ep, "the capture holds only one direction of the connection (the other was not captured, e.g. asymmetric routing or a filtered capture), which is not evidence of a drop");
     } else if (d->outcome == AN_FO_MIDSTREAM) {
-        add_ev(ep, d->first_frame, "first packet of the connection is not a SYN or SYN-ACK");
+        add_ev(ep, "midstream_start", d->first_frame, "first packet of the connection is not a SYN or SYN-ACK");
         set_reason(ep, "the capture starts in the middle of the connection, so its handshake is missing");
     } else {
         if (d->n_syn)
@@ -654,10 +662,10 @@ static void ev_tunnel(struct an_endpoint *ep, const struct an_flow_digest *d)
     const struct cap_tunnel *tn = &d->tunnel;
     char ip[64];
     cap_addr_str(&d->server, ip, sizeof(ip));
-    add_ev(ep, tn->connect.frame, "CONNECT %s:%u sent to the explicit proxy %s port %u", tn->target, tn->target_port,
+    add_ev(ep, "proxy_connect", tn->connect.frame, "CONNECT %s:%u sent to the explicit proxy %s port %u", tn->target, tn->target_port,
            ip, d->server_port);
     if (tn->replied)
-        add_ev(ep, tn->reply.frame, "the proxy answered %d %s%s%s%s%s%s%s", tn->status, tn->reason,
+        add_ev(ep, "proxy_reply", tn->reply.frame, "the proxy answered %d %s%s%s%s%s%s%s", tn->status, tn->reason,
                tn->proxy_authenticate[0] ? ", Proxy-Authenticate: " : "", tn->proxy_authenticate,
                tn->server[0] ? ", Server: " : "", tn->server, tn->via[0] ? ", Via: " : "", tn->via);
     if (d->server_port != 0 && ip[0])
@@ -690,16 +698,16 @@ static void explain_proxy_refused(const struct an_engine *e, const struct an_flo
     ep->confidence = AN_CONF_MEDIUM;
     const char *how = (d->trigger.flags & CAP_TH_RST) ? "reset" : "closed";
     if (d->proxy_closed) {
-        add_ev(ep, d->trigger.frame, "the proxy %s the connection %.2f s after the CONNECT without answering it", how,
+        add_ev(ep, "proxy_closed_connect", d->trigger.frame, "the proxy %s the connection %.2f s after the CONNECT without answering it", how,
                waited);
         set_reason(ep, "the explicit proxy %s port %u %s the connection %.2f s after the CONNECT to %s:%u without answering it: it refused the tunnel, or could not reach the registry",
                    ip, d->server_port, how, waited, tn->target, tn->target_port);
         return;
     }
     if (d->trigger.frame)
-        add_ev(ep, d->trigger.frame, "the client %s the connection %.1f s after the CONNECT, no answer came", how, waited);
+        add_ev(ep, "client_gave_up_on_connect", d->trigger.frame, "the client %s the connection %.1f s after the CONNECT, no answer came", how, waited);
     else
-        add_ev(ep, tn->connect.frame, "no answer to the CONNECT in the %.1f s the capture ran after it", waited);
+        add_ev(ep, "proxy_connect_unanswered", tn->connect.frame, "no answer to the CONNECT in the %.1f s the capture ran after it", waited);
     set_reason(ep, "the explicit proxy %s port %u never answered the CONNECT to %s:%u (%.1f s): it could not reach the registry itself, or holds the request",
                ip, d->server_port, tn->target, tn->target_port, waited);
 }
@@ -710,16 +718,16 @@ static void explain_proxy_refused(const struct an_engine *e, const struct an_flo
 static void explain_decrypted(const struct an_flow_digest *d, struct an_endpoint *ep)
 {
     if (d->dec_ok == 0) {
-        add_ev(ep, d->dec_failed_ref.frame, "the key log holds secrets for this connection, but its records do not authenticate with them (%u tried): a wrong key log, nothing decrypted",
+        add_ev(ep, "keylog_wrong", d->dec_failed_ref.frame, "the key log holds secrets for this connection, but its records do not authenticate with them (%u tried): a wrong key log, nothing decrypted",
                d->dec_failed);
         return;
     }
     if (!d->dec_http) {
-        add_ev(ep, 0, "%u records decrypted with the key log, no HTTP/1.x or HTTP/2 response among them",
+        add_ev(ep, "decrypted_no_http", 0, "%u records decrypted with the key log, no HTTP/1.x or HTTP/2 response among them",
                d->dec_ok);
         return;
     }
-    add_ev(ep, 0, "%u records of the server decrypted with the key log (%s)", d->dec_ok,
+    add_ev(ep, "decrypted_records", 0, "%u records of the server decrypted with the key log (%s)", d->dec_ok,
            d->sh_version >= CAP_TLS_1_3 ? "TLS 1.3" : "TLS 1.2");
     /* A verdict the answer proves has no wire rule: rule null, as for the
      * prober's facts (verdicts.md).  */
@@ -783,7 +791,7 @@ static void name_endpoint(const struct an_engine *e, const struct an_ep_acc *acc
             ep->findings |= 1u << AN_F_PRIVATELINK_RESOLVES_PUBLIC;
             char ip[64];
             cap_addr_str(&acc->ip, ip, sizeof(ip));
-            add_ev(ep, dn->addr_frame, "DNS: %s resolves through a privatelink CNAME to the public address %s",
+            add_ev(ep, "dns_privatelink_public", dn->addr_frame, "DNS: %s resolves through a privatelink CNAME to the public address %s",
                    dn->name, ip);
         }
     } else if (acc->sni[0]) {
@@ -841,7 +849,7 @@ static void build_endpoint(const struct an_engine *e, const struct an_ep_acc *ac
     const struct an_flow_digest *ok = acc->first[AN_FO_OK];
     if (ep->verdict == AN_FIREWALL_RESET && d->outcome == AN_FO_CLOSED_AFTER_CH && !d->trigger_forged && ok &&
         d->sni[0] && strcasecmp(ok->sni, d->sni) == 0 && ok->first_frame < d->trigger.frame) {
-        add_contra(ep, ok->client_hello.frame, "a handshake naming %s to this address completed (connection of frame %llu)",
+        add_contra(ep, "same_name_handshake_completed", ok->client_hello.frame, "a handshake naming %s to this address completed (connection of frame %llu)",
                    d->sni, (unsigned long long)ok->first_frame);
         ep->verdict = AN_CONNECTION_RESET;
         ep->confidence = AN_CONF_MEDIUM;
@@ -854,7 +862,7 @@ static void build_endpoint(const struct an_engine *e, const struct an_ep_acc *ac
     if (d->decrypted)
         explain_decrypted(d, ep);
     if (d->data_after_rst && d->outcome != AN_FO_FORGED_TO_SERVER)
-        add_ev(ep, d->data_after_rst_ref.frame, "data arrived after the RST of frame %llu",
+        add_ev(ep, "data_after_rst", d->data_after_rst_ref.frame, "data arrived after the RST of frame %llu",
                (unsigned long long)d->first_rst_frame);
     /* Retried: a connection that worked began after this failure showed
      * (parallel attempts, as a prober makes, are not retries).  */
@@ -909,10 +917,10 @@ static void build_dns_endpoint(const struct an_engine *e, const struct an_dns_na
     ep->is_data_endpoint = strstr(ep->name, ".data.") != NULL;
     char srv[64];
     cap_addr_str(&n->server, srv, sizeof(srv));
-    add_ev(ep, n->first_query_frame, "DNS query for %s to %s", n->name, srv);
+    add_ev(ep, "dns_query", n->first_query_frame, "DNS query for %s to %s", n->name, srv);
     if (n->worst_rcode) {
         ep->confidence = AN_CONF_HIGH;
-        add_ev(ep, n->rcode_frame, "DNS answer %s for %s", rcode_name(n->worst_rcode), n->name);
+        add_ev(ep, "dns_rcode", n->rcode_frame, "DNS answer %s for %s", rcode_name(n->worst_rcode), n->name);
         add_detail(ep, "dns", "%s", rcode_name(n->worst_rcode));
         set_reason(ep, "the resolver %s answered %s for %s", srv, rcode_name(n->worst_rcode), n->name);
     } else if (n->cut_responses || (!n->responses && e->dns_cut_unnamed)) {
@@ -921,17 +929,17 @@ static void build_dns_endpoint(const struct an_engine *e, const struct an_dns_na
         ep->rule = "dns_answer_cut";
         ep->confidence = AN_CONF_LOW;
         if (n->cut_frame)
-            add_ev(ep, n->cut_frame, "DNS answer for %s cut by the snap length", n->name);
+            add_ev(ep, "dns_answer_cut", n->cut_frame, "DNS answer for %s cut by the snap length", n->name);
         set_reason(ep, "the DNS answers for %s were cut by the capture's snap length, and truncation is not evidence: capture again with -s 0",
                    n->name);
     } else if (n->responses) {
         ep->confidence = AN_CONF_HIGH;
-        add_ev(ep, n->response_frame, "DNS answer without any A or AAAA record for %s", n->name);
+        add_ev(ep, "dns_no_address", n->response_frame, "DNS answer without any A or AAAA record for %s", n->name);
         add_detail(ep, "dns", "no_address");
         set_reason(ep, "the resolver %s answered without any address for %s", srv, n->name);
     } else {
         ep->confidence = AN_CONF_MEDIUM;
-        add_ev(ep, n->last_query_frame, "%u DNS queries for %s, none answered", n->queries, n->name);
+        add_ev(ep, "dns_unanswered", n->last_query_frame, "%u DNS queries for %s, none answered", n->queries, n->name);
         add_detail(ep, "dns", "no_answer");
         set_reason(ep, "%u queries for %s to %s got no answer: the resolver is unreachable or does not answer",
                    n->queries, n->name, srv);

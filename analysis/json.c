@@ -120,9 +120,11 @@ static json_t *flow(const struct an_flow_line *f, bool *ok)
     return o;
 }
 
-/* [{"frame": N, "file": "...", "frame_in_file": N, "ts": "...", "what": "..."}]:
- * frame only for packets of the capture, file and frame_in_file when the
- * file is known, ts when the frame's time is.  */
+/* [{"kind": "...", "frame": N, "file": "...", "frame_in_file": N, "ts": "...",
+ * "what": "..."}]: kind always (docs/verdicts.md "Evidence kinds"; an item
+ * added without one, a bug, says "unknown", which the schema refuses), frame
+ * only for packets of the capture, file and frame_in_file when the file is
+ * known, ts when the frame's time is.  */
 static json_t *evidence_list(const struct an_evidence *list, unsigned n, unsigned max, bool *ok)
 {
     json_t *a = json_array();
@@ -130,6 +132,7 @@ static json_t *evidence_list(const struct an_evidence *list, unsigned n, unsigne
         const struct an_evidence *e = &list[i];
         json_t *item = json_object();
 
+        set(item, "kind", json_string(e->kind && *e->kind ? e->kind : "unknown"), ok);
         if (e->frame) {
             set(item, "frame", json_integer((json_int_t)e->frame), ok);
             if (e->file) {

@@ -5,7 +5,8 @@ Every row of pcaps/LABELS.tsv (the lab's recorded captures with the verdict a
 passive analysis must reach) and of tests/TESTLIST (variants, corpus cases and
 captures that once crashed or misled the tool) is one case: run
 `acrdiag analyze --json` and check the top verdict, the candidates, the
-findings, a piece of evidence and the exit status, field by field.
+findings, the kinds of evidence (evidence[].kind, never its wording) and the
+exit status, field by field.
 Prints one line per case and a closing "N passed, N failed".
 """
 import json
@@ -58,11 +59,10 @@ def check(case, path, options):
     for f in listed(case.get("findings", "")):
         if f not in have:
             problems.append("finding %s missing (have %s)" % (f, sorted(have)))
-    ev = case.get("evidence", "-")
-    if ev not in ("", "-"):
-        texts = [x.get("what", "") for x in top.get("evidence", [])] + [top.get("reason", "")]
-        if not any(ev in t for t in texts):
-            problems.append("no evidence contains %r: %s" % (ev, texts))
+    kinds = [x.get("kind") for x in top.get("evidence", [])]
+    for k in listed(case.get("evidence", "-")):
+        if k not in kinds:
+            problems.append("no evidence of kind %s (have %s)" % (k, kinds))
     # A placeholder in a remedy is whole ("<registry>.azurecr.io"), never cut to "<".
     for rem in [doc.get("remedy") or ""] + [e.get("remedy") or "" for e in eps]:
         if re.search(r"<(?![a-z])", rem):
@@ -75,6 +75,23 @@ def check(case, path, options):
     first = t.stdout.decode(errors="replace").split("\n", 1)[0]
     if not first.startswith("VERDICT %s" % want):
         problems.append("text report starts %r" % first[:80])
+    return problems
+
+
+def documented_kinds():
+    """Problems when docs/verdicts.md "Evidence kinds" and the schema's enum
+    of evidence kinds differ (the schema refuses a kind it does not list)."""
+    with open(os.path.join(REPO, "docs", "verdicts.md"), encoding="utf-8") as f:
+        md = f.read()
+    sec = md.split("## Evidence kinds", 1)[1].split("\n## ", 1)[0] if "## Evidence kinds" in md else ""
+    listed_md = re.findall(r"(?m)^- `([a-z][a-z0-9_]*)`: ", sec)
+    with open(os.path.join(REPO, "docs", "verdicts.schema.json"), encoding="utf-8") as f:
+        enum = json.load(f)["definitions"]["evidence"]["properties"]["kind"]["enum"]
+    problems = []
+    if len(set(listed_md)) != len(listed_md):
+        problems.append("verdicts.md lists a kind twice")
+    if set(listed_md) != set(enum):
+        problems.append("verdicts.md and the schema differ: %s" % sorted(set(listed_md) ^ set(enum)))
     return problems
 
 
@@ -93,6 +110,15 @@ def main():
         print("0 passed, 1 failed")
         return 1
     passed = failed = 0
+    problems = documented_kinds()
+    if problems:
+        failed += 1
+        print("FAIL evidence kinds documented")
+        for pr in problems:
+            print("  %s" % pr)
+    else:
+        passed += 1
+        print("ok   evidence kinds documented: verdicts.md lists the schema's enum")
     for case in cases:
         name, path = case["name"], case["path"]
         if not os.path.exists(path):

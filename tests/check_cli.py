@@ -843,7 +843,7 @@ def client_log(tmp):
     ep = (doc.get("endpoints") or [{}])[0]
     check("client-log denied: client_ip detail", (ep.get("detail") or {}).get("client_ip") == "203.0.113.7",
           repr(ep)[:300])
-    check("client-log denied: frame-less evidence", any(e.get("what", "").startswith("client log line 3:")
+    check("client-log denied: frame-less evidence", any(e.get("kind") == "client_log_line"
                                                         and "frame" not in e for e in ep.get("evidence", [])))
     r = run(["analyze", "--client-log", denied, healthy])
     lines = r.text().split("\n")

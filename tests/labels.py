@@ -10,7 +10,10 @@ options   acrdiag analyze options (shell words), `-` for none
 verdict   the truth: the most specific honest verdict of docs/verdicts.md
 parents   less specific verdicts that are still honest (comma list or `-`)
 candidates, findings   what the top endpoint must list (comma lists or `-`)
-evidence  a piece of text the top endpoint's evidence or reason must hold
+evidence  evidence kinds the top endpoint's evidence must all hold (comma list
+          or `-`): the stable `kind` names of docs/verdicts.md "Evidence
+          kinds", never the English wording, which may change.  A capture's
+          kinds: acrdiag analyze --json FILE | jq -r '.endpoints[0].evidence[].kind'
 note      why the case is here
 
 Lines starting with # are comments.  A row with another number of columns

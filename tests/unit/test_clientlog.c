@@ -58,6 +58,8 @@ static void test_denied_adds_and_decides(void)
     CHECK_EQ_STR(ep.rule, "client_log");
     CHECK_EQ_INT(ep.n_evidence, 1);
     CHECK_EQ_INT(ep.evidence[0].frame, 0);
+    CHECK_EQ_STR(ep.evidence[0].kind, "client_log_line");
+    /* The words: which line of the log, for the person reading it. */
     CHECK(strncmp(ep.evidence[0].what, "client log line 3: ", 19) == 0);
     CHECK(ep.n_detail >= 1 && strcmp(ep.detail[0].key, "client_ip") == 0 &&
           strcmp(ep.detail[0].value, "203.0.113.7") == 0);

@@ -77,10 +77,11 @@ static struct an_engine *handshake(void)
     return e;
 }
 
-static bool has_evidence(const struct an_endpoint *ep, const char *text)
+/* Evidence of that kind (docs/verdicts.md "Evidence kinds"), not its words. */
+static bool has_kind(const struct an_endpoint *ep, const char *kind)
 {
     for (unsigned i = 0; i < ep->n_evidence; i++)
-        if (strstr(ep->evidence[i].what, text))
+        if (ep->evidence[i].kind && strcmp(ep->evidence[i].kind, kind) == 0)
             return true;
     return false;
 }
@@ -98,7 +99,7 @@ static void frag_needed_and_stall_is_mtu_blackhole(void)
     CHECK_EQ_STR(an_verdict_name(r.verdict), "mtu_blackhole");
     if (r.n_endpoints) {
         CHECK_EQ_INT(r.endpoints[0].confidence, AN_CONF_HIGH);
-        CHECK(has_evidence(&r.endpoints[0], "next-hop MTU 1280"));
+        CHECK(has_kind(&r.endpoints[0], "icmp_frag_needed"));
     }
     an_report_free(&r);
 }
@@ -156,11 +157,24 @@ static const uint8_t client_hello[] = {
 };
 #define CH_LEN ((uint32_t)sizeof(client_hello))
 
+/* Every evidence and contradiction names its kind, in snake_case. */
+static void check_kinds(const struct an_report *r)
+{
+    for (unsigned i = 0; i < r->n_endpoints; i++) {
+        const struct an_endpoint *ep = &r->endpoints[i];
+        for (unsigned j = 0; j < ep->n_evidence + ep->n_contradictions; j++) {
+            const char *k = j < ep->n_evidence ? ep->evidence[j].kind : ep->contradictions[j - ep->n_evidence].kind;
+            CHECK(k && k[0] >= 'a' && k[0] <= 'z' && strspn(k, "abcdefghijklmnopqrstuvwxyz0123456789_") == strlen(k));
+        }
+    }
+}
+
 static struct an_report finish(struct an_engine *e)
 {
     struct an_report r;
     an_engine_finish(e, "analyze", &r);
     an_engine_free(e);
+    check_kinds(&r);
     return r;
 }
 

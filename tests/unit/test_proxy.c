@@ -149,10 +149,11 @@ static const char *detail_of(const struct an_endpoint *ep, const char *key)
     return "";
 }
 
-static bool has_evidence(const struct an_endpoint *ep, uint64_t fr, const char *text)
+/* Evidence of that kind (docs/verdicts.md "Evidence kinds") citing frame fr. */
+static bool has_evidence(const struct an_endpoint *ep, uint64_t fr, const char *kind)
 {
     for (unsigned i = 0; i < ep->n_evidence; i++)
-        if (ep->evidence[i].frame == fr && strstr(ep->evidence[i].what, text))
+        if (ep->evidence[i].frame == fr && ep->evidence[i].kind && strcmp(ep->evidence[i].kind, kind) == 0)
             return true;
     return false;
 }
@@ -181,8 +182,8 @@ static void denied_reply_in_one_byte_segments(void)
         CHECK_EQ_STR(ep->rule, "proxy_refused_connect");
         CHECK_EQ_STR(detail_of(ep, "http_status"), "403");
         CHECK_EQ_STR(detail_of(ep, "proxy"), "198.18.240.1:3128");
-        CHECK(has_evidence(ep, 4, "CONNECT labreg.azurecr.io:443"));
-        CHECK(has_evidence(ep, last, "answered 403 Forbidden"));
+        CHECK(has_evidence(ep, 4, "proxy_connect"));
+        CHECK(has_evidence(ep, last, "proxy_reply"));
     }
     CHECK_EQ_INT(r.verdict, AN_PROXY_REFUSED);
     an_report_free(&r);
@@ -214,7 +215,7 @@ static void reset_without_reply(void)
         CHECK_EQ_INT(r.endpoints[0].verdict, AN_PROXY_REFUSED);
         CHECK_EQ_INT(r.endpoints[0].confidence, AN_CONF_MEDIUM);
         CHECK_EQ_STR(detail_of(&r.endpoints[0], "http_status"), "none");
-        CHECK(has_evidence(&r.endpoints[0], 5, "the proxy reset the connection"));
+        CHECK(has_evidence(&r.endpoints[0], 5, "proxy_closed_connect"));
     }
     an_report_free(&r);
 }
@@ -235,7 +236,7 @@ static void unanswered_needs_a_wait(void)
     r = finish(e);
     CHECK_EQ_INT(r.verdict, AN_PROXY_REFUSED);
     if (r.n_endpoints)
-        CHECK(has_evidence(&r.endpoints[0], 5, "the client closed the connection 5.0 s after the CONNECT"));
+        CHECK(has_evidence(&r.endpoints[0], 5, "client_gave_up_on_connect"));
     an_report_free(&r);
 }
 
@@ -264,8 +265,8 @@ static void tunnel_opened_then_reset_after_hello(void)
         const struct an_endpoint *ep = &r.endpoints[0];
         CHECK(ep->verdict != AN_PROXY_REFUSED);
         CHECK_EQ_STR(ep->rule, "closed_after_client_hello");
-        CHECK(has_evidence(ep, 6, "ClientHello SNI labreg.azurecr.io"));
-        CHECK(has_evidence(ep, 5, "the proxy answered 200"));
+        CHECK(has_evidence(ep, 6, "client_hello"));
+        CHECK(has_evidence(ep, 5, "proxy_reply"));
         CHECK_EQ_STR(detail_of(ep, "proxy"), "198.18.240.1:3128");
     }
     an_report_free(&r);
@@ -329,7 +330,7 @@ static void two_connections_before_the_first_connect(void)
         CHECK_EQ_INT(ep->confidence, AN_CONF_HIGH);
         CHECK(!(ep->findings & (1u << AN_F_MIDSTREAM_START)));
         for (unsigned k = 0; k < ep->n_evidence; k++)
-            CHECK(strstr(ep->evidence[k].what, "not a SYN") == NULL);
+            CHECK(strcmp(ep->evidence[k].kind, "midstream_start") != 0);
         CHECK_EQ_STR(ep->flows[0].history, "ShDd");   /* the pure ACK was in no ring */
     }
     CHECK(!(r.findings & (1u << AN_F_MIDSTREAM_START)));
