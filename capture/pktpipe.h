@@ -19,7 +19,7 @@
 /* Summaries a batch holds, and its bytes for their payloads: more than
  * the longest record (LIM_MAX_RECORD) and the longest block's secrets
  * (LIM_MAX_BLOCK), so anything fits an empty batch.  */
-#define CAP_PIPE_ITEMS 256u
+#define CAP_PIPE_ITEMS 1024u
 #define CAP_PIPE_ARENA (512u << 10)
 /* Batches in the ring: the reader runs at most this far ahead. */
 #define CAP_PIPE_SLOTS 8u

@@ -16,6 +16,7 @@ struct cap_ring {
     unsigned head;                  /* the oldest full slot */
     unsigned count;                 /* full slots, from head on */
     bool putting, taking;           /* a slot is out with that side */
+    bool put_waiting;               /* the putter sleeps on not_full */
     bool shut;
     size_t slot_bytes;              /* rounded up to RING_ALIGN */
     unsigned char *mem;
@@ -59,8 +60,11 @@ static void *slot_at(const struct cap_ring *r, unsigned i)
 void *cap_ring_put_begin(struct cap_ring *r)
 {
     pthread_mutex_lock(&r->lock);
-    while (!r->shut && r->count == r->slots)
+    while (!r->shut && r->count == r->slots) {
+        r->put_waiting = true;
         pthread_cond_wait(&r->not_full, &r->lock);
+    }
+    r->put_waiting = false;
     void *slot = NULL;
     if (!r->shut && !r->putting) {
         r->putting = true;
@@ -105,7 +109,12 @@ void cap_ring_take_end(struct cap_ring *r)
         r->taking = false;
         r->head = (r->head + 1) % r->slots;
         r->count--;
-        pthread_cond_signal(&r->not_full);
+        /* A putter that found the ring full sleeps until half of it is
+         * free: one wake-up per slots/2 slots, not one per slot (each is a
+         * context switch, and on a busy machine a wait to be scheduled).
+         * The taker empties the ring, so the count always gets there.  */
+        if (r->put_waiting && r->count <= r->slots / 2)
+            pthread_cond_signal(&r->not_full);
     }
     pthread_mutex_unlock(&r->lock);
 }

@@ -14,8 +14,9 @@ struct cap_ring;
  * NULL when out of memory or a lock cannot be made.  */
 struct cap_ring *cap_ring_new(unsigned slots, size_t slot_bytes);
 
-/* The putter: an empty slot to fill, waiting while every slot is full;
- * NULL once the ring is shut down.  Then cap_ring_put_end hands it over.  */
+/* The putter: an empty slot to fill; when every slot is full it waits
+ * until half of them are empty again (fewer wake-ups); NULL once the ring
+ * is shut down.  Then cap_ring_put_end hands it over.  */
 void *cap_ring_put_begin(struct cap_ring *r);
 void cap_ring_put_end(struct cap_ring *r);
 

@@ -53,10 +53,10 @@ static void empty_ring_takes_nothing_until_put(void)
     cap_ring_free(r);
 }
 
-static void full_ring_puts_nothing_until_taken(void)
+static void full_ring_puts_nothing_until_half_taken(void)
 {
-    struct cap_ring *r = cap_ring_new(3, 8);
-    for (uint32_t i = 0; i < 3; i++) {
+    struct cap_ring *r = cap_ring_new(4, 8);
+    for (uint32_t i = 0; i < 4; i++) {
         uint32_t *slot = cap_ring_put_begin(r);
         CHECK(slot != NULL);
         *slot = i;
@@ -66,12 +66,17 @@ static void full_ring_puts_nothing_until_taken(void)
     pthread_t t;
     CHECK(pthread_create(&t, NULL, wait_thread, &w) == 0);
     pause_ms(20);
-    CHECK(!atomic_load(&w.done));             /* all three full: it waits */
+    CHECK(!atomic_load(&w.done));             /* all four full: it waits */
     uint32_t *first = cap_ring_take_begin(r);
     CHECK_EQ_INT(*first, 0);
     cap_ring_take_end(r);
+    pause_ms(20);
+    CHECK(!atomic_load(&w.done));             /* one free: it still waits */
+    uint32_t *second = cap_ring_take_begin(r);
+    CHECK_EQ_INT(*second, 1);
+    cap_ring_take_end(r);
     pthread_join(t, NULL);
-    CHECK(w.got == first);      /* the slot just emptied */
+    CHECK(w.got == first);      /* half free: the first slot emptied */
     cap_ring_put_end(r);
     cap_ring_free(r);
 }
@@ -216,7 +221,7 @@ static void bad_sizes_refused(void)
 int main(void)
 {
     RUN(empty_ring_takes_nothing_until_put);
-    RUN(full_ring_puts_nothing_until_taken);
+    RUN(full_ring_puts_nothing_until_half_taken);
     RUN(slots_wrap_in_order);
     RUN(shutdown_wakes_a_waiting_taker_and_putter);
     RUN(full_slots_are_taken_after_shutdown);
