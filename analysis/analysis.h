@@ -226,6 +226,7 @@ void an_engine_damaged(struct an_engine *e, const char *why);
 void an_engine_finish(struct an_engine *e, const char *mode, struct an_report *out);
 void an_engine_free(struct an_engine *e);
 
+/* prefix.c */
 bool an_prefix_parse(const char *s, struct an_prefix *out);
 bool an_prefix_contains(const struct an_prefix *p, const struct cap_addr *a);
 

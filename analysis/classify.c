@@ -489,19 +489,3 @@ void an_classify_flow(const struct an_engine *e, const struct cap_flow *f, struc
         d->findings |= 1u << AN_F_CAPTURE_TRUNCATED;
     }
 }
-
-/* TCP to ports other than the analysed one: SYNs that get no answer tell
- * whether the destination is reachable at all (nsg_drop vs route_blackhole). */
-void an_note_other_tcp(struct an_engine *e, const struct cap_pkt *p)
-{
-    if ((p->tcp_flags & (CAP_TH_SYN | CAP_TH_ACK)) != CAP_TH_SYN)
-        return;
-    struct an_host *h = an_host_get(e, &p->dst);
-    if (!h)
-        return;
-    if (!h->other_port_syn_frame) {
-        h->other_port_syn_frame = p->frame;
-        h->other_port = p->dport;
-    }
-    h->other_port_syns++;
-}

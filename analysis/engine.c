@@ -11,44 +11,6 @@
 #include "analysis.h"
 #include "engine.h"
 
-/* ---- prefixes ------------------------------------------------------------- */
-
-bool an_prefix_parse(const char *s, struct an_prefix *out)
-{
-    char buf[64];
-    const char *slash = strchr(s, '/');
-    size_t n = slash ? (size_t)(slash - s) : strlen(s);
-    if (n == 0 || n >= sizeof(buf))
-        return false;
-    memcpy(buf, s, n);
-    buf[n] = '\0';
-    if (!cap_addr_parse(buf, &out->addr))
-        return false;
-    unsigned max = out->addr.family == 4 ? 32 : 128;
-    out->len = max;
-    if (slash) {
-        char *end;
-        unsigned long l = strtoul(slash + 1, &end, 10);
-        if (*end || end == slash + 1 || l > max)
-            return false;
-        out->len = (unsigned)l;
-    }
-    return true;
-}
-
-bool an_prefix_contains(const struct an_prefix *p, const struct cap_addr *a)
-{
-    if (p->addr.family != a->family)
-        return false;
-    unsigned full = p->len / 8, rest = p->len % 8;
-    if (memcmp(p->addr.a, a->a, full) != 0)
-        return false;
-    if (rest == 0)
-        return true;
-    uint8_t mask = (uint8_t)(0xffu << (8 - rest));
-    return (p->addr.a[full] & mask) == (a->a[full] & mask);
-}
-
 /* ---- tables --------------------------------------------------------------- */
 
 static uint64_t addr_hash(const struct cap_addr *a, uint16_t port)
@@ -256,6 +218,22 @@ static void note_tcp_answer(struct an_engine *e, const struct cap_pkt *p)
     }
 }
 
+/* TCP to ports other than the analysed one: SYNs that get no answer tell
+ * whether the destination is reachable at all (nsg_drop vs route_blackhole). */
+static void note_other_tcp(struct an_engine *e, const struct cap_pkt *p)
+{
+    if ((p->tcp_flags & (CAP_TH_SYN | CAP_TH_ACK)) != CAP_TH_SYN)
+        return;
+    struct an_host *h = an_host_get(e, &p->dst);
+    if (!h)
+        return;
+    if (!h->other_port_syn_frame) {
+        h->other_port_syn_frame = p->frame;
+        h->other_port = p->dport;
+    }
+    h->other_port_syns++;
+}
+
 static void note_icmp_echo(struct an_engine *e, const struct cap_pkt *p)
 {
     bool v6 = p->ipver == 6;
@@ -340,7 +318,7 @@ void an_engine_packet(struct an_engine *e, const struct cap_pkt *p, uint32_t lin
         if (port_wanted(e, p->sport) || port_wanted(e, p->dport) || proxy_packet(e, p))
             cap_flows_tcp(e->flows, p);
         else
-            an_note_other_tcp(e, p);
+            note_other_tcp(e, p);
         if (p->payload_len && (p->sport == 53 || p->dport == 53))
             an_dns_packet(e, p, true);
     } else if (p->proto == CAP_IPPROTO_UDP) {

@@ -1,6 +1,7 @@
 /* engine.h: the engine's internal state, shared by engine.c (packets and
- * tables), classify.c (flow outcomes), dnsmap.c (DNS facts) and decide.c
- * (verdicts).  Not part of the public interface.  */
+ * tables), classify.c (flow outcomes), dnsmap.c (DNS facts), rules.c and
+ * the explain files (an endpoint's verdict, rules.h) and decide.c (the
+ * report).  Not part of the public interface.  */
 #ifndef ACRDIAG_ENGINE_H
 #define ACRDIAG_ENGINE_H
 
@@ -255,7 +256,6 @@ void an_classify_flow(const struct an_engine *e, const struct cap_flow *f, struc
 /* Zeroes the cold parts an_classify_flow did not write. */
 void an_digest_settle(struct an_flow_digest *d);
 enum an_verdict an_outcome_verdict(enum an_flow_outcome o);
-void an_note_other_tcp(struct an_engine *e, const struct cap_pkt *p);
 
 /* decide.c: puts the endpoints in report order (login servers before data
  * endpoints, failures before ok) and sets the top verdict and summary.  */
