@@ -13,7 +13,7 @@
 
 #include "capture.h"
 
-#define WR_MAX_NOTES 64
+#define WR_MAX_NOTES LIM_FILE_COMMENTS  /* as many as the reader keeps */
 #define WR_MAX_NOTE 512
 #define WR_MAX_IFACES 8
 

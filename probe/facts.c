@@ -11,8 +11,14 @@
 
 void probe_fact_add(struct probe_ctx *p, const struct an_fact *f)
 {
-    if (p->n_facts >= PROBE_MAX_FACTS)
+    if (p->n_facts >= PROBE_MAX_FACTS) {
+        /* The push check's facts come last: never lose them silently. */
+        if (!p->facts_dropped)
+            fprintf(stderr, "acrdiag: more than %u probe facts; the later ones are not in the report\n",
+                    PROBE_MAX_FACTS);
+        p->facts_dropped = true;
         return;
+    }
     p->facts[p->n_facts++] = *f;
     if (p->writer) {
         char line[AN_FACT_LINE];

@@ -22,7 +22,7 @@
 #define PROBE_MAX_CONTROLS 4u       /* --control hosts */
 #define PROBE_CONTROL_ADDRS 2u      /* addresses probed per --control name */
 #define PROBE_MAX_CONNS 160u        /* sockets opened in one run */
-#define PROBE_MAX_FACTS 64u         /* facts kept (the writer keeps as many) */
+#define PROBE_MAX_FACTS AN_MAX_FACTS /* facts kept: as many as the engine and the writer keep */
 #define PROBE_ECHO_COUNT 2u         /* ICMP echo requests per address */
 #define PROBE_TTL_MAX 8u            /* TTL-limited SYNs per address: 1..8 */
 #define PROBE_HTTP_MAX (LIM_HTTP_HEAD + LIM_HTTP_BODY)
@@ -160,6 +160,7 @@ struct probe_ctx {
     unsigned n_conns;
     struct an_fact facts[PROBE_MAX_FACTS];
     unsigned n_facts;
+    bool facts_dropped;             /* said once on stderr */
     struct an_engine *engine;
     struct cap_source live_src;     /* live as a record source */
     struct an_feed feed;            /* the capture into the engine and the -w file */
@@ -232,8 +233,8 @@ struct probe_conn *probe_conn_new(struct probe_ctx *p, unsigned target, const st
                                   const char *sni, int64_t now);
 
 /* facts.c */
-/* Keeps the fact for the engine (dropped when the run has PROBE_MAX_FACTS)
- * and writes it to the -w file as a comment.  */
+/* Keeps the fact for the engine and writes it to the -w file as a comment;
+ * past PROBE_MAX_FACTS it is dropped, and the first drop is said on stderr.  */
 void probe_fact_add(struct probe_ctx *p, const struct an_fact *f);
 /* The fields of a tls and a proxy_tls fact after the step's own (endpoint,
  * step or name): result, version, verify, verify_error, the names, detail. */

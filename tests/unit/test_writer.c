@@ -68,6 +68,36 @@ static void roundtrip(void)
     unlink(path);
 }
 
+/* A prober's facts all survive the file: the writer takes as many notes as
+ * the reader keeps comments (LIM_FILE_COMMENTS), and refuses one more.  */
+static void notes_as_many_as_the_reader_keeps(void)
+{
+    char path[128], err[256], note[64];
+    snprintf(path, sizeof(path), "%s/notes.pcapng", dir);
+    struct cap_writer *w = cap_writer_open(path, err, sizeof(err));
+    CHECK(w != NULL);
+    if (!w)
+        return;
+    for (unsigned i = 0; i < LIM_FILE_COMMENTS; i++) {
+        snprintf(note, sizeof(note), "acrdiag-fact: n=%u", i);
+        CHECK_EQ_INT(cap_writer_note(w, note), 0);
+    }
+    CHECK_EQ_INT(cap_writer_note(w, "acrdiag-fact: one too many"), -1);
+    CHECK_EQ_INT(cap_writer_commit(w, err, sizeof(err)), 0);
+    struct cap_file *f = cap_file_open(path, err, sizeof(err));
+    CHECK(f != NULL);
+    if (!f)
+        return;
+    struct cap_record r;
+    CHECK_EQ_INT(cap_file_next(f, &r, err, sizeof(err)), 0);
+    const char *const *comments;
+    CHECK_EQ_INT(cap_file_comments(f, &comments), LIM_FILE_COMMENTS);
+    snprintf(note, sizeof(note), "acrdiag-fact: n=%u", LIM_FILE_COMMENTS - 1);
+    CHECK_EQ_STR(comments[LIM_FILE_COMMENTS - 1], note);
+    cap_file_close(f);
+    unlink(path);
+}
+
 static void abort_leaves_nothing(void)
 {
     char path[128], err[256];
@@ -90,6 +120,7 @@ int main(void)
     if (!mkdtemp(dir))
         return 2;
     RUN(roundtrip);
+    RUN(notes_as_many_as_the_reader_keeps);
     RUN(abort_leaves_nothing);
     RUN(unwritable_directory);
     rmdir(dir);
