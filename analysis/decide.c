@@ -37,7 +37,7 @@ static void build_dns_endpoint(const struct an_engine *e, const struct an_dns_na
 {
     memset(ep, 0, sizeof(*ep));
     snprintf(ep->name, sizeof(ep->name), "%s", n->name);
-    ep->port = 443;
+    ep->port = (uint16_t)e->opt.port;
     ep->verdict = AN_DNS_FAILURE;
     ep->rule = "dns_lookup_failed";
     ep->is_data_endpoint = strstr(ep->name, ".data.") != NULL;

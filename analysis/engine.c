@@ -107,6 +107,7 @@ struct an_engine *an_engine_new(const struct an_options *opt)
         return NULL;
     }
     cap_flows_set_keylog(e->flows, opt->keylog);
+    cap_flows_set_server_port(e->flows, (uint16_t)e->opt.port);
     e->info.first_ts_ns = -1;
     return e;
 }

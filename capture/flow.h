@@ -183,6 +183,9 @@ typedef void (*cap_flow_done_fn)(void *ctx, const struct cap_flow *f);
 struct cap_flow_table;
 
 struct cap_flow_table *cap_flows_new(cap_flow_done_fn done, void *ctx);
+/* The registry's port (443 unless set): a flow first seen midstream has its
+ * server on this port or on 80.  */
+void cap_flows_set_server_port(struct cap_flow_table *t, uint16_t port);
 /* Updates the flow of a TCP packet; returns it (NULL if not TCP). */
 const struct cap_flow *cap_flows_tcp(struct cap_flow_table *t, const struct cap_pkt *p);
 /* Attaches an ICMP error to the flow whose packet it quotes; returns it or

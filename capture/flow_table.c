@@ -82,6 +82,7 @@ struct cap_flow_table *cap_flows_new(cap_flow_done_fn done, void *ctx)
     struct cap_flow_table *t = calloc(1, sizeof(*t));
     if (!t)
         return NULL;
+    t->server_port = 443;
     t->flows = slab_alloc(t);
     t->nodes = malloc(LIM_FLOWS * sizeof(*t->nodes));
     t->free_slots = malloc(LIM_FLOWS * sizeof(*t->free_slots));
@@ -104,6 +105,12 @@ struct cap_flow_table *cap_flows_new(cap_flow_done_fn done, void *ctx)
     t->done = done;
     t->ctx = ctx;
     return t;
+}
+
+void cap_flows_set_server_port(struct cap_flow_table *t, uint16_t port)
+{
+    if (port)
+        t->server_port = port;
 }
 
 static struct flow_list *list_of(struct cap_flow_table *t, const struct cap_flow *f)
@@ -254,9 +261,9 @@ struct cap_flow *flow_table_find(struct cap_flow_table *t, const struct cap_addr
 }
 
 /* Decides who is the client of a flow first seen with packet p: the sender
- * of a SYN, the receiver of a SYN-ACK, else the side not on the well-known
- * (lower) port.  Returns the direction of p.  */
-static int choose_roles(const struct cap_pkt *p, char *by)
+ * of a SYN, the receiver of a SYN-ACK, else the side not on the registry's
+ * port or 80, else the side not on the lower port.  Returns p's direction. */
+static int choose_roles(const struct cap_flow_table *t, const struct cap_pkt *p, char *by)
 {
     uint8_t fl = p->tcp_flags;
     if ((fl & CAP_TH_SYN) && !(fl & CAP_TH_ACK)) {
@@ -268,9 +275,9 @@ static int choose_roles(const struct cap_pkt *p, char *by)
         return CAP_S2C;
     }
     *by = 'p';
-    if (p->dport == 443 || p->dport == 80)
+    if (p->dport == t->server_port || p->dport == 80)
         return CAP_C2S;
-    if (p->sport == 443 || p->sport == 80)
+    if (p->sport == t->server_port || p->sport == 80)
         return CAP_S2C;
     if (p->dport != p->sport)
         return p->dport < p->sport ? CAP_C2S : CAP_S2C;
@@ -287,7 +294,7 @@ static struct cap_flow *flow_create(struct cap_flow_table *t, const struct cap_p
     uint32_t i = t->n_free ? t->free_slots[--t->n_free] : (uint32_t)t->n_used++;
     struct cap_flow *f = &t->flows[i];
     memset(f, 0, sizeof(*f));
-    *dir = choose_roles(p, &f->client_by);
+    *dir = choose_roles(t, p, &f->client_by);
     if (*dir == CAP_C2S) {
         f->client = p->src;
         f->client_port = p->sport;

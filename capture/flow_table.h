@@ -54,6 +54,7 @@ struct cap_flow_table {
     bool prefetched_tls;        /* ... and its TLS facts */
     cap_flow_done_fn done;
     void *ctx;
+    uint16_t server_port;       /* the registry's port (--port): a midstream flow's server */
     struct reasm_pool pool;     /* the flows' stream buffers and TLS facts */
 };
 

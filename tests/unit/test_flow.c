@@ -185,6 +185,22 @@ static void midstream_roles_by_port(void)
     CHECK_EQ_INT(cap_flow_stage(&last), CAP_STAGE_MIDSTREAM);
 }
 
+/* --port 50443: a flow first seen midstream from the registry's port to a
+ * lower client port still has its server on 50443 (by the lower port alone,
+ * the client's 40000 would have been taken for the server's).  */
+static void midstream_roles_by_registry_port(void)
+{
+    struct cap_flow_table *t = table();
+    cap_flows_set_server_port(t, 50443);
+    struct cap_pkt p = tcp(false, CAP_TH_ACK, 5000, 1000, NULL, 0, 126);
+    p.sport = 50443;
+    cap_flows_tcp(t, &p);
+    cap_flows_free(t);
+    CHECK_EQ_INT(last.client_by, 'p');
+    CHECK_EQ_INT(last.server_port, 50443);
+    CHECK_EQ_INT(last.client_port, 40000);
+}
+
 static void hop_distance(void)
 {
     CHECK_EQ_INT(cap_hop_distance(126), 2);
@@ -203,6 +219,7 @@ int main(void)
     RUN(full_size_retransmissions);
     RUN(icmp_matches_quoted_syn_only);
     RUN(midstream_roles_by_port);
+    RUN(midstream_roles_by_registry_port);
     RUN(hop_distance);
     return check_summary();
 }
