@@ -1,6 +1,6 @@
 /* factep.c: the endpoint edits a probe fact makes, shared by every file
  * that applies facts (factapply.h), and the verdict an HTTP answer proves,
- * which the wire's decrypted answers (decide.c) share too.  */
+ * which the wire's decrypted answers (explain_tls.c) share too.  */
 #include <assert.h>
 #include <stdarg.h>
 #include <stdio.h>

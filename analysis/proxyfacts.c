@@ -2,7 +2,7 @@
  * report: the CONNECT through the proxy, the TLS and GET /v2/ through the
  * tunnel, and the settings that chose the route.  An endpoint through a
  * proxy is the CONNECT target at the proxy's address and port, as the wire
- * makes it (decide.c); what the packets decided stands, the facts decide
+ * makes it (engine.c); what the packets decided stands, the facts decide
  * what they could not (no capture, a tunnel whose TLS looked fine).  */
 #include <stdio.h>
 #include <string.h>

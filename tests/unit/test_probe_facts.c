@@ -509,7 +509,7 @@ static void test_tls13_close_refuted(void)
     CHECK_EQ_INT(r.endpoints[0].confidence, AN_CONF_MEDIUM);
     bool named = false;
     for (unsigned i = 0; i < r.endpoints[0].n_evidence; i++)
-        named = named || strstr(r.endpoints[0].evidence[i].what, "the wire alone said tls_failure") != NULL;
+        named = named || strcmp(r.endpoints[0].evidence[i].kind, "wire_tls_failure_overruled") == 0;
     CHECK(named);
     an_report_free(&r);
 

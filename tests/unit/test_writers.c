@@ -68,10 +68,11 @@ static struct cap_addr addr(const char *s)
     return a;
 }
 
-static void add_evidence(struct an_endpoint *ep, uint64_t frame, const char *what)
+static void add_evidence(struct an_endpoint *ep, const char *kind, uint64_t frame, const char *what)
 {
     struct an_evidence *e = &ep->evidence[ep->n_evidence++];
 
+    e->kind = kind;
     e->frame = frame;
     snprintf(e->what, sizeof e->what, "%s", what);
 }
@@ -120,9 +121,9 @@ static void firewall_reset_report(struct an_report *r)
     snprintf(ep->reason, sizeof ep->reason,
              "RST arrived 0.4 ms after the ClientHello from 1 hop away; the SYN-ACK came from "
              "12 hops away");
-    add_evidence(ep, 2, "SYN-ACK ttl=116 (hop distance 12)");
-    add_evidence(ep, 4, "ClientHello SNI myregistry.azurecr.io");
-    add_evidence(ep, 5, "RST ttl=63 (hop distance 1), 0.4 ms after frame 4");
+    add_evidence(ep, "syn_ack", 2, "SYN-ACK ttl=116 (hop distance 12)");
+    add_evidence(ep, "client_hello", 4, "ClientHello SNI myregistry.azurecr.io");
+    add_evidence(ep, "rst_after_handshake", 5, "RST ttl=63 (hop distance 1), 0.4 ms after frame 4");
     ep->findings = 1u << AN_F_RST_FASTER_THAN_RTT;
     ep->n_flows = 1;
     ep->n_flows_listed = 1;
@@ -152,9 +153,9 @@ static void silent_drop_report(struct an_report *r)
     ep->candidates = 1u << AN_NSG_DROP | 1u << AN_ROUTE_BLACKHOLE;
     ep->confidence = AN_CONF_MEDIUM;
     snprintf(ep->reason, sizeof ep->reason, "3 SYNs, no SYN-ACK, RST or ICMP");
-    add_evidence(ep, 1, "SYN");
-    add_evidence(ep, 3, "SYN retransmitted after 1.0 s");
-    add_evidence(ep, 0, "connect() timed out after 21 s");
+    add_evidence(ep, "syn", 1, "SYN");
+    add_evidence(ep, "syn_retransmitted", 3, "SYN retransmitted after 1.0 s");
+    add_evidence(ep, "probe_connect", 0, "connect() timed out after 21 s");
     snprintf(ep->detail[0].key, sizeof ep->detail[0].key, "syn_count");
     snprintf(ep->detail[0].value, sizeof ep->detail[0].value, "3");
     ep->n_detail = 1;
