@@ -99,17 +99,27 @@ double an_ms_between(int64_t from, int64_t to)
 /* Evidence and contradictions name their kind (docs/verdicts.md "Evidence
  * kinds"), a static snake_case string that tests and machines match.  */
 
-void an_ev_add(struct an_endpoint *ep, const char *kind, uint64_t frame, const char *fmt, ...)
+__attribute__((format(printf, 4, 0)))
+static void evidence_put(struct an_evidence *ev, const char *kind, uint64_t frame, const char *fmt, va_list ap)
 {
-    assert(kind && *kind);
-    if (ep->n_evidence >= AN_MAX_EVIDENCE)
-        return;
-    struct an_evidence *ev = &ep->evidence[ep->n_evidence++];
+    memset(ev, 0, sizeof(*ev));
     ev->frame = frame;
     ev->kind = kind;
+    vsnprintf(ev->what, sizeof(ev->what), fmt, ap);
+}
+
+void an_ev_vadd(struct an_endpoint *ep, const char *kind, uint64_t frame, const char *fmt, va_list ap)
+{
+    assert(kind && *kind);
+    if (ep->n_evidence < AN_MAX_EVIDENCE)
+        evidence_put(&ep->evidence[ep->n_evidence++], kind, frame, fmt, ap);
+}
+
+void an_ev_add(struct an_endpoint *ep, const char *kind, uint64_t frame, const char *fmt, ...)
+{
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(ev->what, sizeof(ev->what), fmt, ap);
+    an_ev_vadd(ep, kind, frame, fmt, ap);
     va_end(ap);
 }
 
@@ -138,12 +148,9 @@ void an_contra_add(struct an_endpoint *ep, const char *kind, uint64_t frame, con
     assert(kind && *kind);
     if (ep->n_contradictions >= AN_MAX_CONTRADICTIONS)
         return;
-    struct an_evidence *ev = &ep->contradictions[ep->n_contradictions++];
-    ev->frame = frame;
-    ev->kind = kind;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(ev->what, sizeof(ev->what), fmt, ap);
+    evidence_put(&ep->contradictions[ep->n_contradictions++], kind, frame, fmt, ap);
     va_end(ap);
 }
 

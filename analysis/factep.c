@@ -1,7 +1,6 @@
 /* factep.c: the endpoint edits a probe fact makes, shared by every file
  * that applies facts (factapply.h), and the verdict an HTTP answer proves,
  * which the wire's decrypted answers (explain_tls.c) share too.  */
-#include <assert.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,18 +8,13 @@
 #include <strings.h>
 
 #include "analysis/factapply.h"
+#include "analysis/rules.h"
 
 void an_fact_ev(struct an_endpoint *ep, const char *kind, const char *fmt, ...)
 {
-    assert(kind && *kind);
-    if (ep->n_evidence >= AN_MAX_EVIDENCE)
-        return;
-    struct an_evidence *ev = &ep->evidence[ep->n_evidence++];
-    memset(ev, 0, sizeof(*ev));
-    ev->kind = kind;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(ev->what, sizeof(ev->what), fmt, ap);
+    an_ev_vadd(ep, kind, 0, fmt, ap);       /* a probe step: no frame */
     va_end(ap);
 }
 

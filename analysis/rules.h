@@ -5,6 +5,7 @@
 #ifndef ACRDIAG_RULES_H
 #define ACRDIAG_RULES_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -19,6 +20,9 @@ void an_ev_add(struct an_endpoint *ep, const char *kind, uint64_t frame, const c
     __attribute__((format(printf, 4, 5)));
 void an_contra_add(struct an_endpoint *ep, const char *kind, uint64_t frame, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+/* an_ev_add with a va_list, for the facts' own adders (factep.c). */
+void an_ev_vadd(struct an_endpoint *ep, const char *kind, uint64_t frame, const char *fmt, va_list ap)
+    __attribute__((format(printf, 4, 0)));
 void an_detail_add(struct an_endpoint *ep, const char *key, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void an_reason_set(struct an_endpoint *ep, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
