@@ -44,5 +44,7 @@ void an_fact_controls(struct an_report *r, const struct an_fact *const *facts, s
  * differential probes and the controls decide between an NSG rule and a
  * route, or the reason says what was tried.  */
 void an_fact_silent(struct an_report *r, struct an_endpoint *ep, const struct an_fact *const *facts, size_t n);
+/* An http fact's status, headers and errors[] into a (its request kept). */
+void an_http_answer_read(const struct an_fact *f, struct an_http_answer *a);
 
 #endif

@@ -97,6 +97,17 @@ bool an_fact_microsoft_issuer(const char *cn, const char *o)
 }
 
 /* 401 + Bearer + registry headers is the healthy answer (acr-network-facts.md 3.2). */
+void an_http_answer_read(const struct an_fact *f, struct an_http_answer *a)
+{
+    a->status = an_fact_num(f, AN_K_STATUS, 0);
+    a->registry_headers = an_fact_flag(f, AN_K_REGISTRY_HEADERS);
+    a->bearer = an_fact_flag(f, AN_K_BEARER);
+    an_fact_copy(f, AN_K_REASON, a->reason, sizeof(a->reason));
+    an_fact_copy(f, AN_K_CODE, a->code, sizeof(a->code));
+    an_fact_copy(f, AN_K_MESSAGE, a->message, sizeof(a->message));
+    an_fact_copy(f, AN_K_CLIENT_IP, a->client_ip, sizeof(a->client_ip));
+}
+
 void an_http_answer_apply(struct an_endpoint *ep, const struct an_http_answer *a)
 {
     char evb[224];

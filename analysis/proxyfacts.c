@@ -155,13 +155,7 @@ static void apply_tls(struct an_endpoint *ep, const struct an_fact *f)
 static void apply_http(struct an_endpoint *ep, const struct an_fact *f)
 {
     struct an_http_answer a = { .request = "GET /v2/ through the tunnel" };
-    a.status = an_fact_num(f, AN_K_STATUS, 0);
-    a.registry_headers = an_fact_flag(f, AN_K_REGISTRY_HEADERS);
-    a.bearer = an_fact_flag(f, AN_K_BEARER);
-    an_fact_copy(f, AN_K_REASON, a.reason, sizeof(a.reason));
-    an_fact_copy(f, AN_K_CODE, a.code, sizeof(a.code));
-    an_fact_copy(f, AN_K_MESSAGE, a.message, sizeof(a.message));
-    an_fact_copy(f, AN_K_CLIENT_IP, a.client_ip, sizeof(a.client_ip));
+    an_http_answer_read(f, &a);
     if (a.status == 0) {
         an_fact_ev(ep, "proxy_http_no_answer", "probe: GET /v2/ through the tunnel got no HTTP answer");
         return;
