@@ -2,7 +2,6 @@
  * and folding flows that closed, idled or must make room.  */
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/random.h>
 
 #include "flow_table.h"
@@ -51,44 +50,19 @@ static uint32_t key_hash(const struct cap_flow_table *t, const struct cap_addr *
 
 /* ---- table ---------------------------------------------------------------- */
 
-/* The flow slab (54 MB, touched as slots are first used) from zeroed
- * kernel pages, in 2 MiB pages where the kernel grants them: with 4 KiB
- * ones, first touches were 6% of analyze's time and every flow a packet
- * reaches cost a TLB miss on top of the cache miss.  The advice is only
- * that: without transparent huge pages the slab is as calloc gave it.  */
-#define SLAB_ALIGN (2u << 20)
-
-static struct cap_flow *slab_alloc(struct cap_flow_table *t)
-{
-    size_t bytes = LIM_FLOWS * sizeof(struct cap_flow) + SLAB_ALIGN;
-    void *map = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (map == MAP_FAILED)
-        return NULL;
-    t->slab_map = map;
-    t->slab_bytes = bytes;
-    uintptr_t at = ((uintptr_t)map + SLAB_ALIGN - 1) & ~(uintptr_t)(SLAB_ALIGN - 1);
-    madvise((void *)at, bytes - (at - (uintptr_t)map), MADV_HUGEPAGE);
-    return (struct cap_flow *)at;
-}
-
-static void slab_free(struct cap_flow_table *t)
-{
-    if (t->slab_map)
-        munmap(t->slab_map, t->slab_bytes);
-}
-
 struct cap_flow_table *cap_flows_new(cap_flow_done_fn done, void *ctx)
 {
     struct cap_flow_table *t = calloc(1, sizeof(*t));
     if (!t)
         return NULL;
     t->server_port = 443;
-    t->flows = slab_alloc(t);
+    /* 54 MB, touched as slots are first used. */
+    t->flows = cap_slab_map(&t->slab, LIM_FLOWS * sizeof(struct cap_flow));
     t->nodes = malloc(LIM_FLOWS * sizeof(*t->nodes));
     t->free_slots = malloc(LIM_FLOWS * sizeof(*t->free_slots));
     t->buckets = malloc(FLOW_BUCKETS * sizeof(*t->buckets));
     if (!t->flows || !t->nodes || !t->free_slots || !t->buckets) {
-        slab_free(t);
+        cap_slab_unmap(&t->slab);
         free(t->nodes);
         free(t->free_slots);
         free(t->buckets);
@@ -196,7 +170,7 @@ void cap_flows_free(struct cap_flow_table *t)
     while (t->open.head != NIL)
         flow_release(t, t->open.head);
     reasm_pool_free(&t->pool);
-    slab_free(t);
+    cap_slab_unmap(&t->slab);
     free(t->nodes);
     free(t->free_slots);
     free(t->buckets);

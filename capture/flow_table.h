@@ -10,6 +10,7 @@
 
 #include "flow.h"
 #include "reasm.h"
+#include "slab.h"
 
 /* The table's bookkeeping for one flow slot, kept apart from the flows (24
  * bytes against 1.7 KB) because it is what every packet walks: a lookup
@@ -39,8 +40,7 @@ struct cap_flow_table {
      * instead of a calloc and free per flow; a released slot is reused
      * first, while its cache lines are still warm from the release.  */
     struct cap_flow *flows;
-    void *slab_map;             /* the mapping flows lies in (flow_table.c slab_alloc) */
-    size_t slab_bytes;
+    struct cap_slab slab;       /* the mapping flows lies in */
     struct flow_node *nodes;
     struct flow_bucket *buckets;    /* FLOW_BUCKETS chains */
     uint32_t *free_slots;       /* released slots, a stack */

@@ -30,12 +30,19 @@ struct cap_stream {
 
 /* ---- spare buffers -------------------------------------------------------- */
 
-/* A handshake buffer; only its bookkeeping is reset, as only bytes
- * recorded in its runs are ever read.  */
+/* A handshake buffer: a spare, else a new one from the slab; only its
+ * bookkeeping is reset, as only bytes recorded in its runs are ever read. */
 static struct cap_stream *stream_get(struct reasm_pool *pool)
 {
-    struct cap_stream *s = pool->n_spare_streams ? pool->spare_streams[--pool->n_spare_streams]
-                                                 : malloc(sizeof(*s));
+    struct cap_stream *s = NULL;
+    if (pool->n_spare_streams)
+        s = pool->spare_streams[--pool->n_spare_streams];
+    else {
+        if (!pool->streams)
+            pool->streams = cap_slab_map(&pool->stream_slab, LIM_LIVE_STREAMS * sizeof(struct cap_stream));
+        if (pool->streams && pool->n_carved_streams < LIM_LIVE_STREAMS)
+            s = &pool->streams[pool->n_carved_streams++];
+    }
     if (s) {
         s->filled = 0;
         s->need = 0;
@@ -49,10 +56,8 @@ static struct cap_stream *stream_get(struct reasm_pool *pool)
 
 static void stream_put(struct reasm_pool *pool, struct cap_stream *s)
 {
-    if (s && pool->n_spare_streams < LIM_LIVE_STREAMS)
+    if (s)
         pool->spare_streams[pool->n_spare_streams++] = s;
-    else
-        free(s);
 }
 
 /* TLS facts as an empty stream leaves them: cap_tls_parse of no bytes
@@ -62,8 +67,15 @@ static void stream_put(struct reasm_pool *pool, struct cap_stream *s)
  * time.  */
 static struct cap_tls_facts *tls_get(struct reasm_pool *pool)
 {
-    struct cap_tls_facts *f = pool->n_spare_tls ? pool->spare_tls[--pool->n_spare_tls]
-                                                : malloc(sizeof(*f));
+    struct cap_tls_facts *f = NULL;
+    if (pool->n_spare_tls)
+        f = pool->spare_tls[--pool->n_spare_tls];
+    else {
+        if (!pool->tls)
+            pool->tls = cap_slab_map(&pool->tls_slab, LIM_LIVE_TLS * sizeof(struct cap_tls_facts));
+        if (pool->tls && pool->n_carved_tls < LIM_LIVE_TLS)
+            f = &pool->tls[pool->n_carved_tls++];
+    }
     if (f) {
         cap_tls_parse(NULL, 0, &f->tls);
         memset(&f->client_hello, 0, sizeof(*f) - offsetof(struct cap_tls_facts, client_hello));
@@ -73,10 +85,8 @@ static struct cap_tls_facts *tls_get(struct reasm_pool *pool)
 
 static void tls_put(struct reasm_pool *pool, struct cap_tls_facts *f)
 {
-    if (f && pool->n_spare_tls < LIM_LIVE_TLS)
+    if (f)
         pool->spare_tls[pool->n_spare_tls++] = f;
-    else
-        free(f);
 }
 
 /* ---- stream reassembly ---------------------------------------------------- */
@@ -536,8 +546,6 @@ void reasm_release(struct reasm_pool *pool, struct cap_flow *f)
 
 void reasm_pool_free(struct reasm_pool *pool)
 {
-    while (pool->n_spare_streams)
-        free(pool->spare_streams[--pool->n_spare_streams]);
-    while (pool->n_spare_tls)
-        free(pool->spare_tls[--pool->n_spare_tls]);
+    cap_slab_unmap(&pool->stream_slab);
+    cap_slab_unmap(&pool->tls_slab);
 }
