@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "ring.h"
+#include "slab.h"
 
 #define RING_ALIGN 64u
 
@@ -19,7 +20,9 @@ struct cap_ring {
     bool put_waiting;               /* the putter sleeps on not_full */
     bool shut;
     size_t slot_bytes;              /* rounded up to RING_ALIGN */
-    unsigned char *mem;
+    unsigned char *mem;             /* in slab: 2 MiB pages, as the batches
+                                     * are written once per lap of the ring */
+    struct cap_slab slab;
 };
 
 struct cap_ring *cap_ring_new(unsigned slots, size_t slot_bytes)
@@ -31,7 +34,8 @@ struct cap_ring *cap_ring_new(unsigned slots, size_t slot_bytes)
         return NULL;
     r->slots = slots;
     r->slot_bytes = (slot_bytes + RING_ALIGN - 1) / RING_ALIGN * RING_ALIGN;
-    if (posix_memalign((void **)&r->mem, RING_ALIGN, r->slot_bytes * slots) != 0) {
+    r->mem = cap_slab_map(&r->slab, r->slot_bytes * slots);
+    if (!r->mem) {
         free(r);
         return NULL;
     }
@@ -47,7 +51,7 @@ fail_cond:
 fail_lock:
     pthread_mutex_destroy(&r->lock);
 fail_mem:
-    free(r->mem);
+    cap_slab_unmap(&r->slab);
     free(r);
     return NULL;
 }
@@ -135,6 +139,6 @@ void cap_ring_free(struct cap_ring *r)
     pthread_cond_destroy(&r->not_empty);
     pthread_cond_destroy(&r->not_full);
     pthread_mutex_destroy(&r->lock);
-    free(r->mem);
+    cap_slab_unmap(&r->slab);
     free(r);
 }
