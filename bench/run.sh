@@ -176,6 +176,10 @@ echo "$(verdict "$an_rss <= 128 * 1024") analyze --threads 2 peak RSS <= 128 MB 
 for ext in "${packed[@]}"; do
     read -r an_wall _ <"$tmp/analyze2_$ext"
     read -r cat_wall _ <"$tmp/cat_$ext"
-    echo "$(verdict "$an_wall <= $cat_wall") analyze --threads 2 FILE.$ext at least as fast as ${unpack[$ext]} alone ($an_wall vs $cat_wall s)"
+    # Issue 15 asks this of zcat only: zstd decompresses faster than two CPUs
+    # can decompress, decode and analyse, so that line is for comparison.
+    tag=$(verdict "$an_wall <= $cat_wall")
+    [ "$ext" = gz ] || tag=INFO
+    echo "$tag analyze --threads 2 FILE.$ext at least as fast as ${unpack[$ext]} alone ($an_wall vs $cat_wall s)"
 done
 exit 0
