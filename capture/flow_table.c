@@ -78,6 +78,7 @@ struct cap_flow_table *cap_flows_new(cap_flow_done_fn done, void *ctx)
         t->seed = 0xcbf29ce484222325ull;
     t->done = done;
     t->ctx = ctx;
+    reasm_pool_init(&t->pool);
     return t;
 }
 

@@ -34,15 +34,12 @@ struct cap_stream {
  * bookkeeping is reset, as only bytes recorded in its runs are ever read. */
 static struct cap_stream *stream_get(struct reasm_pool *pool)
 {
-    struct cap_stream *s = NULL;
-    if (pool->n_spare_streams)
+    struct cap_stream *s;
+    if (pool->n_spare_streams) {
         s = pool->spare_streams[--pool->n_spare_streams];
-    else {
-        if (!pool->streams)
-            pool->streams = cap_slab_map(&pool->stream_slab, LIM_LIVE_STREAMS * sizeof(struct cap_stream));
-        if (pool->streams && pool->n_carved_streams < LIM_LIVE_STREAMS)
-            s = &pool->streams[pool->n_carved_streams++];
-    }
+        cap_slab_reuse(&pool->stream_slab, s);
+    } else
+        s = cap_slab_carve(&pool->stream_slab);
     if (s) {
         s->filled = 0;
         s->need = 0;
@@ -56,8 +53,10 @@ static struct cap_stream *stream_get(struct reasm_pool *pool)
 
 static void stream_put(struct reasm_pool *pool, struct cap_stream *s)
 {
-    if (s)
+    if (s) {
+        cap_slab_retire(&pool->stream_slab, s);
         pool->spare_streams[pool->n_spare_streams++] = s;
+    }
 }
 
 /* TLS facts as an empty stream leaves them: cap_tls_parse of no bytes
@@ -67,15 +66,12 @@ static void stream_put(struct reasm_pool *pool, struct cap_stream *s)
  * time.  */
 static struct cap_tls_facts *tls_get(struct reasm_pool *pool)
 {
-    struct cap_tls_facts *f = NULL;
-    if (pool->n_spare_tls)
+    struct cap_tls_facts *f;
+    if (pool->n_spare_tls) {
         f = pool->spare_tls[--pool->n_spare_tls];
-    else {
-        if (!pool->tls)
-            pool->tls = cap_slab_map(&pool->tls_slab, LIM_LIVE_TLS * sizeof(struct cap_tls_facts));
-        if (pool->tls && pool->n_carved_tls < LIM_LIVE_TLS)
-            f = &pool->tls[pool->n_carved_tls++];
-    }
+        cap_slab_reuse(&pool->tls_slab, f);
+    } else
+        f = cap_slab_carve(&pool->tls_slab);
     if (f) {
         cap_tls_parse(NULL, 0, &f->tls);
         memset(&f->client_hello, 0, sizeof(*f) - offsetof(struct cap_tls_facts, client_hello));
@@ -85,8 +81,10 @@ static struct cap_tls_facts *tls_get(struct reasm_pool *pool)
 
 static void tls_put(struct reasm_pool *pool, struct cap_tls_facts *f)
 {
-    if (f)
+    if (f) {
+        cap_slab_retire(&pool->tls_slab, f);
         pool->spare_tls[pool->n_spare_tls++] = f;
+    }
 }
 
 /* ---- stream reassembly ---------------------------------------------------- */
@@ -542,6 +540,12 @@ void reasm_release(struct reasm_pool *pool, struct cap_flow *f)
             pool->live_tls--;
         tls_put(pool, f->dir[d].tls);
     }
+}
+
+void reasm_pool_init(struct reasm_pool *pool)
+{
+    cap_slab_init(&pool->stream_slab, sizeof(struct cap_stream), LIM_LIVE_STREAMS);
+    cap_slab_init(&pool->tls_slab, sizeof(struct cap_tls_facts), LIM_LIVE_TLS);
 }
 
 void reasm_pool_free(struct reasm_pool *pool)

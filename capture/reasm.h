@@ -23,9 +23,6 @@ struct reasm_pool {
     struct cap_tls_facts *spare_tls[LIM_LIVE_TLS];
     size_t n_spare_tls;
     struct cap_slab stream_slab, tls_slab;
-    struct cap_stream *streams;     /* stream_slab's start, NULL until mapped */
-    struct cap_tls_facts *tls;      /* tls_slab's start, NULL until mapped */
-    size_t n_carved_streams, n_carved_tls;
     uint64_t streams_denied;
     const struct cap_keylog *keylog;    /* secrets to open streams with (borrowed; NULL: none) */
 };
@@ -42,6 +39,8 @@ void reasm_finish(struct reasm_pool *pool, struct cap_flow *f, int dir);
 /* Gives back what a flow leaving the table holds (its TLS facts, tunnel and
  * decrypted answer), once its done callback has read them.  */
 void reasm_release(struct reasm_pool *pool, struct cap_flow *f);
+/* Sets up an empty pool (its slabs are mapped at their first use). */
+void reasm_pool_init(struct reasm_pool *pool);
 /* Unmaps the slabs, at the table's end. */
 void reasm_pool_free(struct reasm_pool *pool);
 

@@ -2,9 +2,22 @@
 #include <stdint.h>
 #include <sys/mman.h>
 
+#include <sanitizer/asan_interface.h>
+
 #include "slab.h"
 
 #define SLAB_ALIGN (2u << 20)
+
+#if defined(__SANITIZE_ADDRESS__)
+#define RED_ZONE 64u
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define RED_ZONE 64u
+#endif
+#endif
+#ifndef RED_ZONE
+#define RED_ZONE 0u
+#endif
 
 void *cap_slab_map(struct cap_slab *s, size_t bytes)
 {
@@ -22,7 +35,43 @@ void *cap_slab_map(struct cap_slab *s, size_t bytes)
 
 void cap_slab_unmap(struct cap_slab *s)
 {
-    if (s->map)
+    if (s->map) {
+        /* The addresses may come back from the kernel for another mapping. */
+        ASAN_UNPOISON_MEMORY_REGION(s->map, s->bytes);
         munmap(s->map, s->bytes);
+    }
     s->map = NULL;
+    s->base = NULL;
+    s->carved = 0;
+}
+
+void cap_slab_init(struct cap_slab *s, size_t size, size_t count)
+{
+    *s = (struct cap_slab){ .size = size, .count = count };
+    s->stride = (size + RED_ZONE + 63u) & ~(size_t)63u;
+}
+
+void *cap_slab_carve(struct cap_slab *s)
+{
+    if (!s->base) {
+        s->base = cap_slab_map(s, s->stride * s->count);
+        if (!s->base)
+            return NULL;
+        ASAN_POISON_MEMORY_REGION(s->base, s->stride * s->count);
+    }
+    if (s->carved >= s->count)
+        return NULL;
+    unsigned char *obj = s->base + s->carved++ * s->stride;
+    ASAN_UNPOISON_MEMORY_REGION(obj, s->size);
+    return obj;
+}
+
+void cap_slab_retire(const struct cap_slab *s, void *obj)
+{
+    ASAN_POISON_MEMORY_REGION(obj, s->size);
+}
+
+void cap_slab_reuse(const struct cap_slab *s, void *obj)
+{
+    ASAN_UNPOISON_MEMORY_REGION(obj, s->size);
 }
