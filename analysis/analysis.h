@@ -248,5 +248,14 @@ int an_write_json_lines(FILE *out, const struct an_report *r, const char *versio
 
 /* Remedy text for a verdict, in the words of the troubleshooting guide. */
 const char *an_remedy(enum an_verdict v);
+/* A writer's output of n bytes of s; from_wire: the bytes came from the
+ * capture (a name), so the writer escapes what it must.  */
+typedef void (*an_put_fn)(void *ctx, const char *s, size_t n, bool from_wire);
+/* The remedy for v with "<name>" filled with name (at most max bytes;
+ * "<registry>.azurecr.io" when empty) and "<port>" with port (443 when 0),
+ * piece by piece through put.  */
+void an_remedy_write(enum an_verdict v, const char *name, size_t max, unsigned port, an_put_fn put, void *ctx);
+/* The registry's port the report was made for: --port, else 443. */
+unsigned an_report_port(const struct an_report *r);
 
 #endif

@@ -272,14 +272,19 @@ bool cl_read_file(struct an_client *c, const char *path)
     return true;
 }
 
-/* The wire's verdict in words, for "the wire shows ...". */
-static const char *wire_words(enum an_verdict v)
+/* The wire's verdict in words, for "the wire shows ..."; port: the
+ * registry's.  */
+static const char *wire_words(enum an_verdict v, unsigned port, char *buf, size_t n)
 {
     switch (v) {
     case AN_OK: return "TCP and TLS to the registry working";
     case AN_DNS_FAILURE: return "the name not resolving";
-    case AN_SILENT_DROP: return "the SYNs to 443 dropped silently";
-    case AN_NSG_DROP: return "the SYNs to 443 dropped silently while the address answers otherwise (an NSG or ACL rule)";
+    case AN_SILENT_DROP:
+        snprintf(buf, n, "the SYNs to %u dropped silently", port);
+        return buf;
+    case AN_NSG_DROP:
+        snprintf(buf, n, "the SYNs to %u dropped silently while the address answers otherwise (an NSG or ACL rule)", port);
+        return buf;
     case AN_ROUTE_BLACKHOLE: return "everything to the registry's address dropped silently (a route with next hop None)";
     case AN_CONNECTION_RESET: return "the connection reset";
     case AN_FIREWALL_RESET: return "a middlebox resetting the connection";
@@ -301,14 +306,15 @@ static const char *wire_words(enum an_verdict v)
     return "not enough to decide";
 }
 
-static void compare(struct cl_line *l, enum an_verdict wire)
+static void compare(struct cl_line *l, enum an_verdict wire, unsigned port)
 {
+    char words[128];
     const struct kind_def *d = &kinds[l->kind];
     const char *saw = d->saw;
     if (wire < AN_VERDICT_COUNT && (d->agree & V(wire))) {
         l->agreement = CL_AGREES;
         snprintf(l->explanation, sizeof(l->explanation), "the client saw %s; the wire shows %s", saw,
-                 wire_words(wire));
+                 wire_words(wire, port, words, sizeof(words)));
     } else if (wire == AN_INCOMPLETE) {
         l->agreement = CL_UNDECIDED;
         snprintf(l->explanation, sizeof(l->explanation),
@@ -329,7 +335,7 @@ static void compare(struct cl_line *l, enum an_verdict wire)
     } else {
         l->agreement = CL_DISAGREES;
         snprintf(l->explanation, sizeof(l->explanation), "the client saw %s, but the wire shows %s%s", saw,
-                 wire_words(wire), wire == AN_OK ? " (was the capture taken on this host while this push ran?)" : "");
+                 wire_words(wire, port, words, sizeof(words)), wire == AN_OK ? " (was the capture taken on this host while this push ran?)" : "");
     }
 }
 
@@ -371,7 +377,7 @@ void cl_apply(struct an_client *c, struct an_report *r)
 {
     r->client = c;
     for (unsigned i = 0; i < c->n_lines; i++)
-        compare(&c->lines[i], r->verdict);
+        compare(&c->lines[i], r->verdict, an_report_port(r));
     /* The client's words decide only when the wire shows no network fault. */
     if (r->verdict != AN_OK && r->verdict != AN_INCOMPLETE)
         return;

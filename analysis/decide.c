@@ -105,13 +105,19 @@ static int cmp_endpoints(const void *a, const void *b)
     return (fx > fy) - (fx < fy);
 }
 
-static const char *verdict_sentence(enum an_verdict v)
+/* The verdict in one sentence; port: the TCP port the packets went to. */
+static const char *verdict_sentence(enum an_verdict v, unsigned port, char *buf, size_t n)
 {
     switch (v) {
     case AN_OK: return "the registry endpoint works: TCP connected and TLS completed";
     case AN_DNS_FAILURE: return "the name did not resolve";
-    case AN_SILENT_DROP: return "packets to TCP 443 vanish on the path: nothing answers them, no RST or ICMP comes back";
-    case AN_NSG_DROP: return "TCP 443 is dropped silently while the same address answers otherwise, as an NSG or ACL rule does";
+    case AN_SILENT_DROP:
+        snprintf(buf, n, "packets to TCP %u vanish on the path: nothing answers them, no RST or ICMP comes back", port);
+        return buf;
+    case AN_NSG_DROP:
+        snprintf(buf, n, "TCP %u is dropped silently while the same address answers otherwise, as an NSG or ACL rule does",
+                 port);
+        return buf;
     case AN_ROUTE_BLACKHOLE: return "everything sent to this address vanishes while other destinations answer, as a route with next hop None does";
     case AN_CONNECTION_RESET: return "the connection was reset, and the capture cannot tell by whom";
     case AN_FIREWALL_RESET: return "a middlebox, not the registry, ended the connection";
@@ -159,26 +165,26 @@ void an_report_conclude(struct an_report *r, const struct an_options *opt)
         r->verdict = AN_INCOMPLETE;
         snprintf(r->summary, sizeof(r->summary),
                  "No connection in the capture is known to be to a registry (no *.azurecr.io name in its DNS answers or SNI, no --host); %u other endpoint%s worked: %s.",
-                 r->n_endpoints, r->n_endpoints == 1 ? "" : "s", verdict_sentence(AN_INCOMPLETE));
+                 r->n_endpoints, r->n_endpoints == 1 ? "" : "s", verdict_sentence(AN_INCOMPLETE, 0, NULL, 0));
         return;
     }
     if (r->n_endpoints) {
         const struct an_endpoint *top = &r->endpoints[0];
-        char ip[64] = "";
+        char ip[64] = "", sentence[160];
         if (top->has_ip)
             cap_addr_str(&top->ip, ip, sizeof(ip));
         const char *name = top->name[0] ? top->name : ip;
         if (top->has_ip && top->name[0])
             snprintf(r->summary, sizeof(r->summary), "%s (%s port %u): %s.", name, ip, top->port,
-                     verdict_sentence(top->verdict));
+                     verdict_sentence(top->verdict, top->port, sentence, sizeof(sentence)));
         else if (top->has_ip)
             snprintf(r->summary, sizeof(r->summary), "%s port %u: %s.", ip, top->port,
-                     verdict_sentence(top->verdict));
+                     verdict_sentence(top->verdict, top->port, sentence, sizeof(sentence)));
         else
-            snprintf(r->summary, sizeof(r->summary), "%s: %s.", name, verdict_sentence(top->verdict));
+            snprintf(r->summary, sizeof(r->summary), "%s: %s.", name, verdict_sentence(top->verdict, top->port, sentence, sizeof(sentence)));
     } else {
         snprintf(r->summary, sizeof(r->summary), "The capture holds no traffic to TCP port %d%s%s: %s.", opt->port,
-                 opt->host ? " of " : "", opt->host ? opt->host : "", verdict_sentence(AN_INCOMPLETE));
+                 opt->host ? " of " : "", opt->host ? opt->host : "", verdict_sentence(AN_INCOMPLETE, 0, NULL, 0));
     }
 }
 

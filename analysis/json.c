@@ -27,32 +27,32 @@ static json_t *safe_string(const char *s, size_t max)
     return j;
 }
 
-/* The remedy with "<name>" replaced by the endpoint's name. */
-static json_t *remedy_string(enum an_verdict v, const char *name, size_t max)
-{
-    static const char token[] = "<name>";
-    const char *remedy = an_remedy(v), *at;
-    size_t tokens = 0, o = 0;
+/* The remedy's text, measured (buf NULL: 4 bytes a byte, the most
+ * an_wire_copy writes) and then written.  */
+struct remedy_buf {
     char *buf;
-    json_t *j;
+    size_t len;
+};
 
-    for (at = remedy; (at = strstr(at, token)) != NULL; at += sizeof token - 1)
-        tokens++;
-    if (!name[0]) {
-        name = "<registry>.azurecr.io";
-        max = strlen(name);
-    }
-    buf = malloc((strlen(remedy) + tokens * strnlen(name, max)) * 4 + 1);
-    if (!buf)
+static void remedy_piece(void *ctx, const char *s, size_t n, bool from_wire)
+{
+    struct remedy_buf *b = ctx;
+    (void)from_wire;
+    b->len += b->buf ? an_wire_copy(b->buf + b->len, s, n) : n * 4;
+}
+
+/* The remedy with the endpoint's name and port filled in. */
+static json_t *remedy_string(enum an_verdict v, const char *name, size_t max, unsigned port)
+{
+    struct remedy_buf b = { NULL, 0 };
+    an_remedy_write(v, name, max, port, remedy_piece, &b);
+    b.buf = malloc(b.len + 1);
+    if (!b.buf)
         return NULL;
-    while ((at = strstr(remedy, token)) != NULL) {
-        o += an_wire_copy(buf + o, remedy, (size_t)(at - remedy));
-        o += an_wire_copy(buf + o, name, max);
-        remedy = at + sizeof token - 1;
-    }
-    o += an_wire_copy(buf + o, remedy, strlen(remedy));
-    j = json_stringn(buf, o);
-    free(buf);
+    b.len = 0;
+    an_remedy_write(v, name, max, port, remedy_piece, &b);
+    json_t *j = json_stringn(b.buf, b.len);
+    free(b.buf);
     return j;
 }
 
@@ -148,7 +148,8 @@ static json_t *evidence_list(const struct an_evidence *list, unsigned n, unsigne
     return a;
 }
 
-static json_t *endpoint(const struct an_endpoint *ep, bool *ok)
+/* port: the registry's (--port), which the advice names. */
+static json_t *endpoint(const struct an_endpoint *ep, unsigned port, bool *ok)
 {
     unsigned n_det = ep->n_detail < AN_MAX_DETAIL ? ep->n_detail : AN_MAX_DETAIL;
     unsigned n_fl = ep->n_flows_listed < AN_MAX_FLOWS_LISTED ? ep->n_flows_listed
@@ -171,7 +172,7 @@ static json_t *endpoint(const struct an_endpoint *ep, bool *ok)
     set(o, "rule", ep->rule ? json_string(ep->rule) : json_null(), ok);
     set(o, "contradictions", evidence_list(ep->contradictions, ep->n_contradictions, AN_MAX_CONTRADICTIONS, ok), ok);
     set(o, "findings", findings(ep->findings, ok), ok);
-    set(o, "remedy", remedy_string(ep->verdict, ep->name, sizeof ep->name), ok);
+    set(o, "remedy", remedy_string(ep->verdict, ep->name, sizeof ep->name, port), ok);
     if (n_det) {
         json_t *detail = json_object();
 
@@ -306,9 +307,9 @@ int an_write_json(FILE *out, const struct an_report *r, const char *version)
     set(root, "mode", r->mode ? safe_string(r->mode, 32) : json_null(), &ok);
     set(root, "verdict", json_string(an_verdict_name(r->verdict)), &ok);
     set(root, "summary", safe_string(r->summary, sizeof r->summary), &ok);
-    set(root, "remedy", remedy_string(r->verdict, "", 1), &ok);
+    set(root, "remedy", remedy_string(r->verdict, "", 1, an_report_port(r)), &ok);
     for (unsigned i = 0; i < r->n_endpoints; i++)
-        append(eps, endpoint(&r->endpoints[i], &ok), &ok);
+        append(eps, endpoint(&r->endpoints[i], an_report_port(r), &ok), &ok);
     set(root, "endpoints", eps, &ok);
     set(root, "findings", findings(r->findings, &ok), &ok);
     set(root, "capture", capture(&r->capture, &ok), &ok);
@@ -364,7 +365,7 @@ int an_write_json_lines(FILE *out, const struct an_report *r, const char *versio
         if (r->client)
             set(line, "client", client(r->client, &ok), &ok);
         if (r->n_endpoints) {
-            json_t *ep = endpoint(&r->endpoints[i], &ok);
+            json_t *ep = endpoint(&r->endpoints[i], an_report_port(r), &ok);
 
             if (!ep || json_object_update(line, ep) != 0)
                 ok = false;

@@ -91,18 +91,11 @@ static void put_md(FILE *out, const char *s, size_t max)
     }
 }
 
-/* The remedy with "<name>" replaced by the endpoint's name. */
-static void put_remedy(FILE *out, const char *remedy, const char *name, size_t max)
+/* A piece of a remedy (an_remedy_write), Markdown-escaped. */
+static void put_remedy_piece(void *ctx, const char *s, size_t n, bool from_wire)
 {
-    static const char token[] = "<name>";
-    const char *at;
-
-    while ((at = strstr(remedy, token)) != NULL) {
-        put_md(out, remedy, (size_t)(at - remedy));
-        put_md(out, name[0] ? name : "<registry>.azurecr.io", max);
-        remedy = at + sizeof token - 1;
-    }
-    put_md(out, remedy, strlen(remedy));
+    (void)from_wire;
+    put_md(ctx, s, n);
 }
 
 static void put_addr(FILE *out, const struct cap_addr *a)
@@ -308,7 +301,8 @@ static void put_ev_file(FILE *out, const struct an_evidence *e)
     fprintf(out, " (frame %" PRIu64 ")", e->frame_in_file);
 }
 
-static void put_endpoint(FILE *out, const struct an_endpoint *ep, bool files)
+/* port: the registry's (--port), which the advice names. */
+static void put_endpoint(FILE *out, const struct an_endpoint *ep, bool files, unsigned port)
 {
     unsigned n_ev = ep->n_evidence < AN_MAX_EVIDENCE ? ep->n_evidence : AN_MAX_EVIDENCE;
     unsigned n_det = ep->n_detail < AN_MAX_DETAIL ? ep->n_detail : AN_MAX_DETAIL;
@@ -395,7 +389,7 @@ static void put_endpoint(FILE *out, const struct an_endpoint *ep, bool files)
         fputs("\n\n", out);
     }
     fputs("**What to do:** ", out);
-    put_remedy(out, an_remedy(ep->verdict), ep->name, sizeof ep->name);
+    an_remedy_write(ep->verdict, ep->name, sizeof ep->name, port, put_remedy_piece, out);
     fprintf(out, "\n\n**Flows:** %u", ep->n_flows);
     if (n_fl < ep->n_flows)
         fprintf(out, " (first %u listed)", n_fl);
@@ -473,12 +467,12 @@ int an_write_markdown(FILE *out, const struct an_report *r, const char *version)
         }
         fputs("\n## Endpoint details\n\n", out);
         for (unsigned i = 0; i < r->n_endpoints; i++)
-            put_endpoint(out, &r->endpoints[i], r->capture.n_files > 1);
+            put_endpoint(out, &r->endpoints[i], r->capture.n_files > 1, an_report_port(r));
     }
     if (!r->n_endpoints && r->verdict != AN_OK) {
         /* No endpoint to attach it to: the report's own advice. */
         fputs("## What to do\n\n", out);
-        put_remedy(out, an_remedy(r->verdict), "", 1);
+        an_remedy_write(r->verdict, "", 1, an_report_port(r), put_remedy_piece, out);
         fputs("\n\n", out);
     }
     if (r->n_controls) {

@@ -1,5 +1,7 @@
 /* names.c: the stable names of verdicts, confidences and findings (verdicts.md), exit statuses, remedies, and freeing a report. */
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "analysis/analysis.h"
 
@@ -48,10 +50,11 @@ static const char *const finding_names[AN_FINDING_COUNT] = {
 
 /* What a person should check or change, in the words of Microsoft's ACR
  * troubleshooting guides (acr-network-facts.md sections 1.3, 2.4, 3, 5, 7, 8).
- * "<name>" stands for the endpoint's name; the writers fill it in.  */
+ * "<name>" stands for the endpoint's name, "<port>" for its TCP port
+ * (--port, 443 unless set); an_remedy_write fills them in.  */
 static const char *const remedies[AN_VERDICT_COUNT] = {
     [AN_OK] =
-        "Nothing to fix on the network path to <name>: DNS, TCP 443 and TLS work. If the push "
+        "Nothing to fix on the network path to <name>: DNS, TCP <port> and TLS work. If the push "
         "still fails, check authentication (docker login with the all-lowercase login server) "
         "and the registry's own error message.",
     [AN_DNS_FAILURE] =
@@ -60,13 +63,13 @@ static const char *const remedies[AN_VERDICT_COUNT] = {
         "to the client's VNet and hold a record for the registry, and a custom DNS server must "
         "forward to 168.63.129.16.",
     [AN_SILENT_DROP] =
-        "Something on the path drops TCP 443 without answering: check NSG diagnostics and the "
+        "Something on the path drops TCP <port> without answering: check NSG diagnostics and the "
         "effective routes (next hop) in Azure Network Watcher for this VM, and any firewall or NVA "
-        "between the VM and the registry; allow the AzureContainerRegistry service tag on TCP 443.",
+        "between the VM and the registry; allow the AzureContainerRegistry service tag on TCP <port>.",
     [AN_NSG_DROP] =
-        "A rule drops TCP 443 to the registry while the same address answers otherwise, as an NSG "
+        "A rule drops TCP <port> to the registry while the same address answers otherwise, as an NSG "
         "or a firewall network rule does: run NSG diagnostics in Azure Network Watcher for this VM "
-        "and allow outbound TCP 443 to the AzureContainerRegistry service tag (Storage as well for "
+        "and allow outbound TCP <port> to the AzureContainerRegistry service tag (Storage as well for "
         "pulls without dedicated data endpoints).",
     [AN_ROUTE_BLACKHOLE] =
         "Everything sent to the registry's address vanishes, as with a route whose next hop is "
@@ -84,12 +87,12 @@ static const char *const remedies[AN_VERDICT_COUNT] = {
         "endpoints) in the firewall application rules or SNI filter, and in noProxy when a proxy "
         "is configured.",
     [AN_SERVER_RESET] =
-        "The address the client connected to refused TCP 443 itself, as a closed port does: check "
+        "The address the client connected to refused TCP <port> itself, as a closed port does: check "
         "that <name> resolves to the registry (compare with the loginServer of az acr show) and, "
         "with a private endpoint, that the endpoint and its IP address still exist.",
     [AN_ICMP_UNREACHABLE] =
         "A router or firewall answered that the registry is unreachable: code admin-prohibited "
-        "means a firewall rejects the traffic (allow TCP 443 to <name> there), net or host "
+        "means a firewall rejects the traffic (allow TCP <port> to <name> there), net or host "
         "unreachable means routing (check the effective routes and next hop in Azure Network "
         "Watcher, and the VPN or ExpressRoute routes). The reporting address in the detail names "
         "the device.",
@@ -102,7 +105,7 @@ static const char *const remedies[AN_VERDICT_COUNT] = {
         "The explicit proxy did not open the tunnel to <name>: for 407 give the Docker daemon "
         "(and the CLI) the proxy credentials (HTTPS_PROXY=http://user:pass@proxy:port in the "
         "daemon's systemd drop-in or daemon.json proxies, then restart it); for 403 ask the proxy's "
-        "owners to allow CONNECT to <name> and its data endpoints on port 443; for 5xx, a reset "
+        "owners to allow CONNECT to <name> and its data endpoints on port <port>; for 5xx, a reset "
         "or no answer, the proxy cannot reach the registry itself: check its upstream firewall and "
         "DNS, or put <name> in NO_PROXY if the registry is reachable directly.",
     [AN_TLS_FAILURE] =
@@ -150,7 +153,7 @@ static const char *const remedies[AN_VERDICT_COUNT] = {
     [AN_INCOMPLETE] =
         "The capture lacks the evidence to decide: capture again on the client from before the "
         "push starts, with snap length 0 and ICMP (which shows routers' and firewalls' rejects), "
-        "until the push fails: tcpdump -i any -s 0 -w push.pcap 'port 443 or port 53 or icmp or icmp6'",
+        "until the push fails: tcpdump -i any -s 0 -w push.pcap 'port <port> or port 53 or icmp or icmp6'",
 };
 
 const char *an_verdict_name(enum an_verdict v)
@@ -191,6 +194,35 @@ const char *an_remedy(enum an_verdict v)
     if ((unsigned)v >= AN_VERDICT_COUNT)
         return "";
     return remedies[v];
+}
+
+void an_remedy_write(enum an_verdict v, const char *name, size_t max, unsigned port, an_put_fn put, void *ctx)
+{
+    static const char name_token[] = "<name>", port_token[] = "<port>", no_name[] = "<registry>.azurecr.io";
+    _Static_assert(sizeof name_token == sizeof port_token, "one token length");
+    char num[12];
+    int num_len = snprintf(num, sizeof num, "%u", port ? port : 443u);
+    const char *s = an_remedy(v);
+    for (;;) {
+        const char *n = strstr(s, name_token), *p = strstr(s, port_token);
+        const char *at = !n ? p : !p ? n : n < p ? n : p;
+        if (!at)
+            break;
+        put(ctx, s, (size_t)(at - s), false);
+        if (at == p)
+            put(ctx, num, (size_t)num_len, false);
+        else if (name[0])
+            put(ctx, name, strnlen(name, max), true);
+        else
+            put(ctx, no_name, sizeof no_name - 1, false);
+        s = at + sizeof name_token - 1;
+    }
+    put(ctx, s, strlen(s), false);
+}
+
+unsigned an_report_port(const struct an_report *r)
+{
+    return r->options && r->options->port > 0 ? (unsigned)r->options->port : 443u;
 }
 
 void an_report_free(struct an_report *r)

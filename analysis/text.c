@@ -15,21 +15,14 @@ static void put_safe(FILE *out, const char *s, size_t max)
     an_put_wire(out, s, max, NULL);
 }
 
-/* The remedy with "<name>" replaced by the endpoint's name. */
-static void put_remedy(FILE *out, const char *remedy, const char *name, size_t max)
+/* A piece of a remedy (an_remedy_write): names from the wire escaped. */
+static void put_remedy_piece(void *ctx, const char *s, size_t n, bool from_wire)
 {
-    static const char token[] = "<name>";
-    const char *at;
-
-    while ((at = strstr(remedy, token)) != NULL) {
-        fwrite(remedy, 1, (size_t)(at - remedy), out);
-        if (name[0])
-            put_safe(out, name, max);
-        else
-            fputs("<registry>.azurecr.io", out);
-        remedy = at + sizeof token - 1;
-    }
-    fputs(remedy, out);
+    FILE *out = ctx;
+    if (from_wire)
+        put_safe(out, s, n);
+    else
+        fwrite(s, 1, n, out);
 }
 
 static void put_verdict(FILE *out, enum an_verdict v, const struct an_write_options *o)
@@ -85,7 +78,10 @@ static void put_where(FILE *out, const struct an_evidence *e, bool files)
     fprintf(out, " frame %" PRIu64 ")", e->frame_in_file);
 }
 
-static void put_endpoint(FILE *out, const struct an_endpoint *ep, const struct an_write_options *o, bool files)
+/* port: the registry's (--port), which the advice names: for an endpoint
+ * reached through a proxy, ep->port is the proxy's.  */
+static void put_endpoint(FILE *out, const struct an_endpoint *ep, const struct an_write_options *o, bool files,
+                         unsigned port)
 {
     unsigned n_ev = ep->n_evidence < AN_MAX_EVIDENCE ? ep->n_evidence : AN_MAX_EVIDENCE;
     unsigned n_det = ep->n_detail < AN_MAX_DETAIL ? ep->n_detail : AN_MAX_DETAIL;
@@ -158,7 +154,7 @@ static void put_endpoint(FILE *out, const struct an_endpoint *ep, const struct a
     if (n_det)
         fputc('\n', out);
     fputs("  What to do: ", out);
-    put_remedy(out, an_remedy(ep->verdict), ep->name, sizeof ep->name);
+    an_remedy_write(ep->verdict, ep->name, sizeof ep->name, port, put_remedy_piece, out);
     fputc('\n', out);
 }
 
@@ -259,12 +255,12 @@ int an_write_text(FILE *out, const struct an_report *r, const struct an_write_op
 
     for (unsigned i = 0; i < r->n_endpoints; i++) {
         fputc('\n', out);
-        put_endpoint(out, &r->endpoints[i], o, r->capture.n_files > 1);
+        put_endpoint(out, &r->endpoints[i], o, r->capture.n_files > 1, an_report_port(r));
     }
     if (!r->n_endpoints && r->verdict != AN_OK) {
         /* No endpoint to attach it to: the report's own advice. */
         fputs("\nWhat to do: ", out);
-        put_remedy(out, an_remedy(r->verdict), "", 1);
+        an_remedy_write(r->verdict, "", 1, an_report_port(r), put_remedy_piece, out);
         fputc('\n', out);
     }
     for (unsigned i = 0; i < r->n_controls && i < AN_MAX_CONTROLS; i++) {

@@ -828,6 +828,12 @@ def markdown_report(tmp):
         r = run(["analyze", empty] + ([fmt] if fmt else []))
         check("remedy: incomplete (%s) gives one tcpdump command with icmp or icmp6" % (fmt or "text"),
               "tcpdump -i any -s 0 -w push.pcap 'port 443 or port 53 or icmp or icmp6'" in r.text(), r.text()[:800])
+    # The advice names the registry's port (--port), never a literal 443.
+    for fmt in ("--json", "--markdown", None):
+        r = run(["analyze", "--port", "8443", empty] + ([fmt] if fmt else []))
+        check("remedy: --port 8443 (%s) in the recapture command" % (fmt or "text"),
+              "'port 8443 or port 53 or icmp or icmp6'" in r.text() and "port 443 " not in r.text(),
+              r.text()[:800])
 
 
 def client_log(tmp):
