@@ -103,7 +103,7 @@ static bool do_connect(struct xfer *x, const struct push_request *rq, struct pus
     return true;
 }
 
-/* Through an explicit proxy: CONNECT host:443 (with Proxy-Authorization
+/* Through an explicit proxy: CONNECT host:PROBE_PORT_TLS (with Proxy-Authorization
  * from the proxy URL, as Go's Transport sends it), and a 2xx reply head
  * within PROXY_REPLY_MAX bytes, read byte by byte so no TLS byte is eaten. */
 static bool do_tunnel(struct xfer *x, const struct push_request *rq, struct push_http *out)
@@ -113,9 +113,9 @@ static bool do_tunnel(struct xfer *x, const struct push_request *rq, struct push
     size_t cl = strlen(px->credentials);
     if (px->has_credentials && 4 * ((cl + 2) / 3) < sizeof(auth))
         EVP_EncodeBlock((unsigned char *)auth, (const unsigned char *)px->credentials, (int)cl);
-    int n = snprintf(req, sizeof(req), "CONNECT %s:443 HTTP/1.1\r\nHost: %s:443\r\nUser-Agent: acrdiag/" ACRDIAG_VERSION
-                     "\r\n%s%s%s\r\n", rq->host, rq->host, auth[0] ? "Proxy-Authorization: Basic " : "", auth,
-                     auth[0] ? "\r\n" : "");
+    int n = snprintf(req, sizeof(req), "CONNECT %s:%d HTTP/1.1\r\nHost: %s:%d\r\nUser-Agent: acrdiag/" ACRDIAG_VERSION
+                     "\r\n%s%s%s\r\n", rq->host, PROBE_PORT_TLS, rq->host, PROBE_PORT_TLS,
+                     auth[0] ? "Proxy-Authorization: Basic " : "", auth, auth[0] ? "\r\n" : "");
     OPENSSL_cleanse(auth, sizeof(auth));
     bool sent = n > 0 && (size_t)n < sizeof(req);
     for (size_t off = 0; sent && off < (size_t)n;) {
