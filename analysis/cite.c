@@ -143,6 +143,13 @@ void an_reason_set(struct an_endpoint *ep, const char *fmt, ...)
     va_end(ap);
 }
 
+void an_reset_undecided(struct an_endpoint *ep)
+{
+    ep->verdict = AN_CONNECTION_RESET;
+    ep->confidence = AN_CONF_MEDIUM;
+    ep->candidates = 1u << AN_FIREWALL_RESET | 1u << AN_SERVER_RESET;
+}
+
 void an_contra_add(struct an_endpoint *ep, const char *kind, uint64_t frame, const char *fmt, ...)
 {
     assert(kind && *kind);

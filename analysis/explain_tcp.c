@@ -97,9 +97,7 @@ void an_explain_reset_at_syn(const struct an_engine *e, const struct an_flow_dig
         }
         return;
     }
-    ep->verdict = AN_CONNECTION_RESET;
-    ep->confidence = AN_CONF_MEDIUM;
-    ep->candidates = 1u << AN_FIREWALL_RESET | 1u << AN_SERVER_RESET;
+    an_reset_undecided(ep);
     an_reason_set(ep, "the SYN was answered by a RST (ttl=%u, hop distance %u); the capture holds no packet of the server itself to tell a firewall's reject from a closed port",
                   d->trigger.ttl, rst_hops);
 }
@@ -120,9 +118,7 @@ void an_explain_closed_after_hello(const struct an_engine *e, const struct an_fl
         /* Captured on the host that answered: its packets leave with an
          * undecremented TTL.  That host may be the registry or a
          * transparent proxy or firewall that took the connection over.  */
-        ep->verdict = AN_CONNECTION_RESET;
-        ep->confidence = AN_CONF_MEDIUM;
-        ep->candidates = 1u << AN_FIREWALL_RESET | 1u << AN_SERVER_RESET;
+        an_reset_undecided(ep);
         an_reason_set(ep, "this capture was taken on the host that answered (its SYN-ACK and the %s left with an initial TTL), and that host ended the connection %.2f ms after the ClientHello: the server itself if this is the registry's host, a firewall if it took the connection over with a transparent redirect",
                       rst ? "RST" : "FIN", delay);
         return;
@@ -140,9 +136,7 @@ void an_explain_closed_after_hello(const struct an_engine *e, const struct an_fl
         cap_addr_str(&d->server, ip, sizeof(ip));
         an_contra_add(ep, "close_same_hops_as_server", other->frame, "%s from %s port %u ttl=%u: the close came from the same hop distance (%u) as the server's own answers",
                       other == &h->rst ? "RST" : "SYN-ACK", ip, other->port, other->ttl, hops);
-        ep->verdict = AN_CONNECTION_RESET;
-        ep->confidence = AN_CONF_MEDIUM;
-        ep->candidates = 1u << AN_FIREWALL_RESET | 1u << AN_SERVER_RESET;
+        an_reset_undecided(ep);
         an_reason_set(ep, "the connection was %s %.2f ms after the ClientHello with no ServerHello, as an SNI firewall does, but from the hop distance of the server's own answers on other ports: the capture cannot tell the registry's front end from a firewall beside it",
                       rst ? "reset" : "closed", delay);
         return;
@@ -232,9 +226,7 @@ void an_explain_rst_later(const struct an_engine *e, const struct an_flow_digest
         ep->confidence = AN_CONF_MEDIUM;
         an_reason_set(ep, "the server reset an established connection: the RST comes from its distance and carries its TCP timestamps");
     } else {
-        ep->verdict = AN_CONNECTION_RESET;
-        ep->confidence = AN_CONF_MEDIUM;
-        ep->candidates = 1u << AN_FIREWALL_RESET | 1u << AN_SERVER_RESET;
+        an_reset_undecided(ep);
         an_reason_set(ep, "an established connection was reset from the server's hop distance; nothing in the RST tells the server's own from one forged in its name with the same TTL");
     }
 }

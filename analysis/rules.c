@@ -124,9 +124,7 @@ void an_build_endpoint(const struct an_engine *e, const struct an_ep_acc *acc, s
         d->sni[0] && strcasecmp(ok->sni, d->sni) == 0 && ok->first_frame < d->trigger.frame) {
         an_contra_add(ep, "same_name_handshake_completed", ok->client_hello.frame, "a handshake naming %s to this address completed (connection of frame %llu)",
                       d->sni, (unsigned long long)ok->first_frame);
-        ep->verdict = AN_CONNECTION_RESET;
-        ep->confidence = AN_CONF_MEDIUM;
-        ep->candidates = 1u << AN_FIREWALL_RESET | 1u << AN_SERVER_RESET;
+        an_reset_undecided(ep);
         snprintf(ep->reason + strlen(ep->reason), sizeof(ep->reason) - strlen(ep->reason),
                  "; but another handshake with the same name completed, so a filter on the name alone does not explain it");
     }

@@ -26,6 +26,9 @@ void an_ev_vadd(struct an_endpoint *ep, const char *kind, uint64_t frame, const 
 void an_detail_add(struct an_endpoint *ep, const char *key, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void an_reason_set(struct an_endpoint *ep, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A reset the capture cannot attribute: the parent connection_reset, medium
+ * confidence, firewall_reset and server_reset its candidates.  */
+void an_reset_undecided(struct an_endpoint *ep);
 
 /* The packets most rules cite: the SYNs, the SYN-ACK, the ClientHello. */
 void an_ev_syns(struct an_endpoint *ep, const struct an_flow_digest *d);
