@@ -99,27 +99,46 @@ double an_ms_between(int64_t from, int64_t to)
 /* Evidence and contradictions name their kind (docs/verdicts.md "Evidence
  * kinds"), a static snake_case string that tests and machines match.  */
 
-__attribute__((format(printf, 4, 0)))
-static void evidence_put(struct an_evidence *ev, const char *kind, uint64_t frame, const char *fmt, va_list ap)
+/* has_ts: ts_ns is the frame's capture time (the packet was at hand). */
+__attribute__((format(printf, 6, 0)))
+static void evidence_put(struct an_evidence *ev, const char *kind, uint64_t frame, bool has_ts, int64_t ts_ns,
+                         const char *fmt, va_list ap)
 {
     memset(ev, 0, sizeof(*ev));
     ev->frame = frame;
+    ev->has_ts = has_ts && frame;
+    ev->ts_ns = ev->has_ts ? ts_ns : 0;
     ev->kind = kind;
     vsnprintf(ev->what, sizeof(ev->what), fmt, ap);
 }
 
-void an_ev_vadd(struct an_endpoint *ep, const char *kind, uint64_t frame, const char *fmt, va_list ap)
+__attribute__((format(printf, 6, 0)))
+static void ev_vput(struct an_endpoint *ep, const char *kind, uint64_t frame, bool has_ts, int64_t ts_ns,
+                    const char *fmt, va_list ap)
 {
     assert(kind && *kind);
     if (ep->n_evidence < AN_MAX_EVIDENCE)
-        evidence_put(&ep->evidence[ep->n_evidence++], kind, frame, fmt, ap);
+        evidence_put(&ep->evidence[ep->n_evidence++], kind, frame, has_ts, ts_ns, fmt, ap);
 }
 
-void an_ev_add(struct an_endpoint *ep, const char *kind, uint64_t frame, const char *fmt, ...)
+void an_ev_vadd(struct an_endpoint *ep, const char *kind, const char *fmt, va_list ap)
+{
+    ev_vput(ep, kind, 0, false, 0, fmt, ap);
+}
+
+void an_ev_add(struct an_endpoint *ep, const char *kind, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    an_ev_vadd(ep, kind, frame, fmt, ap);
+    ev_vput(ep, kind, 0, false, 0, fmt, ap);
+    va_end(ap);
+}
+
+void an_ev_at(struct an_endpoint *ep, const char *kind, uint64_t frame, int64_t ts_ns, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    ev_vput(ep, kind, frame, true, ts_ns, fmt, ap);
     va_end(ap);
 }
 
@@ -150,14 +169,14 @@ void an_reset_undecided(struct an_endpoint *ep)
     ep->candidates = 1u << AN_FIREWALL_RESET | 1u << AN_SERVER_RESET;
 }
 
-void an_contra_add(struct an_endpoint *ep, const char *kind, uint64_t frame, const char *fmt, ...)
+void an_contra_at(struct an_endpoint *ep, const char *kind, uint64_t frame, int64_t ts_ns, const char *fmt, ...)
 {
     assert(kind && *kind);
     if (ep->n_contradictions >= AN_MAX_CONTRADICTIONS)
         return;
     va_list ap;
     va_start(ap, fmt);
-    evidence_put(&ep->contradictions[ep->n_contradictions++], kind, frame, fmt, ap);
+    evidence_put(&ep->contradictions[ep->n_contradictions++], kind, frame, true, ts_ns, fmt, ap);
     va_end(ap);
 }
 
@@ -165,19 +184,19 @@ void an_ev_syns(struct an_endpoint *ep, const struct an_flow_digest *d)
 {
     char ip[64];
     cap_addr_str(&d->server, ip, sizeof(ip));
-    an_ev_add(ep, "syn", d->syn_first.frame, "SYN to %s:%u ttl=%u", ip, d->server_port, d->syn_first.ttl);
+    an_ev_at(ep, "syn", AN_AT(d->syn_first), "SYN to %s:%u ttl=%u", ip, d->server_port, d->syn_first.ttl);
     if (d->n_syn > 1)
-        an_ev_add(ep, "syn_retransmitted", d->syn_last.frame, "SYN retransmitted, %u SYNs in all over %.1f s", d->n_syn,
-                  an_ms_between(d->syn_first.ts_ns, d->syn_last.ts_ns) / 1000.0);
+        an_ev_at(ep, "syn_retransmitted", AN_AT(d->syn_last), "SYN retransmitted, %u SYNs in all over %.1f s", d->n_syn,
+                 an_ms_between(d->syn_first.ts_ns, d->syn_last.ts_ns) / 1000.0);
 }
 
 void an_ev_synack(struct an_endpoint *ep, const struct an_flow_digest *d)
 {
     if (!d->has_synack)
         return;
-    an_ev_add(ep, "syn_ack", d->synack.frame, "SYN-ACK ttl=%u (hop distance %u), mss=%u, %.2f ms after the SYN",
-              d->synack.ttl, cap_hop_distance(d->synack.ttl), d->synack.mss,
-              an_ms_between(d->syn_last.ts_ns, d->synack.ts_ns));
+    an_ev_at(ep, "syn_ack", AN_AT(d->synack), "SYN-ACK ttl=%u (hop distance %u), mss=%u, %.2f ms after the SYN",
+             d->synack.ttl, cap_hop_distance(d->synack.ttl), d->synack.mss,
+             an_ms_between(d->syn_last.ts_ns, d->synack.ts_ns));
 }
 
 void an_ev_client_hello(struct an_endpoint *ep, const struct an_flow_digest *d)
@@ -185,9 +204,9 @@ void an_ev_client_hello(struct an_endpoint *ep, const struct an_flow_digest *d)
     if (!d->has_ch)
         return;
     if (d->sni[0])
-        an_ev_add(ep, "client_hello", d->client_hello.frame, "ClientHello SNI %s", d->sni);
+        an_ev_at(ep, "client_hello", AN_AT(d->client_hello), "ClientHello SNI %s", d->sni);
     else
-        an_ev_add(ep, "client_hello_no_sni", d->client_hello.frame, "ClientHello without SNI");
+        an_ev_at(ep, "client_hello_no_sni", AN_AT(d->client_hello), "ClientHello without SNI");
 }
 
 /* The hop distance of the real server as its SYN-ACKs on any port show it. */

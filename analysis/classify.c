@@ -115,6 +115,7 @@ static void fill_basics(const struct cap_flow *f, struct an_flow_digest *d)
 {
     memset(d, 0, offsetof(struct an_flow_digest, cert_subject));
     d->first_frame = f->first_frame;
+    d->first_ts = f->first_ts;
     d->client = f->client;
     d->server = f->server;
     d->client_port = f->client_port;
@@ -233,7 +234,7 @@ static enum an_flow_outcome close_outcome(const struct cap_flow *f, const struct
         /* A reset in the client's name that the client did not send: seen
          * where the capture is on the server side of the device.  */
         if (rst && ev->forged) {
-            d->client_went_on = an_went_on_after(&f->dir[CAP_C2S], ev->ref.frame, &d->client_went_on_frame);
+            d->client_went_on = an_went_on_after(&f->dir[CAP_C2S], ev->ref.frame, &d->client_went_on_ref);
             d->trigger_ttl_fits = an_fits_sender(f, CAP_C2S, ev->ref.ttl);
             return AN_FO_FORGED_TO_SERVER;
         }
@@ -451,6 +452,7 @@ static void fill_decrypted(const struct cap_flow *f, struct an_flow_digest *d)
     d->http.request = NULL;
     snprintf(d->http_request, sizeof(d->http_request), "%s", x->request);
     d->http.frame = x->http_ref.frame;
+    d->http.ts_ns = x->http_ref.ts_ns;
     d->http.status = r->status;
     d->http.registry_headers = r->has_docker_api_version || r->has_ms_correlation;
     d->http.bearer = r->bearer_challenge;

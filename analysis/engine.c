@@ -202,6 +202,7 @@ static void note_tcp_answer(struct an_engine *e, const struct cap_pkt *p)
     struct an_answer *a = synack ? &h->synack : &h->rst;
     if (!a->frame) {
         a->frame = p->frame;
+        a->ts_ns = p->ts_ns;
         a->port = p->sport;
         a->ttl = p->ttl;
     }
@@ -213,6 +214,7 @@ static void note_tcp_answer(struct an_engine *e, const struct cap_pkt *p)
         if (h->n_synack_ports < AN_PORTS_PER_HOST) {
             struct an_answer *s = &h->synack_ports[h->n_synack_ports++];
             s->frame = p->frame;
+            s->ts_ns = p->ts_ns;
             s->port = p->sport;
             s->ttl = p->ttl;
         }
@@ -230,6 +232,7 @@ static void note_other_tcp(struct an_engine *e, const struct cap_pkt *p)
         return;
     if (!h->other_port_syn_frame) {
         h->other_port_syn_frame = p->frame;
+        h->other_port_syn_ts = p->ts_ns;
         h->other_port = p->dport;
     }
     h->other_port_syns++;
@@ -246,11 +249,14 @@ static void note_icmp_echo(struct an_engine *e, const struct cap_pkt *p)
     if (!h)
         return;
     if (request) {
-        if (!h->echo_request_frame)
+        if (!h->echo_request_frame) {
             h->echo_request_frame = p->frame;
+            h->echo_request_ts = p->ts_ns;
+        }
         h->echo_requests++;
     } else if (!h->echo_reply_frame) {
         h->echo_reply_frame = p->frame;
+        h->echo_reply_ts = p->ts_ns;
         h->echo_reply_ttl = p->ttl;
     }
 }

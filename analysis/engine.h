@@ -53,6 +53,7 @@ enum an_flow_outcome {
 struct an_http_answer {
     const char *request;            /* what was answered, for people: "GET /v2/" */
     uint64_t frame;                 /* where it was seen; 0 for a probe step */
+    int64_t ts_ns;                  /* ... and when */
     long status;
     bool registry_headers, bearer;
     char reason[64], code[64], message[200], client_ip[64];
@@ -61,6 +62,7 @@ struct an_http_answer {
 struct an_flow_digest {
     enum an_flow_outcome outcome;
     uint64_t first_frame;
+    int64_t first_ts;
     struct cap_addr client, server;
     uint16_t client_port, server_port;
     char sni[LIM_DNS_NAME];
@@ -85,7 +87,7 @@ struct an_flow_digest {
     bool client_went_on;            /* the client sent data or its FIN after the trigger */
     bool server_uses_ts;            /* every non-RST packet of the server carried TCP timestamps */
     bool trigger_ttl_fits;          /* a forged trigger has its claimed sender's TTL */
-    uint64_t client_went_on_frame;
+    struct cap_ref client_went_on_ref;
     bool ch_acked;                  /* the server side acknowledged the ClientHello */
     uint32_t ch_retransmits;        /* the client's retransmissions, the ClientHello unanswered */
     bool trigger_forged;            /* the trigger does not fit its sender's own packets */
@@ -138,8 +140,8 @@ struct an_timeline {
 };
 
 bool an_fits_sender(const struct cap_flow *f, int side, uint8_t ttl);
-/* The side sent data or its FIN after `frame`; *at is the first such frame. */
-bool an_went_on_after(const struct cap_flow_dir *side, uint64_t frame, uint64_t *at);
+/* The side sent data or its FIN after `frame`; *at is the first such packet. */
+bool an_went_on_after(const struct cap_flow_dir *side, uint64_t frame, struct cap_ref *at);
 /* `completed`: the TLS exchange (or plain data) went both ways, so a FIN is
  * a normal close and only a forged RST is abnormal.  */
 void an_timeline_build(const struct cap_flow *f, const struct an_flow_digest *d, bool completed, bool foreign_cert,
@@ -150,6 +152,7 @@ const struct an_event *an_timeline_reaction(const struct an_timeline *t, const s
 
 struct an_answer {
     uint64_t frame;                 /* 0: none */
+    int64_t ts_ns;
     uint16_t port;
     uint8_t ttl;
 };
@@ -160,10 +163,12 @@ struct an_host {
     struct an_answer synack_ports[AN_PORTS_PER_HOST];
     unsigned n_synack_ports;
     uint64_t echo_request_frame, echo_reply_frame;
+    int64_t echo_request_ts, echo_reply_ts;
     uint8_t echo_reply_ttl;
     unsigned echo_requests;
     /* SYNs to ports other than the analysed one that got no answer. */
     uint64_t other_port_syn_frame;
+    int64_t other_port_syn_ts;
     uint16_t other_port;
     unsigned other_port_syns;
     bool control;                   /* a --control destination the user named */
@@ -191,8 +196,10 @@ struct an_dns_name {
     unsigned cut_responses;         /* responses the snap length (or a short message) cut */
     uint64_t cut_frame;
     uint64_t first_query_frame, last_query_frame, response_frame;
+    int64_t cut_ts, first_query_ts, last_query_ts, response_ts;   /* their capture times */
     uint8_t worst_rcode;            /* non-zero rcode seen, else 0 */
     uint64_t rcode_frame;
+    int64_t rcode_ts;
     bool got_address;
     bool chain_privatelink;
     char chain[4][LIM_DNS_NAME];    /* CNAME targets in order */
@@ -200,6 +207,7 @@ struct an_dns_name {
     struct cap_addr addrs[4];
     unsigned n_addrs;
     uint64_t addr_frame;
+    int64_t addr_ts;
     struct cap_addr server;         /* the resolver asked */
 };
 

@@ -31,13 +31,13 @@ void an_explain_silent(const struct an_engine *e, const struct an_flow_digest *d
          * another port may be a firewall's reject in front of it.  */
         ep->confidence = (other && other != &h->rst) || h->echo_reply_frame ? AN_CONF_HIGH : AN_CONF_MEDIUM;
         if (other) {
-            an_ev_add(ep, "other_port_answered", other->frame, "%s from %s port %u ttl=%u: the host is reachable",
-                      other == &h->rst ? "RST" : "SYN-ACK", ip, other->port, other->ttl);
+            an_ev_at(ep, "other_port_answered", AN_AT(*other), "%s from %s port %u ttl=%u: the host is reachable",
+                     other == &h->rst ? "RST" : "SYN-ACK", ip, other->port, other->ttl);
             an_reason_set(ep, "%u SYN%s to port %u got no answer while %s answered on port %u: the drop is scoped to the port, as an NSG or ACL rule does",
                           d->n_syn, d->n_syn == 1 ? "" : "s", d->server_port, ip, other->port);
         } else {
-            an_ev_add(ep, "icmp_echo_reply", h->echo_reply_frame, "ICMP echo reply from %s ttl=%u: the host is reachable", ip,
-                      h->echo_reply_ttl);
+            an_ev_at(ep, "icmp_echo_reply", h->echo_reply_frame, h->echo_reply_ts, "ICMP echo reply from %s ttl=%u: the host is reachable", ip,
+                     h->echo_reply_ttl);
             an_reason_set(ep, "%u SYN%s to port %u got no answer while %s answered ping: the drop is scoped to the port, as an NSG or ACL rule does",
                           d->n_syn, d->n_syn == 1 ? "" : "s", d->server_port, ip);
         }
@@ -53,12 +53,13 @@ void an_explain_silent(const struct an_engine *e, const struct an_flow_digest *d
         ep->verdict = AN_ROUTE_BLACKHOLE;
         ep->confidence = AN_CONF_MEDIUM;
         if (h->echo_requests && !h->echo_reply_frame)
-            an_ev_add(ep, "icmp_echo_unanswered", h->echo_request_frame, "ICMP echo to %s unanswered (%u requests)", ip, h->echo_requests);
+            an_ev_at(ep, "icmp_echo_unanswered", h->echo_request_frame, h->echo_request_ts, "ICMP echo to %s unanswered (%u requests)", ip, h->echo_requests);
         if (h->other_port_syns)
-            an_ev_add(ep, "other_port_unanswered", h->other_port_syn_frame, "SYN to %s port %u unanswered (%u SYNs)", ip, h->other_port,
-                      h->other_port_syns);
-        uint64_t cf = ctl->synack.frame ? ctl->synack.frame : ctl->echo_reply_frame ? ctl->echo_reply_frame : ctl->rst.frame;
-        an_ev_add(ep, "control_answered", cf, "control destination %s answered: the network path itself works", cip);
+            an_ev_at(ep, "other_port_unanswered", h->other_port_syn_frame, h->other_port_syn_ts, "SYN to %s port %u unanswered (%u SYNs)", ip, h->other_port,
+                     h->other_port_syns);
+        const struct an_answer echo = { .frame = ctl->echo_reply_frame, .ts_ns = ctl->echo_reply_ts };
+        const struct an_answer *ca = ctl->synack.frame ? &ctl->synack : echo.frame ? &echo : &ctl->rst;
+        an_ev_at(ep, "control_answered", AN_AT(*ca), "control destination %s answered: the network path itself works", cip);
         an_reason_set(ep, "nothing sent to %s is answered (TCP %u, %s) while %s%s answers: the drop is scoped to the destination, as a route with next hop None does. From the wire alone an NSG rule denying every protocol to it looks the same: check the next hop and effective routes in Network Watcher",
                       ip, d->server_port, h->echo_requests ? "ping" : "another port", cip,
                       ctl->control ? ", a --control destination," : " outside its prefix");
@@ -77,11 +78,11 @@ void an_explain_reset_at_syn(const struct an_engine *e, const struct an_flow_dig
     unsigned rst_hops = cap_hop_distance(d->trigger.ttl), srv_hops;
     const struct an_answer *ref;
     an_ev_syns(ep, d);
-    an_ev_add(ep, "rst_answers_syn", d->trigger.frame, "RST ttl=%u (hop distance %u), %.2f ms after the SYN", d->trigger.ttl, rst_hops,
-              an_ms_between(d->syn_last.ts_ns, d->trigger.ts_ns));
+    an_ev_at(ep, "rst_answers_syn", AN_AT(d->trigger), "RST ttl=%u (hop distance %u), %.2f ms after the SYN", d->trigger.ttl, rst_hops,
+             an_ms_between(d->syn_last.ts_ns, d->trigger.ts_ns));
     if (an_server_hops(h, &srv_hops, &ref)) {
-        an_ev_add(ep, "server_syn_ack_other_port", ref->frame, "SYN-ACK from the same address on port %u ttl=%u (hop distance %u)", ref->port,
-                  ref->ttl, srv_hops);
+        an_ev_at(ep, "server_syn_ack_other_port", AN_AT(*ref), "SYN-ACK from the same address on port %u ttl=%u (hop distance %u)", ref->port,
+                 ref->ttl, srv_hops);
         ep->confidence = AN_CONF_HIGH;
         if (srv_hops == rst_hops) {
             /* The same distance fits the server; a device beside it, or one
@@ -112,8 +113,8 @@ void an_explain_closed_after_hello(const struct an_engine *e, const struct an_fl
     double delay = an_ms_between(d->client_hello.ts_ns, d->trigger.ts_ns);
     an_ev_synack(ep, d);
     an_ev_client_hello(ep, d);
-    an_ev_add(ep, "close_after_client_hello", d->trigger.frame, "%s ttl=%u (hop distance %u), %.2f ms after frame %llu, no ServerHello",
-              rst ? "RST" : "FIN", d->trigger.ttl, hops, delay, (unsigned long long)d->client_hello.frame);
+    an_ev_at(ep, "close_after_client_hello", AN_AT(d->trigger), "%s ttl=%u (hop distance %u), %.2f ms after frame %llu, no ServerHello",
+             rst ? "RST" : "FIN", d->trigger.ttl, hops, delay, (unsigned long long)d->client_hello.frame);
     if (hops == 0 && sa_hops == 0) {
         /* Captured on the host that answered: its packets leave with an
          * undecremented TTL.  That host may be the registry or a
@@ -134,8 +135,8 @@ void an_explain_closed_after_hello(const struct an_engine *e, const struct an_fl
     if (!d->trigger_forged && hops == sa_hops && other && cap_hop_distance(other->ttl) == hops && !fast) {
         char ip[64];
         cap_addr_str(&d->server, ip, sizeof(ip));
-        an_contra_add(ep, "close_same_hops_as_server", other->frame, "%s from %s port %u ttl=%u: the close came from the same hop distance (%u) as the server's own answers",
-                      other == &h->rst ? "RST" : "SYN-ACK", ip, other->port, other->ttl, hops);
+        an_contra_at(ep, "close_same_hops_as_server", AN_AT(*other), "%s from %s port %u ttl=%u: the close came from the same hop distance (%u) as the server's own answers",
+                     other == &h->rst ? "RST" : "SYN-ACK", ip, other->port, other->ttl, hops);
         an_reset_undecided(ep);
         an_reason_set(ep, "the connection was %s %.2f ms after the ClientHello with no ServerHello, as an SNI firewall does, but from the hop distance of the server's own answers on other ports: the capture cannot tell the registry's front end from a firewall beside it",
                       rst ? "reset" : "closed", delay);
@@ -161,22 +162,22 @@ void an_explain_mtu(const struct an_engine *e, const struct an_flow_digest *d, s
     ep->verdict = AN_MTU_BLACKHOLE;
     ep->confidence = AN_CONF_MEDIUM;
     if (d->full_retransmits) {
-        an_ev_add(ep, "full_size_retransmitted", d->trigger.frame, "the %s's full-size segment of %u bytes retransmitted, %u full-size retransmissions never acknowledged",
-                  d->lost_from_client ? "client" : "server", d->trigger.len, d->full_retransmits);
+        an_ev_at(ep, "full_size_retransmitted", AN_AT(d->trigger), "the %s's full-size segment of %u bytes retransmitted, %u full-size retransmissions never acknowledged",
+                 d->lost_from_client ? "client" : "server", d->trigger.len, d->full_retransmits);
         an_reason_set(ep, "the handshake and small segments were acknowledged but %u retransmissions of full-size segments (%u bytes) never were: packets near the MSS vanish on the path",
                       d->full_retransmits, d->trigger.len);
     } else if (d->frag_needed) {
         char rep[64];
         cap_addr_str(&d->icmp.reporter, rep, sizeof(rep));
         ep->confidence = AN_CONF_HIGH;
-        an_ev_add(ep, "icmp_frag_needed", d->icmp.frame, "ICMP%s %s from %s: next-hop MTU %u", d->icmp.v6 ? "v6" : "",
-                  d->icmp.v6 ? "packet too big" : "fragmentation needed", rep, d->icmp.next_mtu);
+        an_ev_at(ep, "icmp_frag_needed", AN_AT(d->icmp), "ICMP%s %s from %s: next-hop MTU %u", d->icmp.v6 ? "v6" : "",
+                 d->icmp.v6 ? "packet too big" : "fragmentation needed", rep, d->icmp.next_mtu);
         an_detail_add(ep, "next_hop_mtu", "%u", d->icmp.next_mtu);
         an_reason_set(ep, "%s reported a next-hop MTU of %u and the connection never completed: full-size packets do not fit the path",
                       rep, d->icmp.next_mtu);
     } else {
         const char *who = d->lost_from_client ? "client" : "server";
-        an_ev_add(ep, "data_gap", d->trigger.frame, "%s data arrived after a gap of %u bytes that was never filled", who, d->hole_len);
+        an_ev_at(ep, "data_gap", AN_AT(d->trigger), "%s data arrived after a gap of %u bytes that was never filled", who, d->hole_len);
         an_reason_set(ep, "the %s's data arrived with a gap of %u bytes that never came, while its smaller segments did: full-size packets from the %s vanish on the path",
                       who, d->hole_len, who);
     }
@@ -191,8 +192,8 @@ void an_explain_icmp(const struct an_engine *e, const struct an_flow_digest *d, 
     cap_addr_str(&d->icmp.reporter, rep, sizeof(rep));
     if (d->n_syn)
         an_ev_syns(ep, d);
-    an_ev_add(ep, "icmp_unreachable", d->icmp.frame, "ICMP%s destination unreachable code %u (%s) from %s", d->icmp.v6 ? "v6" : "",
-              d->icmp.code, an_icmp_meaning(&d->icmp), rep);
+    an_ev_at(ep, "icmp_unreachable", AN_AT(d->icmp), "ICMP%s destination unreachable code %u (%s) from %s", d->icmp.v6 ? "v6" : "",
+             d->icmp.code, an_icmp_meaning(&d->icmp), rep);
     ep->verdict = AN_ICMP_UNREACHABLE;
     ep->confidence = AN_CONF_HIGH;
     an_detail_add(ep, "icmp_code", "%u", d->icmp.code);
@@ -211,8 +212,8 @@ void an_explain_rst_later(const struct an_engine *e, const struct an_flow_digest
     unsigned hops = cap_hop_distance(d->trigger.ttl);
     (void)e;
     an_ev_synack(ep, d);
-    an_ev_add(ep, "rst_after_handshake", d->trigger.frame, "RST ttl=%u (hop distance %u)%s after the handshake", d->trigger.ttl, hops,
-              d->trigger.tcp_ts ? " with TCP timestamps" : "");
+    an_ev_at(ep, "rst_after_handshake", AN_AT(d->trigger), "RST ttl=%u (hop distance %u)%s after the handshake", d->trigger.ttl, hops,
+             d->trigger.tcp_ts ? " with TCP timestamps" : "");
     if (d->trigger_forged) {
         ep->verdict = AN_FIREWALL_RESET;
         ep->confidence = AN_CONF_HIGH;
@@ -239,16 +240,16 @@ void an_explain_forged_to_server(const struct an_engine *e, const struct an_flow
     an_ev_synack(ep, d);
     an_ev_client_hello(ep, d);
     if (d->trigger_ttl_fits)
-        an_ev_add(ep, "rst_forged_no_timestamps", d->trigger.frame, "RST in the client's name ttl=%u without the TCP timestamps all the client's packets carry",
-                  d->trigger.ttl);
+        an_ev_at(ep, "rst_forged_no_timestamps", AN_AT(d->trigger), "RST in the client's name ttl=%u without the TCP timestamps all the client's packets carry",
+                 d->trigger.ttl);
     else
-        an_ev_add(ep, "rst_forged_ttl", d->trigger.frame, "RST in the client's name ttl=%u (hop distance %u), unlike the client's own packets",
-                  d->trigger.ttl, hops);
+        an_ev_at(ep, "rst_forged_ttl", AN_AT(d->trigger), "RST in the client's name ttl=%u (hop distance %u), unlike the client's own packets",
+                 d->trigger.ttl, hops);
     if (d->client_went_on)
-        an_ev_add(ep, "client_went_on", d->client_went_on_frame, "the client went on with the connection after that RST: it never reset it");
+        an_ev_at(ep, "client_went_on", AN_AT(d->client_went_on_ref), "the client went on with the connection after that RST: it never reset it");
     if (d->reaction.frame)
-        an_ev_add(ep, "server_answered_forged_rst", d->reaction.frame, "%s from the server: its answer to the forged reset",
-                  (d->reaction.flags & CAP_TH_RST) ? "RST" : "FIN");
+        an_ev_at(ep, "server_answered_forged_rst", AN_AT(d->reaction), "%s from the server: its answer to the forged reset",
+                 (d->reaction.flags & CAP_TH_RST) ? "RST" : "FIN");
     ep->verdict = AN_FIREWALL_RESET;
     /* The TTL alone, or the missing timestamps with the client going on. */
     ep->confidence = d->client_went_on ? AN_CONF_HIGH : AN_CONF_MEDIUM;
@@ -263,10 +264,10 @@ void an_explain_forged_synack(const struct an_engine *e, const struct an_flow_di
 {
     (void)e;
     an_ev_synack(ep, d);
-    an_ev_add(ep, "ack_of_unknown_synack", d->trigger.frame, "the client's handshake ACK acknowledges a sequence number no captured SYN-ACK used");
+    an_ev_at(ep, "ack_of_unknown_synack", AN_AT(d->trigger), "the client's handshake ACK acknowledges a sequence number no captured SYN-ACK used");
     if (d->reaction.frame)
-        an_ev_add(ep, "server_answered_ack", d->reaction.frame, "%s from the server: its answer to that ACK",
-                  (d->reaction.flags & CAP_TH_RST) ? "RST" : "FIN");
+        an_ev_at(ep, "server_answered_ack", AN_AT(d->reaction), "%s from the server: its answer to that ACK",
+                 (d->reaction.flags & CAP_TH_RST) ? "RST" : "FIN");
     ep->verdict = AN_FIREWALL_RESET;
     ep->confidence = AN_CONF_MEDIUM;
     an_reason_set(ep, "the client acknowledged a SYN-ACK that the server never sent: a device on the path answered the client's SYN itself, and the server's reset only answers the client's unexpected ACK");

@@ -16,11 +16,11 @@ void an_explain_foreign_cert(const struct an_engine *e, const struct an_flow_dig
     (void)e;
     an_ev_synack(ep, d);
     an_ev_client_hello(ep, d);
-    an_ev_add(ep, "certificate_issuer", d->certificate.frame, "Certificate CN=%s issued by CN=%s, O=%s", d->cert_subject, d->cert_issuer_cn,
-              d->cert_issuer_o[0] ? d->cert_issuer_o : "(none)");
+    an_ev_at(ep, "certificate_issuer", AN_AT(d->certificate), "Certificate CN=%s issued by CN=%s, O=%s", d->cert_subject, d->cert_issuer_cn,
+             d->cert_issuer_o[0] ? d->cert_issuer_o : "(none)");
     if (d->alert_ref.frame)
-        an_ev_add(ep, "tls_alert", d->alert_ref.frame, "TLS alert fatal %s (%u) from the %s", an_alert_name(d->alert_desc),
-                  d->alert_desc, d->alert_from_server ? "server" : "client");
+        an_ev_at(ep, "tls_alert", AN_AT(d->alert_ref), "TLS alert fatal %s (%u) from the %s", an_alert_name(d->alert_desc),
+                 d->alert_desc, d->alert_from_server ? "server" : "client");
     ep->verdict = AN_PROXY_INTERCEPTION;
     ep->confidence = AN_CONF_HIGH;
     an_detail_add(ep, "issuer", "CN=%s, O=%s", d->cert_issuer_cn, d->cert_issuer_o);
@@ -40,7 +40,7 @@ void an_explain_alert(const struct an_engine *e, const struct an_flow_digest *d,
     an_ev_synack(ep, d);
     an_ev_client_hello(ep, d);
     const char *who = d->alert_from_server ? "server" : "client";
-    an_ev_add(ep, "tls_alert", d->alert_ref.frame, "TLS alert fatal %s (%u) from the %s", an_alert_name(d->alert_desc), d->alert_desc, who);
+    an_ev_at(ep, "tls_alert", AN_AT(d->alert_ref), "TLS alert fatal %s (%u) from the %s", an_alert_name(d->alert_desc), d->alert_desc, who);
     ep->verdict = AN_TLS_FAILURE;
     ep->confidence = AN_CONF_HIGH;
     an_detail_add(ep, "alert", "%s", an_alert_name(d->alert_desc));
@@ -51,8 +51,8 @@ void an_explain_alert(const struct an_engine *e, const struct an_flow_digest *d,
     const struct an_answer *other = an_other_answer(an_host_find(e, &d->server), d->server_port);
     if (!d->alert_from_server && certificate_alert(d->alert_desc) && d->has_synack && other &&
         cap_hop_distance(other->ttl) > cap_hop_distance(d->synack.ttl)) {
-        an_ev_add(ep, "other_port_farther", other->frame, "port %u of the same address answered ttl=%u (hop distance %u), farther than this handshake's SYN-ACK",
-                  other->port, other->ttl, cap_hop_distance(other->ttl));
+        an_ev_at(ep, "other_port_farther", AN_AT(*other), "port %u of the same address answered ttl=%u (hop distance %u), farther than this handshake's SYN-ACK",
+                 other->port, other->ttl, cap_hop_distance(other->ttl));
         ep->verdict = AN_PROXY_INTERCEPTION;
         ep->confidence = AN_CONF_MEDIUM;
         an_reason_set(ep, "the client rejected the certificate (%s) of a handshake answered from hop distance %u while the address answers other ports from hop distance %u: something nearer than the registry terminated TLS",
@@ -81,8 +81,8 @@ void an_explain_hello_dropped(const struct an_engine *e, const struct an_flow_di
 {
     (void)e;
     an_ev_synack(ep, d);
-    an_ev_add(ep, "client_hello_unacked", d->client_hello.frame, "ClientHello SNI %s, %u bytes, retransmitted %u time%s, never acknowledged",
-              d->sni[0] ? d->sni : "(none)", d->client_hello.len, d->ch_retransmits, d->ch_retransmits == 1 ? "" : "s");
+    an_ev_at(ep, "client_hello_unacked", AN_AT(d->client_hello), "ClientHello SNI %s, %u bytes, retransmitted %u time%s, never acknowledged",
+             d->sni[0] ? d->sni : "(none)", d->client_hello.len, d->ch_retransmits, d->ch_retransmits == 1 ? "" : "s");
     ep->verdict = AN_SILENT_DROP;
     ep->confidence = AN_CONF_MEDIUM;
     if (d->client_hello.len >= 1200)
@@ -98,9 +98,9 @@ void an_explain_tls13_abort(const struct an_engine *e, const struct an_flow_dige
     (void)e;
     an_ev_synack(ep, d);
     an_ev_client_hello(ep, d);
-    an_ev_add(ep, "server_hello", d->server_hello.frame, "ServerHello %s", an_tls_version_name(d->sh_version));
-    an_ev_add(ep, "client_closed_after_server_hello", d->trigger.frame, "client %s %.2f ms after the ServerHello, before any application data",
-              (d->trigger.flags & CAP_TH_RST) ? "reset" : "closed", an_ms_between(d->server_hello.ts_ns, d->trigger.ts_ns));
+    an_ev_at(ep, "server_hello", AN_AT(d->server_hello), "ServerHello %s", an_tls_version_name(d->sh_version));
+    an_ev_at(ep, "client_closed_after_server_hello", AN_AT(d->trigger), "client %s %.2f ms after the ServerHello, before any application data",
+             (d->trigger.flags & CAP_TH_RST) ? "reset" : "closed", an_ms_between(d->server_hello.ts_ns, d->trigger.ts_ns));
     ep->verdict = AN_TLS_FAILURE;
     ep->confidence = AN_CONF_LOW;
     an_reason_set(ep, "the client gave up right after the server's TLS 1.3 handshake, whose certificate is encrypted on the wire; a rejected certificate (TLS inspection or an outdated trust store) is the usual cause. Run `acrdiag probe` or capture a TLS 1.2 handshake to see the issuer");
@@ -113,12 +113,12 @@ void an_explain_client_gave_up(const struct an_engine *e, const struct an_flow_d
     double waited = an_ms_between(d->client_hello.ts_ns, d->trigger.ts_ns) / 1000.0;
     an_ev_synack(ep, d);
     an_ev_client_hello(ep, d);
-    an_ev_add(ep, "client_gave_up", d->trigger.frame, "the client %s %.1f s after its ClientHello, no ServerHello came",
-              (d->trigger.flags & CAP_TH_RST) ? "reset" : "closed", waited);
+    an_ev_at(ep, "client_gave_up", AN_AT(d->trigger), "the client %s %.1f s after its ClientHello, no ServerHello came",
+             (d->trigger.flags & CAP_TH_RST) ? "reset" : "closed", waited);
     if (d->reaction.frame) {
-        an_ev_add(ep, "server_closed_after_client", d->reaction.frame, "%s from the server side after the client's close: a reaction, not the cause",
-                  (d->reaction.flags & CAP_TH_RST) ? "RST" : "FIN");
-        an_contra_add(ep, "server_closed_late", d->reaction.frame, "the server side closed too, but only after the client had given up");
+        an_ev_at(ep, "server_closed_after_client", AN_AT(d->reaction), "%s from the server side after the client's close: a reaction, not the cause",
+                 (d->reaction.flags & CAP_TH_RST) ? "RST" : "FIN");
+        an_contra_at(ep, "server_closed_late", AN_AT(d->reaction), "the server side closed too, but only after the client had given up");
     }
     ep->verdict = AN_TLS_FAILURE;
     ep->confidence = AN_CONF_LOW;
@@ -133,9 +133,9 @@ void an_explain_ok(const struct an_engine *e, const struct an_flow_digest *d, st
     an_ev_synack(ep, d);
     an_ev_client_hello(ep, d);
     if (d->has_sh)
-        an_ev_add(ep, "server_hello", d->server_hello.frame, "ServerHello %s", an_tls_version_name(d->sh_version));
+        an_ev_at(ep, "server_hello", AN_AT(d->server_hello), "ServerHello %s", an_tls_version_name(d->sh_version));
     if (d->has_cert)
-        an_ev_add(ep, "certificate", d->certificate.frame, "Certificate CN=%s issued by CN=%s", d->cert_subject, d->cert_issuer_cn);
+        an_ev_at(ep, "certificate", AN_AT(d->certificate), "Certificate CN=%s issued by CN=%s", d->cert_subject, d->cert_issuer_cn);
     ep->verdict = AN_OK;
     ep->confidence = AN_CONF_HIGH;
     an_reason_set(ep, "TCP connected and the TLS handshake completed%s; application data flowed both ways",
@@ -148,16 +148,16 @@ void an_explain_incomplete(const struct an_engine *e, const struct an_flow_diges
     ep->verdict = AN_INCOMPLETE;
     ep->confidence = AN_CONF_LOW;
     if (d->findings & (1u << AN_F_CAPTURE_TRUNCATED)) {
-        an_ev_add(ep, "snap_length_cut", d->first_frame, "packets of this connection were cut by the snap length");
+        an_ev_at(ep, "snap_length_cut", d->first_frame, d->first_ts, "packets of this connection were cut by the snap length");
         an_reason_set(ep, "packets were cut by the capture's snap length, and truncation is not evidence: capture again with -s 0");
     } else if (d->tls_unknown) {
-        an_ev_add(ep, "tls_facts_dropped", d->first_frame, "no TLS facts were kept for this connection (too many at once)");
+        an_ev_at(ep, "tls_facts_dropped", d->first_frame, d->first_ts, "no TLS facts were kept for this connection (too many at once)");
         an_reason_set(ep, "too many handshakes were in progress at once for their TLS facts to be kept (flow_table_full), so this connection cannot be judged");
     } else if (d->one_sided) {
-        an_ev_add(ep, "one_direction", d->first_frame, "only one direction of this connection is in the capture");
+        an_ev_at(ep, "one_direction", d->first_frame, d->first_ts, "only one direction of this connection is in the capture");
         an_reason_set(ep, "the capture holds only one direction of the connection (the other was not captured, e.g. asymmetric routing or a filtered capture), which is not evidence of a drop");
     } else if (d->outcome == AN_FO_MIDSTREAM) {
-        an_ev_add(ep, "midstream_start", d->first_frame, "first packet of the connection is not a SYN or SYN-ACK");
+        an_ev_at(ep, "midstream_start", d->first_frame, d->first_ts, "first packet of the connection is not a SYN or SYN-ACK");
         an_reason_set(ep, "the capture starts in the middle of the connection, so its handshake is missing");
     } else {
         if (d->n_syn)
@@ -173,12 +173,12 @@ void an_ev_tunnel(struct an_endpoint *ep, const struct an_flow_digest *d)
     const struct cap_tunnel *tn = &d->tunnel;
     char ip[64];
     cap_addr_str(&d->server, ip, sizeof(ip));
-    an_ev_add(ep, "proxy_connect", tn->connect.frame, "CONNECT %s:%u sent to the explicit proxy %s port %u", tn->target, tn->target_port,
-              ip, d->server_port);
+    an_ev_at(ep, "proxy_connect", AN_AT(tn->connect), "CONNECT %s:%u sent to the explicit proxy %s port %u", tn->target, tn->target_port,
+             ip, d->server_port);
     if (tn->replied)
-        an_ev_add(ep, "proxy_reply", tn->reply.frame, "the proxy answered %d %s%s%s%s%s%s%s", tn->status, tn->reason,
-                  tn->proxy_authenticate[0] ? ", Proxy-Authenticate: " : "", tn->proxy_authenticate,
-                  tn->server[0] ? ", Server: " : "", tn->server, tn->via[0] ? ", Via: " : "", tn->via);
+        an_ev_at(ep, "proxy_reply", AN_AT(tn->reply), "the proxy answered %d %s%s%s%s%s%s%s", tn->status, tn->reason,
+                 tn->proxy_authenticate[0] ? ", Proxy-Authenticate: " : "", tn->proxy_authenticate,
+                 tn->server[0] ? ", Server: " : "", tn->server, tn->via[0] ? ", Via: " : "", tn->via);
     if (d->server_port != 0 && ip[0])
         an_detail_add(ep, "proxy", d->server.family == 6 ? "[%s]:%u" : "%s:%u", ip, d->server_port);
 }
@@ -209,16 +209,16 @@ void an_explain_proxy_refused(const struct an_engine *e, const struct an_flow_di
     ep->confidence = AN_CONF_MEDIUM;
     const char *how = (d->trigger.flags & CAP_TH_RST) ? "reset" : "closed";
     if (d->proxy_closed) {
-        an_ev_add(ep, "proxy_closed_connect", d->trigger.frame, "the proxy %s the connection %.2f s after the CONNECT without answering it", how,
-                  waited);
+        an_ev_at(ep, "proxy_closed_connect", AN_AT(d->trigger), "the proxy %s the connection %.2f s after the CONNECT without answering it", how,
+                 waited);
         an_reason_set(ep, "the explicit proxy %s port %u %s the connection %.2f s after the CONNECT to %s:%u without answering it: it refused the tunnel, or could not reach the registry",
                       ip, d->server_port, how, waited, tn->target, tn->target_port);
         return;
     }
     if (d->trigger.frame)
-        an_ev_add(ep, "client_gave_up_on_connect", d->trigger.frame, "the client %s the connection %.1f s after the CONNECT, no answer came", how, waited);
+        an_ev_at(ep, "client_gave_up_on_connect", AN_AT(d->trigger), "the client %s the connection %.1f s after the CONNECT, no answer came", how, waited);
     else
-        an_ev_add(ep, "proxy_connect_unanswered", tn->connect.frame, "no answer to the CONNECT in the %.1f s the capture ran after it", waited);
+        an_ev_at(ep, "proxy_connect_unanswered", AN_AT(tn->connect), "no answer to the CONNECT in the %.1f s the capture ran after it", waited);
     an_reason_set(ep, "the explicit proxy %s port %u never answered the CONNECT to %s:%u (%.1f s): it could not reach the registry itself, or holds the request",
                   ip, d->server_port, tn->target, tn->target_port, waited);
 }
@@ -229,16 +229,16 @@ void an_explain_proxy_refused(const struct an_engine *e, const struct an_flow_di
 void an_explain_decrypted(const struct an_flow_digest *d, struct an_endpoint *ep)
 {
     if (d->dec_ok == 0) {
-        an_ev_add(ep, "keylog_wrong", d->dec_failed_ref.frame, "the key log holds secrets for this connection, but its records do not authenticate with them (%u tried): a wrong key log, nothing decrypted",
-                  d->dec_failed);
+        an_ev_at(ep, "keylog_wrong", AN_AT(d->dec_failed_ref), "the key log holds secrets for this connection, but its records do not authenticate with them (%u tried): a wrong key log, nothing decrypted",
+                 d->dec_failed);
         return;
     }
     if (!d->dec_http) {
-        an_ev_add(ep, "decrypted_no_http", 0, "%u records decrypted with the key log, no HTTP/1.x or HTTP/2 response among them",
+        an_ev_add(ep, "decrypted_no_http", "%u records decrypted with the key log, no HTTP/1.x or HTTP/2 response among them",
                   d->dec_ok);
         return;
     }
-    an_ev_add(ep, "decrypted_records", 0, "%u records of the server decrypted with the key log (%s)", d->dec_ok,
+    an_ev_add(ep, "decrypted_records", "%u records of the server decrypted with the key log (%s)", d->dec_ok,
               d->sh_version >= CAP_TLS_1_3 ? "TLS 1.3" : "TLS 1.2");
     /* A verdict the answer proves has no wire rule: rule null, as for the
      * prober's facts (verdicts.md).  */

@@ -14,7 +14,7 @@ void an_fact_ev(struct an_endpoint *ep, const char *kind, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    an_ev_vadd(ep, kind, 0, fmt, ap);       /* a probe step: no frame */
+    an_ev_vadd(ep, kind, fmt, ap);          /* a probe step: no frame */
     va_end(ap);
 }
 
@@ -113,13 +113,7 @@ void an_http_answer_apply(struct an_endpoint *ep, const struct an_http_answer *a
     char evb[224];
     snprintf(evb, sizeof(evb), "%s answered %ld %s%s%s%s", a->request, a->status, a->reason, a->code[0] ? ", code " : "",
              a->code, a->registry_headers ? ", with registry headers" : ", WITHOUT registry headers");
-    if (ep->n_evidence < AN_MAX_EVIDENCE) {
-        struct an_evidence *ev = &ep->evidence[ep->n_evidence++];
-        memset(ev, 0, sizeof(*ev));
-        ev->frame = a->frame;
-        ev->kind = "http_answer";
-        snprintf(ev->what, sizeof(ev->what), "%s", evb);
-    }
+    an_ev_at(ep, "http_answer", AN_AT(*a), "%s", evb);
     if (ep->verdict != AN_OK && ep->verdict != AN_INCOMPLETE)
         return;
     long status = a->status;

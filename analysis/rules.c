@@ -64,8 +64,8 @@ static void name_endpoint(const struct an_engine *e, const struct an_ep_acc *acc
             ep->findings |= 1u << AN_F_PRIVATELINK_RESOLVES_PUBLIC;
             char ip[64];
             cap_addr_str(&acc->ip, ip, sizeof(ip));
-            an_ev_add(ep, "dns_privatelink_public", dn->addr_frame, "DNS: %s resolves through a privatelink CNAME to the public address %s",
-                      dn->name, ip);
+            an_ev_at(ep, "dns_privatelink_public", dn->addr_frame, dn->addr_ts, "DNS: %s resolves through a privatelink CNAME to the public address %s",
+                     dn->name, ip);
         }
     } else if (acc->sni[0]) {
         snprintf(ep->name, sizeof(ep->name), "%s", acc->sni);
@@ -122,8 +122,8 @@ void an_build_endpoint(const struct an_engine *e, const struct an_ep_acc *acc, s
     const struct an_flow_digest *ok = acc->first[AN_FO_OK];
     if (ep->verdict == AN_FIREWALL_RESET && d->outcome == AN_FO_CLOSED_AFTER_CH && !d->trigger_forged && ok &&
         d->sni[0] && strcasecmp(ok->sni, d->sni) == 0 && ok->first_frame < d->trigger.frame) {
-        an_contra_add(ep, "same_name_handshake_completed", ok->client_hello.frame, "a handshake naming %s to this address completed (connection of frame %llu)",
-                      d->sni, (unsigned long long)ok->first_frame);
+        an_contra_at(ep, "same_name_handshake_completed", AN_AT(ok->client_hello), "a handshake naming %s to this address completed (connection of frame %llu)",
+                     d->sni, (unsigned long long)ok->first_frame);
         an_reset_undecided(ep);
         snprintf(ep->reason + strlen(ep->reason), sizeof(ep->reason) - strlen(ep->reason),
                  "; but another handshake with the same name completed, so a filter on the name alone does not explain it");
@@ -133,8 +133,8 @@ void an_build_endpoint(const struct an_engine *e, const struct an_ep_acc *acc, s
     if (d->decrypted)
         an_explain_decrypted(d, ep);
     if (d->data_after_rst && d->outcome != AN_FO_FORGED_TO_SERVER)
-        an_ev_add(ep, "data_after_rst", d->data_after_rst_ref.frame, "data arrived after the RST of frame %llu",
-                  (unsigned long long)d->first_rst_frame);
+        an_ev_at(ep, "data_after_rst", AN_AT(d->data_after_rst_ref), "data arrived after the RST of frame %llu",
+                 (unsigned long long)d->first_rst_frame);
     /* Retried: a connection that worked began after this failure showed
      * (parallel attempts, as a prober makes, are not retries).  */
     if (ep->verdict != AN_OK && acc->first[AN_FO_OK] && acc->last_ok_frame > d->trigger.frame &&

@@ -13,16 +13,22 @@
 
 /* ---- cite.c ---------------------------------------------------------------- */
 
-/* Adds one evidence (contradiction) item; kind is its stable snake_case name
- * (docs/verdicts.md "Evidence kinds"), a static string, never NULL or empty.
- * Past AN_MAX_EVIDENCE (AN_MAX_CONTRADICTIONS) items it is dropped.  */
-void an_ev_add(struct an_endpoint *ep, const char *kind, uint64_t frame, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-void an_contra_add(struct an_endpoint *ep, const char *kind, uint64_t frame, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
+/* Adds one evidence (contradiction) item cited in frame, captured at ts_ns;
+ * kind is its stable snake_case name (docs/verdicts.md "Evidence kinds"), a
+ * static string, never NULL or empty.  AN_AT(ref) gives a cap_ref's (or any
+ * struct with frame and ts_ns) both: the item carries the packet's time, so
+ * no one reads the file again for it, and watch, probe and piped input have
+ * it too.  Past AN_MAX_EVIDENCE (AN_MAX_CONTRADICTIONS) items it is dropped. */
+#define AN_AT(ref) (ref).frame, (ref).ts_ns
+void an_ev_at(struct an_endpoint *ep, const char *kind, uint64_t frame, int64_t ts_ns, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+void an_contra_at(struct an_endpoint *ep, const char *kind, uint64_t frame, int64_t ts_ns, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+/* An item that is no packet of the capture (a probe step, a count). */
+void an_ev_add(struct an_endpoint *ep, const char *kind, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* an_ev_add with a va_list, for the facts' own adders (factep.c). */
-void an_ev_vadd(struct an_endpoint *ep, const char *kind, uint64_t frame, const char *fmt, va_list ap)
-    __attribute__((format(printf, 4, 0)));
+void an_ev_vadd(struct an_endpoint *ep, const char *kind, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
 void an_detail_add(struct an_endpoint *ep, const char *key, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void an_reason_set(struct an_endpoint *ep, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -36,20 +36,20 @@ static void add(struct an_timeline *t, enum an_event_kind kind, int side, const 
     e->abnormal = abnormal;
 }
 
-bool an_went_on_after(const struct cap_flow_dir *side, uint64_t frame, uint64_t *at)
+bool an_went_on_after(const struct cap_flow_dir *side, uint64_t frame, struct cap_ref *at)
 {
     for (unsigned i = 0; i < side->n_payload && i < 4; i++) {
         if (side->payload[i].frame > frame) {
-            *at = side->payload[i].frame;
+            *at = side->payload[i];
             return true;
         }
     }
     if (side->last_payload.frame > frame) {
-        *at = side->last_payload.frame;
+        *at = side->last_payload;
         return true;
     }
     if (side->fin && side->fin_ref.frame > frame) {
-        *at = side->fin_ref.frame;
+        *at = side->fin_ref;
         return true;
     }
     return false;
@@ -66,7 +66,7 @@ static bool rst_forged(const struct cap_flow *f, int side, const struct cap_ref 
     const struct cap_flow_dir *d = &f->dir[side];
     if (!an_fits_sender(f, side, rst->ttl))
         return true;
-    uint64_t at;
+    struct cap_ref at;
     bool always_ts = d->ts_pkts > 0 && d->ts_pkts == d->pkts - d->n_rst;
     return always_ts && !rst->tcp_ts && an_went_on_after(d, rst->frame, &at);
 }

@@ -4,8 +4,8 @@
 # bench/gen writes the capture (never commit it; it is deleted on every exit
 # path), then analyze reads it with standard error on a pseudo-terminal (the
 # progress line shows only there) under GNU time; then the same packets
-# again straight from gen through a pipe (one pass: a pipe cannot be read
-# again for the evidence times).  The target is a peak RSS of 128 MB at most.
+# again straight from gen through a pipe.  Both are one pass (the evidence
+# carries its packets' times).  The target is a peak RSS of 128 MB at most.
 # Checks the free space first and makes a smaller file, saying so, when
 # there is not room for the file and 2 GB more.  Informational: exits 0.
 #   BENCH_LARGE_GB      size of the capture in GB (default 10)
@@ -89,8 +89,8 @@ printf '|%s|%s|%s|%s|%s|\n' "$(printf -- '-%.0s' {1..46})" "---------" "--------
 for run in file pipe; do
     read -r wall rss <"$tmp/$run"
     read -r v pk < <(verdict "$run")
-    label="analyze FILE (read twice: evidence times)"
-    [ "$run" = pipe ] && label="gen | analyze - (one pass)"
+    label="analyze FILE"
+    [ "$run" = pipe ] && label="gen | analyze -"
     awk -v l="$label" -v w="$wall" -v r="$rss" -v p="$pk" -v v="$v" 'BEGIN {
         printf "| %-44s | %7.1f | %10.0f | %11.1f | %-26s |\n", l, w, (w > 0 ? p / w : 0), r / 1024, v ", " p }'
 done

@@ -170,8 +170,7 @@ int cli_analyze(int argc, char **argv)
     r.capture.all_files = c.files;
     for (unsigned i = 0; i < c.n_files && i < 16; i++)
         r.capture.files[i] = c.files[i];
-    /* The text report shows no times: it need not read anything again. */
-    evidence_locate(&c, spans, &r, c.format != FMT_TEXT, &pg);
+    evidence_locate(&c, spans, &r);
     free(spans);
     /* The client's own words, beside (or, inside TLS, beyond) the wire's. */
     struct an_client *cl = NULL;

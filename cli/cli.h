@@ -68,22 +68,19 @@ struct progress {
 };
 
 void progress_init(struct progress *p);
-/* what: "reading" or "finding evidence times in"; file i of n. */
+/* what: "reading"; file i of n. */
 void progress_tick(struct progress *p, const char *what, unsigned i, unsigned n, const char *name,
                    uint64_t packets, uint64_t pos, uint64_t size);
 void progress_done(struct progress *p);
 
 /* ---- evidence.c ------------------------------------------------------------- */
 
-/* What the first read learned of each file: its frames, and enough to tell
- * that it is the same file when read again for evidence times.  */
+/* What the read learned of each file: its frames, and its size when it is
+ * a regular file (for the progress line and the choice of threads).  */
 struct span {
     uint64_t first_frame, records;
-    bool regular;               /* a regular file, read again by its name */
-    dev_t dev;
-    ino_t ino;
+    bool regular;
     off_t size;
-    struct timespec mtime;
 };
 
 /* Fills what span knows of the file at path, before it is read. */
@@ -97,12 +94,9 @@ struct cited {
 };
 bool evidence_collect(struct an_report *r, struct cited *out);
 
-/* Names the file and the frame within it of every cited frame and, when
- * want_ts, finds each one's timestamp by reading again, up to its last
- * cited frame, each file that holds one (standard input from a pipe cannot
- * be read again: its evidence has no timestamp).  */
-void evidence_locate(const struct cli *c, const struct span *spans, struct an_report *r, bool want_ts,
-                     struct progress *pg);
+/* Names the file and the frame within it of every cited frame (the
+ * engine gave each its time).  */
+void evidence_locate(const struct cli *c, const struct span *spans, struct an_report *r);
 
 /* ---- report.c --------------------------------------------------------------- */
 

@@ -140,10 +140,10 @@ def same_verdicts(name, a, b):
         return
     for d in (ja, jb):
         d.get("capture", {}).pop("files", None)
-        # Where a frame lies and its time name the input (a pipe has no times).
+        # Where a frame lies names the input; its time is the same from a pipe.
         for ep in d.get("endpoints", []):
             for e in ep.get("evidence", []) + ep.get("contradictions", []):
-                for k in ("file", "frame_in_file", "ts"):
+                for k in ("file", "frame_in_file"):
                     e.pop(k, None)
     check(name + " same report", ja == jb, "%s vs %s" % (json.dumps(ja)[:300], json.dumps(jb)[:300]))
 
@@ -652,11 +652,14 @@ def rings(tmp):
               "frame %d (%s frame %d)" % (e["frame"], f, k) in t.text(), t.text()[:400])
         check("markdown: several files: file column and the file's frame in the filter for frame %d" % e["frame"],
               "| %s (frame %d) | " % (f, k) in m.text() and "`frame.number == %d` |" % k in m.text(), m.text()[:400])
-    # A pipe cannot be read again: no times, still the file and frame.
+    # A pipe cannot be read again, and needs not be: the evidence carries the
+    # time of its packet, the same as read from the file.
     r = run(["analyze", "--json", "-"], input_bytes=open(src, "rb").read())
+    times = {e["frame"]: e.get("ts") for e in cited(run(["analyze", "--json", src]).json() or {})}
     for e in cited(r.json() or {}):
-        check("evidence: from a pipe: file and frame, no time",
-              e.get("file") == "-" and e.get("frame_in_file") == e["frame"] and "ts" not in e, repr(e))
+        check("evidence: from a pipe: file, frame and the file's time",
+              e.get("file") == "-" and e.get("frame_in_file") == e["frame"] and "ts" in e and
+              e["ts"] == times.get(e["frame"]), repr(e))
     # A ring with one unreadable file is refused, naming that file once.
     bad = os.path.join(d, "r05000.pcap")
     with open(bad, "wb") as f:
