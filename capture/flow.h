@@ -3,7 +3,7 @@
  * history, and the TLS facts of each direction's first bytes.
  *
  * Four rooms behind it: flow_table.c (hash, slots, LRU, sweep),
- * tcp_track.c (per-packet TCP state), reasm.c (stream reassembly, spare
+ * tcp_track.c (per-packet TCP state), reasm.c (stream reassembly, pooled
  * buffers), zeek.c (conn_state, history).  */
 #ifndef ACRDIAG_FLOW_H
 #define ACRDIAG_FLOW_H

@@ -61,7 +61,9 @@ struct cap_flow_table *cap_flows_new(cap_flow_done_fn done, void *ctx)
     t->nodes = malloc(LIM_FLOWS * sizeof(*t->nodes));
     t->free_slots = malloc(LIM_FLOWS * sizeof(*t->free_slots));
     t->buckets = malloc(FLOW_BUCKETS * sizeof(*t->buckets));
-    if (!t->flows || !t->nodes || !t->free_slots || !t->buckets) {
+    bool pool = reasm_pool_init(&t->pool);
+    if (!t->flows || !t->nodes || !t->free_slots || !t->buckets || !pool) {
+        reasm_pool_free(&t->pool);
         cap_slab_unmap(&t->slab);
         free(t->nodes);
         free(t->free_slots);
@@ -78,7 +80,6 @@ struct cap_flow_table *cap_flows_new(cap_flow_done_fn done, void *ctx)
         t->seed = 0xcbf29ce484222325ull;
     t->done = done;
     t->ctx = ctx;
-    reasm_pool_init(&t->pool);
     return t;
 }
 

@@ -28,18 +28,13 @@ struct cap_stream {
     } runs[LIM_SEGMENTS];
 };
 
-/* ---- spare buffers -------------------------------------------------------- */
+/* ---- buffers from the pool ------------------------------------------------ */
 
-/* A handshake buffer: a spare, else a new one from the slab; only its
- * bookkeeping is reset, as only bytes recorded in its runs are ever read. */
+/* A handshake buffer; only its bookkeeping is reset, as only bytes
+ * recorded in its runs are ever read.  */
 static struct cap_stream *stream_get(struct reasm_pool *pool)
 {
-    struct cap_stream *s;
-    if (pool->n_spare_streams) {
-        s = pool->spare_streams[--pool->n_spare_streams];
-        cap_slab_reuse(&pool->stream_slab, s);
-    } else
-        s = cap_slab_carve(&pool->stream_slab);
+    struct cap_stream *s = cap_slab_take(&pool->stream_slab);
     if (s) {
         s->filled = 0;
         s->need = 0;
@@ -53,25 +48,18 @@ static struct cap_stream *stream_get(struct reasm_pool *pool)
 
 static void stream_put(struct reasm_pool *pool, struct cap_stream *s)
 {
-    if (s) {
-        cap_slab_retire(&pool->stream_slab, s);
-        pool->spare_streams[pool->n_spare_streams++] = s;
-    }
+    if (s)
+        cap_slab_give(&pool->stream_slab, s);
 }
 
 /* TLS facts as an empty stream leaves them: cap_tls_parse of no bytes
  * resets what it fills (all but the leaf certificate's 2.8 KB of names,
  * read only when a Certificate message filled them), and the frames are
- * cleared.  Zeroing the whole 3.4 KB of a spare here was 7.7% of analyze's
+ * cleared.  Zeroing the whole 3.4 KB of a reused one here was 7.7% of analyze's
  * time.  */
 static struct cap_tls_facts *tls_get(struct reasm_pool *pool)
 {
-    struct cap_tls_facts *f;
-    if (pool->n_spare_tls) {
-        f = pool->spare_tls[--pool->n_spare_tls];
-        cap_slab_reuse(&pool->tls_slab, f);
-    } else
-        f = cap_slab_carve(&pool->tls_slab);
+    struct cap_tls_facts *f = cap_slab_take(&pool->tls_slab);
     if (f) {
         cap_tls_parse(NULL, 0, &f->tls);
         memset(&f->client_hello, 0, sizeof(*f) - offsetof(struct cap_tls_facts, client_hello));
@@ -81,10 +69,8 @@ static struct cap_tls_facts *tls_get(struct reasm_pool *pool)
 
 static void tls_put(struct reasm_pool *pool, struct cap_tls_facts *f)
 {
-    if (f) {
-        cap_slab_retire(&pool->tls_slab, f);
-        pool->spare_tls[pool->n_spare_tls++] = f;
-    }
+    if (f)
+        cap_slab_give(&pool->tls_slab, f);
 }
 
 /* ---- stream reassembly ---------------------------------------------------- */
@@ -542,10 +528,10 @@ void reasm_release(struct reasm_pool *pool, struct cap_flow *f)
     }
 }
 
-void reasm_pool_init(struct reasm_pool *pool)
+bool reasm_pool_init(struct reasm_pool *pool)
 {
-    cap_slab_init(&pool->stream_slab, sizeof(struct cap_stream), LIM_LIVE_STREAMS);
-    cap_slab_init(&pool->tls_slab, sizeof(struct cap_tls_facts), LIM_LIVE_TLS);
+    return cap_slab_init(&pool->stream_slab, sizeof(struct cap_stream), LIM_LIVE_STREAMS) &&
+           cap_slab_init(&pool->tls_slab, sizeof(struct cap_tls_facts), LIM_LIVE_TLS);
 }
 
 void reasm_pool_free(struct reasm_pool *pool)

@@ -10,18 +10,13 @@
 #include "flow.h"
 #include "slab.h"
 
-/* Handshake buffers and TLS facts: how many are alive, and the ones given
- * back, reused before a new one is carved (a malloc and free of each per
- * flow was 9% of analyze; a malloc of each new one, 8% more in page faults).
- * Each kind is carved from a slab of room for its limit, mapped at the first
- * use; at most LIM_LIVE_STREAMS and LIM_LIVE_TLS exist at once, so neither
- * slab nor stack overflows.  */
+/* Handshake buffers and TLS facts, each kind from a slab of room for its
+ * limit (slab.h), which hands a given-back one out before a new one (a
+ * malloc and free of each per flow was 9% of analyze; a malloc of each new
+ * one, 8% more in page faults).  At most LIM_LIVE_STREAMS and LIM_LIVE_TLS
+ * are alive at once.  */
 struct reasm_pool {
     size_t live_streams, live_tls;
-    struct cap_stream *spare_streams[LIM_LIVE_STREAMS];
-    size_t n_spare_streams;
-    struct cap_tls_facts *spare_tls[LIM_LIVE_TLS];
-    size_t n_spare_tls;
     struct cap_slab stream_slab, tls_slab;
     uint64_t streams_denied;
     const struct cap_keylog *keylog;    /* secrets to open streams with (borrowed; NULL: none) */
@@ -39,8 +34,9 @@ void reasm_finish(struct reasm_pool *pool, struct cap_flow *f, int dir);
 /* Gives back what a flow leaving the table holds (its TLS facts, tunnel and
  * decrypted answer), once its done callback has read them.  */
 void reasm_release(struct reasm_pool *pool, struct cap_flow *f);
-/* Sets up an empty pool (its slabs are mapped at their first use). */
-void reasm_pool_init(struct reasm_pool *pool);
+/* Sets up an empty pool (its slabs are mapped at their first use); false
+ * when memory is exhausted (reasm_pool_free then frees what was had).  */
+bool reasm_pool_init(struct reasm_pool *pool);
 /* Unmaps the slabs, at the table's end. */
 void reasm_pool_free(struct reasm_pool *pool);
 

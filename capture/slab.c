@@ -1,5 +1,6 @@
 /* slab.c: large zeroed blocks in huge pages (slab.h). */
 #include <stdint.h>
+#include <stdlib.h>
 #include <sys/mman.h>
 
 #include <sanitizer/asan_interface.h>
@@ -43,16 +44,26 @@ void cap_slab_unmap(struct cap_slab *s)
     s->map = NULL;
     s->base = NULL;
     s->carved = 0;
+    free(s->given_back);
+    s->given_back = NULL;
+    s->n_given_back = 0;
 }
 
-void cap_slab_init(struct cap_slab *s, size_t size, size_t count)
+bool cap_slab_init(struct cap_slab *s, size_t size, size_t count)
 {
     *s = (struct cap_slab){ .size = size, .count = count };
     s->stride = (size + RED_ZONE + 63u) & ~(size_t)63u;
+    s->given_back = malloc(count * sizeof(*s->given_back));
+    return s->given_back != NULL;
 }
 
-void *cap_slab_carve(struct cap_slab *s)
+void *cap_slab_take(struct cap_slab *s)
 {
+    if (s->n_given_back) {
+        void *obj = s->given_back[--s->n_given_back];
+        ASAN_UNPOISON_MEMORY_REGION(obj, s->size);
+        return obj;
+    }
     if (!s->base) {
         s->base = cap_slab_map(s, s->stride * s->count);
         if (!s->base)
@@ -66,12 +77,9 @@ void *cap_slab_carve(struct cap_slab *s)
     return obj;
 }
 
-void cap_slab_retire(const struct cap_slab *s, void *obj)
+void cap_slab_give(struct cap_slab *s, void *obj)
 {
+    /* At most `count` are out, so the stack has room. */
     ASAN_POISON_MEMORY_REGION(obj, s->size);
-}
-
-void cap_slab_reuse(const struct cap_slab *s, void *obj)
-{
-    ASAN_UNPOISON_MEMORY_REGION(obj, s->size);
+    s->given_back[s->n_given_back++] = obj;
 }

@@ -1,6 +1,7 @@
 /* test_slab.c: objects carved from a huge-page slab (capture/slab.h): each
- * zeroed, aligned and apart from the others, no more than the count, and,
- * under AddressSanitizer, red zones and given-back objects poisoned.  */
+ * zeroed, aligned and apart from the others, no more than the count, those
+ * given back handed out again first, and, under AddressSanitizer, red zones
+ * and given-back objects poisoned.  */
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -27,10 +28,10 @@ struct thing {
 static void carves_count_zeroed_objects_then_nothing(void)
 {
     struct cap_slab s;
-    cap_slab_init(&s, sizeof(struct thing), 3);
+    CHECK(cap_slab_init(&s, sizeof(struct thing), 3));
     struct thing *t[3];
     for (int i = 0; i < 3; i++) {
-        t[i] = cap_slab_carve(&s);
+        t[i] = cap_slab_take(&s);
         CHECK(t[i] != NULL);
         if (!t[i])
             return;
@@ -40,7 +41,7 @@ static void carves_count_zeroed_objects_then_nothing(void)
         t[i]->a = (uint64_t)i + 1;
         memset(t[i]->bytes, 0xff, sizeof(t[i]->bytes));
     }
-    CHECK(cap_slab_carve(&s) == NULL);
+    CHECK(cap_slab_take(&s) == NULL);
     /* Writes to one never reach another. */
     for (int i = 0; i < 3; i++) {
         CHECK_EQ_INT(t[i]->a, i + 1);
@@ -51,36 +52,40 @@ static void carves_count_zeroed_objects_then_nothing(void)
     cap_slab_unmap(&s);         /* a second time: nothing */
 }
 
-static void retired_objects_come_back_whole(void)
+static void given_back_objects_come_back_first(void)
 {
     struct cap_slab s;
-    cap_slab_init(&s, sizeof(struct thing), 2);
-    struct thing *t = cap_slab_carve(&s);
+    CHECK(cap_slab_init(&s, sizeof(struct thing), 2));
+    struct thing *t = cap_slab_take(&s);
     CHECK(t != NULL);
     if (!t)
         return;
     t->a = 42;
-    cap_slab_retire(&s, t);
-    cap_slab_reuse(&s, t);
-    CHECK_EQ_INT(t->a, 42);     /* the caller resets what it reuses */
+    cap_slab_give(&s, t);
+    struct thing *again = cap_slab_take(&s);
+    CHECK(again == t);          /* the one given back first, before a new one */
+    CHECK_EQ_INT(again->a, 42); /* as it was left: the caller resets it */
+    struct thing *other = cap_slab_take(&s);
+    CHECK(other != NULL && other != t);
+    CHECK(cap_slab_take(&s) == NULL);
     cap_slab_unmap(&s);
 }
 
-static void red_zones_and_retired_objects_are_poisoned(void)
+static void red_zones_and_given_back_objects_are_poisoned(void)
 {
 #ifdef UNDER_ASAN
     struct cap_slab s;
-    cap_slab_init(&s, sizeof(struct thing), 2);
-    struct thing *t = cap_slab_carve(&s), *next = cap_slab_carve(&s);
+    CHECK(cap_slab_init(&s, sizeof(struct thing), 2));
+    struct thing *t = cap_slab_take(&s), *next = cap_slab_take(&s);
     CHECK(t != NULL && next != NULL);
     if (!t || !next)
         return;
     CHECK(!__asan_address_is_poisoned(&t->bytes[119]));
     CHECK(__asan_address_is_poisoned((unsigned char *)t + sizeof(struct thing)));
     CHECK(!__asan_address_is_poisoned(&next->a));
-    cap_slab_retire(&s, t);
+    cap_slab_give(&s, t);
     CHECK(__asan_address_is_poisoned(&t->a));
-    cap_slab_reuse(&s, t);
+    CHECK(cap_slab_take(&s) == t);
     CHECK(!__asan_address_is_poisoned(&t->a));
     cap_slab_unmap(&s);
 #endif
@@ -89,7 +94,7 @@ static void red_zones_and_retired_objects_are_poisoned(void)
 int main(void)
 {
     RUN(carves_count_zeroed_objects_then_nothing);
-    RUN(retired_objects_come_back_whole);
-    RUN(red_zones_and_retired_objects_are_poisoned);
+    RUN(given_back_objects_come_back_first);
+    RUN(red_zones_and_given_back_objects_are_poisoned);
     return check_summary();
 }
