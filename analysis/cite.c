@@ -248,7 +248,7 @@ const struct an_host *an_control_answered(const struct an_engine *e, const struc
     for (size_t b = 0; b < AN_HOST_BUCKETS; b++)
         for (const struct an_host *h = e->hosts[b]; h; h = h->next)
             if ((h->control || !same_prefix(&h->addr, server)) && !cap_addr_eq(&h->addr, server) &&
-                (h->synack.frame || h->echo_reply_frame || h->rst.frame))
+                (h->synack.frame || h->echo_reply.frame || h->rst.frame))
                 return h;
     return NULL;
 }

@@ -43,10 +43,10 @@ static void build_dns_endpoint(const struct an_engine *e, const struct an_dns_na
     ep->is_data_endpoint = strstr(ep->name, ".data.") != NULL;
     char srv[64];
     cap_addr_str(&n->server, srv, sizeof(srv));
-    an_ev_at(ep, "dns_query", n->first_query_frame, n->first_query_ts, "DNS query for %s to %s", n->name, srv);
+    an_ev_at(ep, "dns_query", AN_AT(n->first_query), "DNS query for %s to %s", n->name, srv);
     if (n->worst_rcode) {
         ep->confidence = AN_CONF_HIGH;
-        an_ev_at(ep, "dns_rcode", n->rcode_frame, n->rcode_ts, "DNS answer %s for %s", rcode_name(n->worst_rcode), n->name);
+        an_ev_at(ep, "dns_rcode", AN_AT(n->rcode), "DNS answer %s for %s", rcode_name(n->worst_rcode), n->name);
         an_detail_add(ep, "dns", "%s", rcode_name(n->worst_rcode));
         an_reason_set(ep, "the resolver %s answered %s for %s", srv, rcode_name(n->worst_rcode), n->name);
     } else if (n->cut_responses || (!n->responses && e->dns_cut_unnamed)) {
@@ -54,18 +54,18 @@ static void build_dns_endpoint(const struct an_engine *e, const struct an_dns_na
         ep->verdict = AN_INCOMPLETE;
         ep->rule = "dns_answer_cut";
         ep->confidence = AN_CONF_LOW;
-        if (n->cut_frame)
-            an_ev_at(ep, "dns_answer_cut", n->cut_frame, n->cut_ts, "DNS answer for %s cut by the snap length", n->name);
+        if (n->cut.frame)
+            an_ev_at(ep, "dns_answer_cut", AN_AT(n->cut), "DNS answer for %s cut by the snap length", n->name);
         an_reason_set(ep, "the DNS answers for %s were cut by the capture's snap length, and truncation is not evidence: capture again with -s 0",
                       n->name);
     } else if (n->responses) {
         ep->confidence = AN_CONF_HIGH;
-        an_ev_at(ep, "dns_no_address", n->response_frame, n->response_ts, "DNS answer without any A or AAAA record for %s", n->name);
+        an_ev_at(ep, "dns_no_address", AN_AT(n->response), "DNS answer without any A or AAAA record for %s", n->name);
         an_detail_add(ep, "dns", "no_address");
         an_reason_set(ep, "the resolver %s answered without any address for %s", srv, n->name);
     } else {
         ep->confidence = AN_CONF_MEDIUM;
-        an_ev_at(ep, "dns_unanswered", n->last_query_frame, n->last_query_ts, "%u DNS queries for %s, none answered", n->queries, n->name);
+        an_ev_at(ep, "dns_unanswered", AN_AT(n->last_query), "%u DNS queries for %s, none answered", n->queries, n->name);
         an_detail_add(ep, "dns", "no_answer");
         an_reason_set(ep, "%u queries for %s to %s got no answer: the resolver is unreachable or does not answer",
                       n->queries, n->name, srv);

@@ -26,7 +26,7 @@ static struct an_dns_name *name_get(struct an_engine *e, const char *qname)
 
 /* Follows the CNAME chain of a response from the query name and keeps the
  * addresses at its end.  */
-static void take_answers(struct an_dns_name *n, const struct cap_dns_msg *m, uint64_t frame, int64_t ts_ns)
+static void take_answers(struct an_dns_name *n, const struct cap_dns_msg *m, const struct cap_pkt *p)
 {
     const char *cur = m->qname;
     for (unsigned hop = 0; hop < m->n_answers; hop++) {
@@ -51,10 +51,7 @@ static void take_answers(struct an_dns_name *n, const struct cap_dns_msg *m, uin
         if (rr->type != CAP_DNS_A && rr->type != CAP_DNS_AAAA)
             continue;
         n->got_address = true;
-        if (!n->addr_frame) {
-            n->addr_frame = frame;
-            n->addr_ts = ts_ns;
-        }
+        an_seen_first(&n->addr, p);
         bool known = false;
         for (unsigned j = 0; j < n->n_addrs; j++)
             known = known || cap_addr_eq(&n->addrs[j], &rr->addr);
@@ -91,33 +88,24 @@ void an_dns_packet(struct an_engine *e, const struct cap_pkt *p, bool over_tcp)
         return;
     if (!m.is_response) {
         n->queries++;
-        if (!n->first_query_frame) {
-            n->first_query_frame = p->frame;
-            n->first_query_ts = p->ts_ns;
+        if (!n->first_query.frame) {
+            an_seen_first(&n->first_query, p);
             n->server = p->dst;
         }
-        n->last_query_frame = p->frame;
-        n->last_query_ts = p->ts_ns;
+        n->last_query = (struct an_seen){ p->frame, p->ts_ns };
         return;
     }
     n->responses++;
     if (cut) {
         n->cut_responses++;
-        if (!n->cut_frame) {
-            n->cut_frame = p->frame;
-            n->cut_ts = p->ts_ns;
-        }
+        an_seen_first(&n->cut, p);
     }
-    if (!n->response_frame) {
-        n->response_frame = p->frame;
-        n->response_ts = p->ts_ns;
-    }
+    an_seen_first(&n->response, p);
     if (m.rcode != 0 && !n->worst_rcode) {
         n->worst_rcode = m.rcode;
-        n->rcode_frame = p->frame;
-        n->rcode_ts = p->ts_ns;
+        an_seen_first(&n->rcode, p);
     }
-    take_answers(n, &m, p->frame, p->ts_ns);
+    take_answers(n, &m, p);
 }
 
 const struct an_dns_name *an_dns_name_for(const struct an_engine *e, const struct cap_addr *a)

@@ -230,9 +230,8 @@ static void note_other_tcp(struct an_engine *e, const struct cap_pkt *p)
     struct an_host *h = an_host_get(e, &p->dst);
     if (!h)
         return;
-    if (!h->other_port_syn_frame) {
-        h->other_port_syn_frame = p->frame;
-        h->other_port_syn_ts = p->ts_ns;
+    if (!h->other_port_syn.frame) {
+        an_seen_first(&h->other_port_syn, p);
         h->other_port = p->dport;
     }
     h->other_port_syns++;
@@ -249,14 +248,10 @@ static void note_icmp_echo(struct an_engine *e, const struct cap_pkt *p)
     if (!h)
         return;
     if (request) {
-        if (!h->echo_request_frame) {
-            h->echo_request_frame = p->frame;
-            h->echo_request_ts = p->ts_ns;
-        }
+        an_seen_first(&h->echo_request, p);
         h->echo_requests++;
-    } else if (!h->echo_reply_frame) {
-        h->echo_reply_frame = p->frame;
-        h->echo_reply_ts = p->ts_ns;
+    } else if (!h->echo_reply.frame) {
+        an_seen_first(&h->echo_reply, p);
         h->echo_reply_ttl = p->ttl;
     }
 }

@@ -150,6 +150,19 @@ void an_timeline_build(const struct cap_flow *f, const struct an_flow_digest *d,
 const struct an_event *an_timeline_cause(const struct an_timeline *t);
 const struct an_event *an_timeline_reaction(const struct an_timeline *t, const struct an_event *cause);
 
+/* A packet kept to be cited later: its frame (0: none) and capture time. */
+struct an_seen {
+    uint64_t frame;
+    int64_t ts_ns;
+};
+
+/* Keeps p in *s unless a packet is there already: the first one counts. */
+static inline void an_seen_first(struct an_seen *s, const struct cap_pkt *p)
+{
+    if (!s->frame)
+        *s = (struct an_seen){ p->frame, p->ts_ns };
+}
+
 struct an_answer {
     uint64_t frame;                 /* 0: none */
     int64_t ts_ns;
@@ -162,13 +175,11 @@ struct an_host {
     struct an_answer synack, rst;   /* first of each, any port */
     struct an_answer synack_ports[AN_PORTS_PER_HOST];
     unsigned n_synack_ports;
-    uint64_t echo_request_frame, echo_reply_frame;
-    int64_t echo_request_ts, echo_reply_ts;
+    struct an_seen echo_request, echo_reply;
     uint8_t echo_reply_ttl;
     unsigned echo_requests;
     /* SYNs to ports other than the analysed one that got no answer. */
-    uint64_t other_port_syn_frame;
-    int64_t other_port_syn_ts;
+    struct an_seen other_port_syn;
     uint16_t other_port;
     unsigned other_port_syns;
     bool control;                   /* a --control destination the user named */
@@ -194,20 +205,17 @@ struct an_dns_name {
     char name[LIM_DNS_NAME];        /* the name queried */
     unsigned queries, responses;
     unsigned cut_responses;         /* responses the snap length (or a short message) cut */
-    uint64_t cut_frame;
-    uint64_t first_query_frame, last_query_frame, response_frame;
-    int64_t cut_ts, first_query_ts, last_query_ts, response_ts;   /* their capture times */
+    struct an_seen cut;
+    struct an_seen first_query, last_query, response;
     uint8_t worst_rcode;            /* non-zero rcode seen, else 0 */
-    uint64_t rcode_frame;
-    int64_t rcode_ts;
+    struct an_seen rcode;
     bool got_address;
     bool chain_privatelink;
     char chain[4][LIM_DNS_NAME];    /* CNAME targets in order */
     unsigned chain_len;
     struct cap_addr addrs[4];
     unsigned n_addrs;
-    uint64_t addr_frame;
-    int64_t addr_ts;
+    struct an_seen addr;
     struct cap_addr server;         /* the resolver asked */
 };
 

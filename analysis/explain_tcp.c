@@ -25,18 +25,18 @@ void an_explain_silent(const struct an_engine *e, const struct an_flow_digest *d
         return;
     }
     const struct an_answer *other = an_other_answer(h, d->server_port);
-    if (other || (h && h->echo_reply_frame)) {
+    if (other || (h && h->echo_reply.frame)) {
         ep->verdict = AN_NSG_DROP;
         /* A SYN-ACK or an echo reply can only come from the host; a RST on
          * another port may be a firewall's reject in front of it.  */
-        ep->confidence = (other && other != &h->rst) || h->echo_reply_frame ? AN_CONF_HIGH : AN_CONF_MEDIUM;
+        ep->confidence = (other && other != &h->rst) || h->echo_reply.frame ? AN_CONF_HIGH : AN_CONF_MEDIUM;
         if (other) {
             an_ev_at(ep, "other_port_answered", AN_AT(*other), "%s from %s port %u ttl=%u: the host is reachable",
                      other == &h->rst ? "RST" : "SYN-ACK", ip, other->port, other->ttl);
             an_reason_set(ep, "%u SYN%s to port %u got no answer while %s answered on port %u: the drop is scoped to the port, as an NSG or ACL rule does",
                           d->n_syn, d->n_syn == 1 ? "" : "s", d->server_port, ip, other->port);
         } else {
-            an_ev_at(ep, "icmp_echo_reply", h->echo_reply_frame, h->echo_reply_ts, "ICMP echo reply from %s ttl=%u: the host is reachable", ip,
+            an_ev_at(ep, "icmp_echo_reply", AN_AT(h->echo_reply), "ICMP echo reply from %s ttl=%u: the host is reachable", ip,
                      h->echo_reply_ttl);
             an_reason_set(ep, "%u SYN%s to port %u got no answer while %s answered ping: the drop is scoped to the port, as an NSG or ACL rule does",
                           d->n_syn, d->n_syn == 1 ? "" : "s", d->server_port, ip);
@@ -44,7 +44,7 @@ void an_explain_silent(const struct an_engine *e, const struct an_flow_digest *d
         return;
     }
     /* verdicts.md: ping and another TCP port silent too. */
-    bool other_silent = h && (h->echo_requests && !h->echo_reply_frame) &&
+    bool other_silent = h && (h->echo_requests && !h->echo_reply.frame) &&
                         (h->other_port_syns && !h->synack.frame && !h->rst.frame);
     const struct an_host *ctl = an_control_answered(e, &d->server);
     if (other_silent && ctl) {
@@ -52,14 +52,15 @@ void an_explain_silent(const struct an_engine *e, const struct an_flow_digest *d
         cap_addr_str(&ctl->addr, cip, sizeof(cip));
         ep->verdict = AN_ROUTE_BLACKHOLE;
         ep->confidence = AN_CONF_MEDIUM;
-        if (h->echo_requests && !h->echo_reply_frame)
-            an_ev_at(ep, "icmp_echo_unanswered", h->echo_request_frame, h->echo_request_ts, "ICMP echo to %s unanswered (%u requests)", ip, h->echo_requests);
+        if (h->echo_requests && !h->echo_reply.frame)
+            an_ev_at(ep, "icmp_echo_unanswered", AN_AT(h->echo_request), "ICMP echo to %s unanswered (%u requests)", ip, h->echo_requests);
         if (h->other_port_syns)
-            an_ev_at(ep, "other_port_unanswered", h->other_port_syn_frame, h->other_port_syn_ts, "SYN to %s port %u unanswered (%u SYNs)", ip, h->other_port,
+            an_ev_at(ep, "other_port_unanswered", AN_AT(h->other_port_syn), "SYN to %s port %u unanswered (%u SYNs)", ip, h->other_port,
                      h->other_port_syns);
-        const struct an_answer echo = { .frame = ctl->echo_reply_frame, .ts_ns = ctl->echo_reply_ts };
-        const struct an_answer *ca = ctl->synack.frame ? &ctl->synack : echo.frame ? &echo : &ctl->rst;
-        an_ev_at(ep, "control_answered", AN_AT(*ca), "control destination %s answered: the network path itself works", cip);
+        struct an_seen ca = { AN_AT(ctl->synack) };
+        if (!ca.frame)
+            ca = ctl->echo_reply.frame ? ctl->echo_reply : (struct an_seen){ AN_AT(ctl->rst) };
+        an_ev_at(ep, "control_answered", AN_AT(ca), "control destination %s answered: the network path itself works", cip);
         an_reason_set(ep, "nothing sent to %s is answered (TCP %u, %s) while %s%s answers: the drop is scoped to the destination, as a route with next hop None does. From the wire alone an NSG rule denying every protocol to it looks the same: check the next hop and effective routes in Network Watcher",
                       ip, d->server_port, h->echo_requests ? "ping" : "another port", cip,
                       ctl->control ? ", a --control destination," : " outside its prefix");

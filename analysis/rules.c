@@ -64,7 +64,7 @@ static void name_endpoint(const struct an_engine *e, const struct an_ep_acc *acc
             ep->findings |= 1u << AN_F_PRIVATELINK_RESOLVES_PUBLIC;
             char ip[64];
             cap_addr_str(&acc->ip, ip, sizeof(ip));
-            an_ev_at(ep, "dns_privatelink_public", dn->addr_frame, dn->addr_ts, "DNS: %s resolves through a privatelink CNAME to the public address %s",
+            an_ev_at(ep, "dns_privatelink_public", AN_AT(dn->addr), "DNS: %s resolves through a privatelink CNAME to the public address %s",
                      dn->name, ip);
         }
     } else if (acc->sni[0]) {
